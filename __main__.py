@@ -1,0 +1,78 @@
+"""The data lake program: settings in, components composed, outputs out."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components import (
+    LakeCatalog,
+    LakeCatalogArgs,
+    LakeGovernance,
+    LakeGovernanceArgs,
+    LakeStorage,
+    LakeStorageArgs,
+    ProcessingControlTable,
+    ProcessingControlTableArgs,
+)
+from datalake.naming import CONFIG_KEY, CONFIG_NAMESPACE, Bucket, Layer, default_tags
+from datalake.settings import SettingsError, load_settings
+
+try:
+    settings = load_settings(
+        pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY),
+        project=pulumi.get_project(),
+        environment=pulumi.get_stack(),
+    )
+except SettingsError as error:
+    raise pulumi.RunError(str(error)) from None
+
+names = settings.names
+provider = aws.Provider(
+    "aws",
+    region=settings.region,
+    default_tags={"tags": default_tags(settings.project, settings.environment, settings.tags)},
+)
+opts = pulumi.ResourceOptions(providers=[provider])
+
+storage = LakeStorage(
+    "storage",
+    LakeStorageArgs(names, settings.storage, settings.encryption, settings.protect_stateful),
+    opts,
+)
+catalog = LakeCatalog(
+    "catalog",
+    LakeCatalogArgs(
+        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
+        database_names={
+            layer: settings.database_name(layer) for layer in Layer if layer != Layer.RAW
+        },
+        iam_compatible=settings.governance.permission_mode == "iam-compatible",
+    ),
+    opts,
+)
+control = ProcessingControlTable(
+    "control",
+    ProcessingControlTableArgs(names.control_table, storage.key_arn, settings.protect_stateful),
+    opts,
+)
+governance = LakeGovernance(
+    "governance",
+    LakeGovernanceArgs(
+        names=names,
+        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
+        kms_key_arn=storage.key_arn,
+        permission_mode=settings.governance.permission_mode,
+        admins=settings.governance.admins,
+    ),
+    opts,
+)
+
+pulumi.export("region", settings.region)
+pulumi.export("kms_key_arn", storage.key_arn)
+pulumi.export("kms_key_alias", storage.key_alias)
+for purpose, bucket_name in storage.bucket_names.items():
+    pulumi.export(f"{purpose.value}_bucket", bucket_name)
+for layer, database_name in catalog.database_names.items():
+    pulumi.export(f"{layer.value}_database", database_name)
+pulumi.export("control_table_name", control.table_name)
+pulumi.export("control_table_stream_arn", control.stream_arn)
+pulumi.export("lakeformation_registration_role_arn", governance.registration_role_arn)

@@ -1,0 +1,22 @@
+"""Pulumi ComponentResources of the data lake, one concern per module.
+
+Import a single component into your own Pulumi program::
+
+    from components import LakeStorage, LakeStorageArgs
+"""
+
+from components.catalog import LakeCatalog, LakeCatalogArgs
+from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
+from components.governance import LakeGovernance, LakeGovernanceArgs
+from components.storage import LakeStorage, LakeStorageArgs
+
+__all__ = [
+    "LakeCatalog",
+    "LakeCatalogArgs",
+    "LakeGovernance",
+    "LakeGovernanceArgs",
+    "LakeStorage",
+    "LakeStorageArgs",
+    "ProcessingControlTable",
+    "ProcessingControlTableArgs",
+]

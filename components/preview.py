@@ -1,0 +1,164 @@
+"""Offline preview: run the real ``__main__.py`` under Pulumi's mocks, record every resource.
+
+No Pulumi CLI, provider plugin or AWS account is needed: ``pulumi.runtime.set_mocks`` replaces
+the engine. Inputs are exactly what the program declares; values AWS would compute (ARNs,
+ids, the account) are placeholders. The tests use the same runner.
+
+    datalake-preview Pulumi.dev.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+
+from datalake.stack_file import stack_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+ACCOUNT_ID = "123456789012"
+"""Placeholder account of the mocks."""
+DEPLOYER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/Deployer"
+
+
+@dataclass
+class Registered:
+    """One resource the program registered: type, logical name, inputs and options."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    protect: bool
+    retain_on_delete: bool
+    custom: bool
+    dependencies: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class LakeMocks(pulumi.runtime.Mocks):
+    """Gives resources plausible ids and ARNs, and answers the AWS data-source calls."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        physical = state.get("bucket") or state.get("name") or args.name
+        service = args.typ.split(":")[1].split("/")[0]
+        state.setdefault("arn", f"arn:aws:{service}:eu-west-1:{ACCOUNT_ID}:{physical}")
+        if args.typ == "aws:s3/bucket:Bucket":
+            state["arn"] = f"arn:aws:s3:::{physical}"
+        if args.typ == "aws:iam/role:Role":
+            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+        if args.typ == "aws:kms/key:Key":
+            state["keyId"] = f"key-{args.name}"
+            state["arn"] = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-{args.name}"
+        if args.typ == "aws:dynamodb/table:Table":
+            state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
+        return str(physical), state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
+        # A plain dict: the mock monitor iterates the failures of a tuple, and None breaks it.
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Deployer/ci-session",
+                "userId": "AROAEXAMPLE:ci-session",
+                "id": ACCOUNT_ID,
+            }
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            return {"arn": args.args["arn"], "issuerArn": DEPLOYER_ROLE_ARN, "id": "x"}
+        raise NotImplementedError(f"no mock for {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping each registration's parent and options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registered: dict[str, Registered] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registered[response.urn] = Registered(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                parent=request.parent,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                custom=request.custom,
+                dependencies=list(request.dependencies),
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn in self.registered:
+            self.registered[request.urn].outputs = pulumi.runtime.rpc.deserialize_properties(
+                request.outputs
+            )
+        return super().RegisterResourceOutputs(request)
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The ``config:`` block of ``Pulumi.<stack>.yaml``."""
+    return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()).get("config") or {}
+
+
+def run_program(stack: str, config: dict[str, Any]) -> list[Registered]:
+    """Run ``__main__.py`` as stack ``stack`` with ``config`` and return what it registered."""
+    monitor = RecordingMonitor(LakeMocks())
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="datalake", stack=stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
+    program()
+    return list(monitor.registered.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the resources a stack file would declare, grouped by component."""
+    parser = argparse.ArgumentParser(prog="datalake-preview", description=main.__doc__)
+    parser.add_argument("stack_file", type=Path, help="Pulumi.<stack>.yaml")
+    args = parser.parse_args(argv)
+    stack = stack_name(args.stack_file)
+    config = yaml.safe_load(args.stack_file.read_text()).get("config") or {}
+    try:
+        resources = run_program(stack, config)
+    except pulumi.RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    components = {r.urn: r for r in resources if not r.custom}
+    print(f"stack {stack}: {len(resources)} resources (offline preview, placeholder account)")
+    for urn, component in components.items():
+        print(f"\n{component.type}  {component.name}")
+        children = sorted((r for r in resources if r.parent == urn), key=lambda r: r.name)
+        for child in children:
+            kind = child.type.split(":")[1]
+            physical = child.inputs.get("name") or child.inputs.get("bucket") or ""
+            flags = "  [protected]" if child.protect else ""
+            print(f"  {child.name:<42} {kind:<40} {physical}{flags}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

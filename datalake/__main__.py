@@ -1,0 +1,5 @@
+"""``python -m datalake``: the CLI."""
+
+from datalake.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The ``datalake`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datalake.config_docs import (
+    DOC_PATH,
+    SCHEMA_PATH,
+    render_configuration_markdown,
+    render_schema_json,
+)
+from datalake.settings import SettingsError
+from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
+
+app = typer.Typer(help="Operate the serverless data lake.", no_args_is_help=True)
+config_app = typer.Typer(help="Check stack files and generate the configuration reference.")
+app.add_typer(config_app, name="config")
+console = Console()
+
+StackFile = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, help="A stack file, Pulumi.<stack>.yaml.")
+]
+Project = Annotated[str, typer.Option(help="Pulumi project name.")]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+@config_app.command("validate")
+def validate(
+    stack_file: StackFile,
+    project: Project = DEFAULT_PROJECT,
+) -> None:
+    """Validate a stack file; print every problem with its config path."""
+    try:
+        settings = load_stack_file(stack_file, project=project)
+    except SettingsError as error:
+        _fail(str(error))
+        return
+    protection = "on" if settings.protect_stateful else "off"
+    console.print(
+        f"[green]ok[/green] {stack_file}: environment '{settings.environment}', "
+        f"region {settings.region}, protection {protection}"
+    )
+
+
+@config_app.command("names")
+def names(
+    stack_file: StackFile,
+    project: Project = DEFAULT_PROJECT,
+) -> None:
+    """Print every physical name the stack would create."""
+    try:
+        settings = load_stack_file(stack_file, project=project)
+    except SettingsError as error:
+        _fail(str(error))
+        return
+    rows = [(label, kind, name) for label, (kind, name) in settings.names.all_names().items()]
+    if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
+    table = Table(title=f"{settings.names.prefix} ({settings.region})")
+    for column in ("resource", "kind", "name"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@config_app.command("docs")
+def docs(
+    root: Annotated[Path, typer.Option(help="Project root holding docs/.")] = Path("."),
+    check: Annotated[bool, typer.Option("--check", help="Fail if the files are stale.")] = False,
+) -> None:
+    """Regenerate docs/configuration.md and docs/settings.schema.json from the model."""
+    expected = {DOC_PATH: render_configuration_markdown(), SCHEMA_PATH: render_schema_json()}
+    for relative, text in expected.items():
+        path = root / relative
+        if check:
+            if not path.exists() or path.read_text() != text:
+                _fail(f"{path} is stale; run `datalake config docs`")
+        else:
+            path.write_text(text)
+            console.print(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry point; ``--debug`` shows tracebacks."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except Exception as error:
+        if debug:
+            raise
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,560 @@
+"""The platform's settings: one validated model, read from the stack's structured config.
+
+A stack file holds everything under one key::
+
+    config:
+      datalake:lake:
+        environment: dev
+        storage:
+          raw:
+            retention_days: 30
+
+:func:`load_settings` validates it and reports every problem at once, each naming its config
+path (``datalake:lake.storage.raw.retention_days``), the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from datalake.naming import (
+    CONFIG_KEY,
+    CONFIG_NAMESPACE,
+    RESERVED_TAG_KEYS,
+    LakeNames,
+    Layer,
+    name_problems,
+)
+from datalake.schedules import validate_schedule_expression
+
+CONFIG_ROOT = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+DEV_ENVIRONMENTS = frozenset({"dev", "local", "test"})
+"""Environments treated as disposable: protection may be off and data buckets force-destroyed."""
+
+StorageClass = Literal[
+    "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"
+]
+# Iceberg reads any data file of a live snapshot at any time: archive classes would break reads.
+INSTANT_ACCESS_CLASSES = frozenset(
+    {"STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"}
+)
+IamPrincipalArn = Annotated[
+    str,
+    Field(
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$", max_length=2048
+    ),
+]
+GlueName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,255}$")]
+# Fargate's valid CPU units -> allowed memory (MiB) range and step.
+FARGATE_MEMORY: dict[int, tuple[int, int, int]] = {
+    256: (512, 2048, 512),
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Transition(_Section):
+    """Move objects of a layer to another storage class after some days."""
+
+    days: int = Field(ge=0, le=36500, description="Days after creation.")
+    storage_class: StorageClass = Field(description="Target S3 storage class.")
+
+
+class LayerStorage(_Section):
+    """Lifecycle of the objects under one layer's prefix."""
+
+    retention_days: int | None = Field(
+        None, ge=1, le=36500, description="Expire objects after this many days; null keeps them."
+    )
+    transitions: list[Transition] = Field(
+        default_factory=list, description="Storage-class transitions, in any order."
+    )
+
+
+class StorageSettings(_Section):
+    """Buckets, per-layer lifecycle and versioning."""
+
+    raw: LayerStorage = Field(
+        LayerStorage(retention_days=90),
+        description="Landing bucket, `raw/` prefix. Raw files are the replay source: keep "
+        "them at least as long as you may need to re-ingest.",
+    )
+    bronze: LayerStorage = Field(
+        LayerStorage(transitions=[Transition(days=30, storage_class="INTELLIGENT_TIERING")]),
+        description="Lake bucket, `bronze/` prefix.",
+    )
+    silver: LayerStorage = Field(
+        LayerStorage(),
+        description="Lake bucket, `silver/` prefix (Iceberg: no expiry, instant-access classes).",
+    )
+    gold: LayerStorage = Field(
+        LayerStorage(),
+        description="Lake bucket, `gold/` prefix (Iceberg: no expiry, instant-access classes).",
+    )
+    quarantine: LayerStorage = Field(
+        LayerStorage(retention_days=180), description="Lake bucket, `quarantine/` prefix."
+    )
+    access_logs: LayerStorage = Field(
+        LayerStorage(
+            retention_days=365, transitions=[Transition(days=30, storage_class="GLACIER_IR")]
+        ),
+        description="Observer bucket, `access-logs/` prefix (S3 server access logs).",
+    )
+    athena_results: LayerStorage = Field(
+        LayerStorage(retention_days=30), description="Observer bucket, `athena-results/` prefix."
+    )
+    versioning: bool = Field(
+        True, description="Versioning on the lake and artifacts buckets (required outside dev)."
+    )
+    noncurrent_version_retention_days: int = Field(
+        30, ge=1, le=3650, description="Expire overwritten object versions after this many days."
+    )
+    abort_incomplete_multipart_days: int = Field(
+        7, ge=1, le=365, description="Abort unfinished multipart uploads after this many days."
+    )
+    force_destroy: bool = Field(
+        False, description="Let `pulumi destroy` delete non-empty data buckets (dev only)."
+    )
+    bucket_suffix: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,19}$",
+        description="Appended to bucket names to make them globally unique (e.g. the account id).",
+    )
+
+
+class EncryptionSettings(_Section):
+    """The lake's customer-managed KMS key (rotation is always on)."""
+
+    key_rotation_days: int = Field(365, ge=90, le=2560, description="Automatic rotation period.")
+    key_deletion_window_days: int = Field(
+        30, ge=7, le=30, description="Waiting period before a deleted key is destroyed."
+    )
+
+
+class CatalogSettings(_Section):
+    """Glue database names; null derives `<project>_<environment>_<layer>`."""
+
+    bronze_database: GlueName | None = Field(None, description="Bronze Glue database.")
+    silver_database: GlueName | None = Field(None, description="Silver Glue database.")
+    gold_database: GlueName | None = Field(None, description="Gold Glue database.")
+
+
+class IngestionSettings(_Section):
+    """Raw -> bronze ingestion: dispatch threshold and compute sizes."""
+
+    mass_threshold_records: int = Field(
+        100_000, ge=1, description="Files with at least this many records run on ECS Fargate."
+    )
+    lambda_memory_mb: int = Field(2048, ge=128, le=10240, description="Ingest Lambda memory.")
+    lambda_timeout_seconds: int = Field(900, ge=1, le=900, description="Ingest Lambda timeout.")
+    ecs_cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(
+        2048, description="Fargate task CPU units."
+    )
+    ecs_memory_mb: int = Field(
+        8192, description="Fargate task memory (MiB); must be valid for `ecs_cpu`."
+    )
+    max_attempts: int = Field(3, ge=1, le=10, description="Attempts before a file stays in error.")
+    lease_seconds: int = Field(
+        1800, ge=60, le=43200, description="A claimed record may be re-claimed after this long."
+    )
+
+
+class PiiSettings(_Section):
+    """PII detection and masking policy."""
+
+    comprehend_enabled: bool = Field(True, description="Use Amazon Comprehend to detect PII.")
+    sample_size: int = Field(200, ge=1, le=10_000, description="Values sampled per string column.")
+    min_fraction: float = Field(
+        0.5, gt=0, le=1, description="Share of sampled values with an entity to call a column PII."
+    )
+    min_score: float = Field(0.7, ge=0, le=1, description="Minimum mean Comprehend score.")
+    default_strategy: Literal["hash", "partial", "redact"] = Field(
+        "hash", description="Masking strategy unless overridden."
+    )
+    strategies: dict[str, Literal["hash", "partial", "redact"]] = Field(
+        default_factory=dict,
+        description="Overrides by `<table>.<column>` or PII type (e.g. `EMAIL`).",
+    )
+    redaction_token: str = Field(
+        "[REDACTED]", min_length=1, max_length=64, description="Token of `redact`."
+    )
+    secret_rotation_days: int | None = Field(
+        None, ge=1, le=1000, description="Rotate the HMAC key secret; null never rotates."
+    )
+
+
+class EmrServerlessSettings(_Section):
+    """EMR Serverless application running the Spark jobs."""
+
+    release_label: str = Field(
+        "emr-7.5.0", pattern=r"^emr-\d+\.\d+\.\d+$", description="EMR release (Spark 3.5)."
+    )
+    architecture: Literal["ARM64", "X86_64"] = Field("ARM64", description="CPU architecture.")
+    max_vcpu: int = Field(16, ge=1, le=4000, description="Maximum vCPU of the application.")
+    max_memory_gb: int = Field(64, ge=1, le=16000, description="Maximum memory (GB).")
+    max_disk_gb: int = Field(200, ge=20, le=100000, description="Maximum disk (GB).")
+    idle_timeout_minutes: int = Field(15, ge=1, le=10080, description="Auto-stop after idle.")
+
+
+class SilverSettings(_Section):
+    """Bronze -> silver Iceberg upserts."""
+
+    schedule: str = Field("rate(1 hour)", description="EventBridge schedule expression.")
+    engine: Literal["spark", "arrow"] = Field("spark", description="Engine run in AWS.")
+    emr: EmrServerlessSettings = Field(EmrServerlessSettings(), description="EMR Serverless.")
+    target_file_size_mb: int = Field(128, ge=8, le=2048, description="Iceberg target file size.")
+    snapshot_retention_days: int = Field(7, ge=1, le=3650, description="Expire older snapshots.")
+    min_snapshots_to_keep: int = Field(5, ge=1, le=1000, description="Snapshots always kept.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return validate_schedule_expression(value)
+
+
+class GoldSettings(_Section):
+    """Silver -> gold marts and consumer access through Athena."""
+
+    schedule: str | None = Field(
+        None, description="Extra schedule; null runs gold only after each successful silver run."
+    )
+    engine: Literal["spark", "arrow"] = Field("spark", description="Engine run in AWS.")
+    reuse_silver_application: bool = Field(
+        True, description="Run gold on the silver EMR Serverless application."
+    )
+    athena_bytes_scanned_cutoff_mb: int = Field(
+        10_240, ge=10, description="Per-query cutoff in the consumer workgroup (Athena minimum 10)."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else validate_schedule_expression(value)
+
+
+class GovernanceSettings(_Section):
+    """Lake Formation administration and consumers."""
+
+    admins: list[IamPrincipalArn] = Field(
+        default_factory=list,
+        description="Lake Formation admins; empty uses the identity running `pulumi up`.",
+    )
+    consumers: list[IamPrincipalArn] = Field(
+        default_factory=list, description="Principals granted gold (PII-free) access."
+    )
+    permission_mode: Literal["lake-formation", "iam-compatible"] = Field(
+        "lake-formation",
+        description="`lake-formation`: only LF grants count. `iam-compatible`: new databases "
+        "and tables also grant IAM_ALLOWED_PRINCIPALS (IAM policies alone give access).",
+    )
+
+
+class ProtectionSettings(_Section):
+    """Protection of stateful resources (buckets, KMS key, control table)."""
+
+    enabled: bool | None = Field(
+        None,
+        description="`protect` + `retain_on_delete` on stateful resources; null means on "
+        "outside dev environments. Cannot be false outside dev.",
+    )
+
+
+class LakeSettings(_Section):
+    """Root of the platform's settings (`datalake:lake` in a stack file)."""
+
+    project: str = Field(
+        "datalake",
+        pattern=r"^[a-z][a-z0-9-]{1,23}$",
+        description="Project name, first part of every physical name.",
+    )
+    environment: str = Field(
+        "dev",
+        pattern=r"^[a-z][a-z0-9]{1,11}$",
+        description="Environment name; defaults to the Pulumi stack name.",
+    )
+    region: str = Field(
+        "us-east-1", pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$", description="AWS region."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
+    storage: StorageSettings = Field(StorageSettings(), description="Buckets and lifecycle.")
+    encryption: EncryptionSettings = Field(EncryptionSettings(), description="KMS key.")
+    catalog: CatalogSettings = Field(CatalogSettings(), description="Glue databases.")
+    ingestion: IngestionSettings = Field(IngestionSettings(), description="Bronze ingestion.")
+    pii: PiiSettings = Field(PiiSettings(), description="PII detection and masking.")
+    silver: SilverSettings = Field(SilverSettings(), description="Silver pipeline.")
+    gold: GoldSettings = Field(GoldSettings(), description="Gold marts and Athena.")
+    governance: GovernanceSettings = Field(GovernanceSettings(), description="Lake Formation.")
+    protection: ProtectionSettings = Field(ProtectionSettings(), description="Protection.")
+
+    @property
+    def is_dev(self) -> bool:
+        """True for disposable environments (`dev`, `local`, `test`)."""
+        return self.environment in DEV_ENVIRONMENTS
+
+    @property
+    def protect_stateful(self) -> bool:
+        """Whether stateful resources get `protect` and `retain_on_delete`."""
+        enabled = self.protection.enabled
+        return (not self.is_dev) if enabled is None else enabled
+
+    @property
+    def names(self) -> LakeNames:
+        """The naming family of this deployment."""
+        return LakeNames(self.project, self.environment, self.region, self.storage.bucket_suffix)
+
+    def database_name(self, layer: Layer) -> str:
+        """Glue database of a layer (explicit setting or derived name)."""
+        explicit = getattr(self.catalog, f"{layer.value}_database", None)
+        return explicit or self.names.database(layer)
+
+
+@dataclass(frozen=True)
+class SettingsIssue:
+    """One problem in a config: where, what was given, and what is allowed."""
+
+    path: str
+    message: str
+    value: Any = None
+
+    def __str__(self) -> str:
+        shown = "" if self.value is None else f" (got {self.value!r})"
+        return f"{self.path}: {self.message}{shown}"
+
+
+class SettingsError(ValueError):
+    """All problems of one config, reported at once."""
+
+    def __init__(self, issues: list[SettingsIssue]):
+        self.issues = issues
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"invalid settings ({len(issues)} problem(s)):\n{lines}")
+
+
+def config_path(*parts: str | int) -> str:
+    """``datalake:lake.a.b[0].c`` from location parts."""
+    path = CONFIG_ROOT
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def load_settings(
+    config: Mapping[str, Any] | None, *, project: str | None = None, environment: str | None = None
+) -> LakeSettings:
+    """Validate a ``datalake:lake`` config object and return the settings.
+
+    ``project`` and ``environment`` are defaults (the Pulumi project and stack names) used
+    when the config does not set them. Raises :class:`SettingsError` listing every problem.
+    """
+    raw: dict[str, Any] = dict(config or {})
+    if project is not None:
+        raw.setdefault("project", project)
+    if environment is not None:
+        raw.setdefault("environment", environment)
+    try:
+        settings = LakeSettings.model_validate(raw)
+    except ValidationError as error:
+        issues = [_issue_from_pydantic(e) for e in error.errors()]
+        issues.extend(_cross_field_issues_of_valid_sections(raw, error))
+        raise SettingsError(issues) from None
+    issues = cross_field_issues(settings)
+    if issues:
+        raise SettingsError(issues)
+    return settings
+
+
+def _cross_field_issues_of_valid_sections(
+    raw: dict[str, Any], error: ValidationError
+) -> list[SettingsIssue]:
+    """Cross-field rules over the sections that did validate, so one run reports everything."""
+    bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+    try:
+        partial = LakeSettings.model_validate({k: v for k, v in raw.items() if k not in bad})
+    except ValidationError:
+        return []
+    skip = set(bad)
+    if bad & _NAME_INPUTS:
+        skip.add("project")  # derived names are reported on `project`
+    return [i for i in cross_field_issues(partial) if _section_of(i.path) not in skip]
+
+
+_NAME_INPUTS = frozenset({"project", "environment", "region", "storage"})
+
+
+def _section_of(path: str) -> str:
+    return path.removeprefix(CONFIG_ROOT + ".").split(".")[0].split("[")[0]
+
+
+def _issue_from_pydantic(error: Mapping[str, Any]) -> SettingsIssue:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_fields_at(loc[:-1]))
+        return SettingsIssue(config_path(*loc), f"unknown key; allowed keys here: {allowed}")
+    message = error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        message = f"must match {error['ctx']['pattern']}"
+    elif error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    return SettingsIssue(config_path(*loc), message, error.get("input"))
+
+
+def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the model found by walking ``loc`` from the root model."""
+    model: type[BaseModel] = LakeSettings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        inner = _model_in(annotation)
+        if inner is None:
+            return []
+        model = inner
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
+    """Rules that involve more than one field, each reported with its config path."""
+    issues: list[SettingsIssue] = []
+    add = issues.append
+    for problem in name_problems(settings.names):
+        add(SettingsIssue(config_path("project"), f"{problem}; shorten project or environment"))
+    for key, value in settings.tags.items():
+        if key in RESERVED_TAG_KEYS:
+            add(SettingsIssue(config_path("tags", key), "reserved tag key, set by the platform"))
+        elif not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            add(SettingsIssue(config_path("tags"), "tag keys are 1-128 chars, not 'aws:'", key))
+        if len(value) > 256:
+            add(SettingsIssue(config_path("tags", key), "tag values are at most 256 chars"))
+
+    issues.extend(_storage_issues(settings.storage))
+
+    cpu, memory = settings.ingestion.ecs_cpu, settings.ingestion.ecs_memory_mb
+    low, high, step = FARGATE_MEMORY[cpu]
+    if not (low <= memory <= high and (memory - low) % step == 0):
+        add(
+            SettingsIssue(
+                config_path("ingestion", "ecs_memory_mb"),
+                f"Fargate with ecs_cpu={cpu} allows {low}-{high} MiB in steps of {step}",
+                memory,
+            )
+        )
+
+    if not settings.is_dev:
+        env = settings.environment
+        if settings.protection.enabled is False:
+            add(
+                SettingsIssue(
+                    config_path("protection", "enabled"),
+                    f"protection cannot be turned off in '{env}'; allowed outside "
+                    f"{sorted(DEV_ENVIRONMENTS)}: true or null",
+                    False,
+                )
+            )
+        if settings.storage.force_destroy:
+            add(
+                SettingsIssue(
+                    config_path("storage", "force_destroy"),
+                    f"data buckets cannot be force-destroyed in '{env}'; allowed: false",
+                    True,
+                )
+            )
+        if not settings.storage.versioning:
+            add(
+                SettingsIssue(
+                    config_path("storage", "versioning"),
+                    f"versioning is required in '{env}'; allowed: true",
+                    False,
+                )
+            )
+    return issues
+
+
+def _storage_issues(storage: StorageSettings) -> list[SettingsIssue]:
+    issues: list[SettingsIssue] = []
+    for name in (
+        "raw",
+        "bronze",
+        "silver",
+        "gold",
+        "quarantine",
+        "access_logs",
+        "athena_results",
+    ):
+        layer: LayerStorage = getattr(storage, name)
+        iceberg = name in ("silver", "gold")
+        if iceberg and layer.retention_days is not None:
+            issues.append(
+                SettingsIssue(
+                    config_path("storage", name, "retention_days"),
+                    "Iceberg tables manage their own files; expiring them corrupts the table. "
+                    "Allowed: null (use silver.snapshot_retention_days)",
+                    layer.retention_days,
+                )
+            )
+        for i, transition in enumerate(layer.transitions):
+            path = config_path("storage", name, "transitions", i)
+            if iceberg and transition.storage_class not in INSTANT_ACCESS_CLASSES:
+                issues.append(
+                    SettingsIssue(
+                        f"{path}.storage_class",
+                        "Iceberg files must stay readable; allowed: "
+                        + ", ".join(sorted(INSTANT_ACCESS_CLASSES)),
+                        transition.storage_class,
+                    )
+                )
+            if transition.storage_class in ("STANDARD_IA", "ONEZONE_IA") and transition.days < 30:
+                issues.append(
+                    SettingsIssue(
+                        f"{path}.days",
+                        f"S3 needs at least 30 days before {transition.storage_class}",
+                        transition.days,
+                    )
+                )
+            if layer.retention_days is not None and transition.days >= layer.retention_days:
+                issues.append(
+                    SettingsIssue(
+                        f"{path}.days",
+                        f"must be less than retention_days ({layer.retention_days})",
+                        transition.days,
+                    )
+                )
+        classes = [t.storage_class for t in layer.transitions]
+        if len(set(classes)) != len(classes):
+            issues.append(
+                SettingsIssue(
+                    config_path("storage", name, "transitions"),
+                    "each storage class may appear once",
+                    classes,
+                )
+            )
+    return issues
+
+
+def settings_json_schema() -> dict[str, Any]:
+    """JSON Schema of the ``datalake:lake`` config object."""
+    schema = LakeSettings.model_json_schema()
+    schema["title"] = CONFIG_ROOT
+    return schema
