@@ -234,21 +234,18 @@ def bucket_policy(
     objects = f"{bucket_arn}/*"
     statements: list[dict] = [
         {
-            "Sid": "DenyInsecureTransport",
+            "Sid": sid,
             "Effect": "Deny",
             "Principal": "*",
             "Action": "s3:*",
             "Resource": [bucket_arn, objects],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-        {
-            "Sid": "DenyOutdatedTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, objects],
-            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-        },
+            "Condition": condition,
+        }
+        for sid, condition in (
+            ("DenyInsecureTransport", {"Bool": {"aws:SecureTransport": "false"}}),
+            ("DenyOutdatedTls", {"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
+        )
+    ] + [
         {
             "Sid": "DenyOtherEncryption",
             "Effect": "Deny",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from datalake.config_docs import (
     render_configuration_markdown,
     render_schema_json,
 )
-from datalake.settings import SettingsError
+from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
 
 app = typer.Typer(help="Operate the serverless data lake.", no_args_is_help=True)
@@ -30,9 +30,16 @@ StackFile = Annotated[
 Project = Annotated[str, typer.Option(help="Pulumi project name.")]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code=1)
+
+
+def _load(stack_file: Path, project: str) -> LakeSettings:
+    try:
+        return load_stack_file(stack_file, project=project)
+    except SettingsError as error:
+        _fail(str(error))
 
 
 @config_app.command("validate")
@@ -41,11 +48,7 @@ def validate(
     project: Project = DEFAULT_PROJECT,
 ) -> None:
     """Validate a stack file; print every problem with its config path."""
-    try:
-        settings = load_stack_file(stack_file, project=project)
-    except SettingsError as error:
-        _fail(str(error))
-        return
+    settings = _load(stack_file, project)
     protection = "on" if settings.protect_stateful else "off"
     console.print(
         f"[green]ok[/green] {stack_file}: environment '{settings.environment}', "
@@ -59,11 +62,7 @@ def names(
     project: Project = DEFAULT_PROJECT,
 ) -> None:
     """Print every physical name the stack would create."""
-    try:
-        settings = load_stack_file(stack_file, project=project)
-    except SettingsError as error:
-        _fail(str(error))
-        return
+    settings = _load(stack_file, project)
     rows = [(label, kind, name) for label, (kind, name) in settings.names.all_names().items()]
     if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
         for row in rows:
