@@ -98,6 +98,8 @@ class ControlRecord(BaseModel):
     error: str | None = None
     claimed_by: str | None = None
     lease_expires_at: datetime | None = None
+    retryable: bool = True
+    """False when retrying cannot help (unreadable file, unknown table): never re-claimed."""
     duplicate_of: str | None = None
     parent_id: str | None = Field(None, description="Record of the previous layer.")
     rows_in: int | None = None
@@ -183,31 +185,40 @@ class ControlStore:
     def claim(self, control_id: str, worker: str) -> ControlRecord | None:
         """Claim a record for ``worker`` (pending -> running), counting an attempt.
 
-        Also claimable: a record in error with attempts left, and a running record whose
-        lease expired (its worker died). Returns ``None`` when another worker holds it or it
-        is finished: the caller backs off.
+        Also claimable: a retryable record in error with attempts left, and a running record
+        whose lease expired (its worker died). Returns ``None`` when another worker holds it,
+        it is finished, or it may not be retried: the caller backs off.
+
+        The decision is made on the record as read, and the write is conditional on the record
+        still being exactly in that state (optimistic locking): of two racing workers, one wins.
         """
         now = utc_now()
-        claimable = (
-            Attr("status").eq(ControlStatus.PENDING.value)
-            | (
-                Attr("status").eq(ControlStatus.ERROR.value)
-                & Attr("attempts").lt(self.max_attempts)
-            )
-            | (
-                Attr("status").eq(ControlStatus.RUNNING.value)
-                & Attr("lease_expires_at").lt(now.isoformat())
-                & Attr("attempts").lt(self.max_attempts)
-            )
-        )
+        current = self.get(control_id)
+        if current is None:
+            raise ControlRecordError(f"control record {control_id} does not exist")
+        state = Attr("status").eq(current.status.value) & Attr("attempts").eq(current.attempts)
+        if current.status is ControlStatus.PENDING:
+            condition = state
+        elif current.status is ControlStatus.ERROR:
+            if current.attempts >= self.max_attempts or not current.retryable:
+                return None
+            condition = state
+        elif current.status is ControlStatus.RUNNING:
+            lease = current.lease_expires_at
+            if lease is None or lease >= now or current.attempts >= self.max_attempts:
+                return None
+            condition = state & Attr("lease_expires_at").eq(lease.isoformat())
+        else:
+            return None
         return self._update(
             control_id,
             ControlStatus.RUNNING,
-            condition=Attr("control_id").exists() & claimable,
+            condition=condition,
             now=now,
             values={"claimed_by": worker, "lease_expires_at": (now + self.lease).isoformat()},
             add_attempt=True,
             on_conflict=None,
+            current=current,
         )
 
     def complete(self, control_id: str, worker: str, **counts: int) -> ControlRecord:
@@ -223,14 +234,23 @@ class ControlStore:
         assert record is not None
         return record
 
-    def fail(self, control_id: str, worker: str, error: str) -> ControlRecord:
-        """Mark the claimed record ``error`` with the message (only by its holder)."""
+    def fail(
+        self, control_id: str, worker: str, error: str, *, retryable: bool = True
+    ) -> ControlRecord:
+        """Mark the claimed record ``error`` with the message (only by its holder).
+
+        ``retryable=False`` (the input itself is bad) keeps it from ever being re-claimed.
+        """
         record = self._update(
             control_id,
             ControlStatus.ERROR,
             condition=self._held_by(worker),
             now=utc_now(),
-            values={"error": error[:MAX_ERROR_LENGTH], "lease_expires_at": None},
+            values={
+                "error": error[:MAX_ERROR_LENGTH],
+                "lease_expires_at": None,
+                "retryable": retryable,
+            },
             on_conflict="raise",
         )
         assert record is not None
@@ -238,7 +258,9 @@ class ControlStore:
 
     def attempts_exhausted(self, record: ControlRecord) -> bool:
         """True when an errored record will not be claimed again (alarm on this)."""
-        return record.status is ControlStatus.ERROR and record.attempts >= self.max_attempts
+        return record.status is ControlStatus.ERROR and (
+            record.attempts >= self.max_attempts or not record.retryable
+        )
 
     def find_success(
         self, table_name: str, checksum: str, *, layer: str | None = None
@@ -289,8 +311,9 @@ class ControlStore:
         values: dict[str, Any],
         on_conflict: str | None,
         add_attempt: bool = False,
+        current: ControlRecord | None = None,
     ) -> ControlRecord | None:
-        current = self.get(control_id)
+        current = current or self.get(control_id)
         if current is None:
             raise ControlRecordError(f"control record {control_id} does not exist")
         if not can_transition(current.status, status):

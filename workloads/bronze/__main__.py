@@ -1,0 +1,7 @@
+"""``python -m workloads.bronze``: the ECS task's entry point."""
+
+import sys
+
+from workloads.bronze.handlers import container_main
+
+sys.exit(container_main())

@@ -1,0 +1,107 @@
+"""Entry points: the controller and lite-ingest Lambda handlers, and the ECS task's main.
+
+These are the exact functions the ``BronzeZone`` component deploys:
+``workloads.bronze.handlers.controller_handler``, ``workloads.bronze.handlers.ingest_handler``
+and ``python -m workloads.bronze`` in the container.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools.utilities.data_classes import S3Event
+
+from datalake.control import ControlStore
+from workloads.bronze.controller import register_object
+from workloads.bronze.masking import RedactDeclaredPii
+from workloads.bronze.runtime import BronzeRuntimeConfig
+from workloads.bronze.worker import IngestWorker
+
+logging.getLogger().setLevel(logging.INFO)
+
+
+def _store(config: BronzeRuntimeConfig) -> ControlStore:
+    table = boto3.resource("dynamodb").Table(config.control_table)
+    return ControlStore(table, max_attempts=config.max_attempts, lease_seconds=config.lease_seconds)
+
+
+def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """S3 ``ObjectCreated`` notification -> one control record per object."""
+    config = BronzeRuntimeConfig.from_env()
+    store, s3 = _store(config), boto3.client("s3")
+    registered = []
+    for record in S3Event(event).records:
+        if not record.event_name.startswith("ObjectCreated"):
+            continue
+        control = register_object(
+            store,
+            s3,
+            bucket=record.s3.bucket.name,
+            # Keys arrive URL-encoded; powertools decodes only S3Event.object_key (first record).
+            key=unquote_plus(record.s3.get_object.key),
+            arrived=_event_time(record.event_time),
+            mass_threshold_records=config.mass_threshold_records,
+        )
+        registered.append(
+            {
+                "control_id": control.control_id,
+                "key": control.object_key,
+                "status": control.status.value,
+                "compute_target": control.compute_target,
+                "record_count": control.record_count,
+            }
+        )
+    return {"registered": registered}
+
+
+def _event_time(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
+    return IngestWorker(
+        store=_store(config),
+        s3=boto3.client("s3"),
+        cloudwatch=boto3.client("cloudwatch"),
+        lake_bucket=config.lake_bucket,
+        masker=RedactDeclaredPii(config.redaction_token),
+        worker_id=worker_id,
+        metric_namespace=config.metric_namespace,
+    )
+
+
+def ingest_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """``{"control_id": ...}`` from the state machine -> ingest on Lambda ("lite")."""
+    config = BronzeRuntimeConfig.from_env()
+    worker_id = f"lambda:{getattr(context, 'aws_request_id', uuid.uuid4().hex)}"
+    done = _worker(config, worker_id).run(event["control_id"])
+    if done is None:
+        return {"control_id": event["control_id"], "status": "skipped"}
+    return {
+        "control_id": done.control_id,
+        "status": done.status.value,
+        "rows_in": done.rows_in,
+        "rows_written": done.rows_written,
+        "rows_quarantined": done.rows_quarantined,
+    }
+
+
+def container_main() -> int:
+    """ECS Fargate task ("mass"): ``CONTROL_ID`` is set by the state machine's override."""
+    control_id = os.environ.get("CONTROL_ID")
+    if not control_id:
+        print("error: CONTROL_ID is not set", file=sys.stderr)
+        return 2
+    config = BronzeRuntimeConfig.from_env()
+    worker_id = f"ecs:{os.environ.get('HOSTNAME', uuid.uuid4().hex)}"
+    done = _worker(config, worker_id).run(control_id)
+    print(f"{control_id}: {'skipped' if done is None else done.status.value}")
+    return 0

@@ -1,0 +1,188 @@
+"""The ingest core: one raw object -> one bronze Parquet file + its quarantined rows.
+
+Stream, validate, mask, write; then reconcile ``rows_in == rows_written + rows_quarantined``
+(and against the controller's count). Keys are deterministic, so a retry overwrites.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datalake.contracts import Operation, RawFormat, TableContract, bronze_columns, get_contract
+from datalake.control import ControlRecord, utc_now
+from datalake.layout import bronze_key, parse_raw_key, quarantine_key
+from workloads.bronze.masking import PiiMasker, mask_batch
+from workloads.bronze.reader import RawBatch, open_stream, read_batches
+from workloads.bronze.validation import ValidatedBatch, validate_batch
+
+PARQUET_COMPRESSION = "zstd"
+
+
+class ReconciliationError(RuntimeError):
+    """Counts do not add up: nothing is marked success."""
+
+
+@dataclass
+class IngestResult:
+    """What one ingest wrote, with the counts recorded on the control record."""
+
+    rows_in: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    bronze_key: str | None = None
+    bronze_checksum: str | None = None
+    bronze_size: int = 0
+    quarantine_key: str | None = None
+    masked_columns: tuple[str, ...] = field(default_factory=tuple)
+
+
+def bronze_schema(contract: TableContract) -> pa.Schema:
+    """Arrow schema of the bronze Parquet files of ``contract``."""
+    return pa.schema(
+        [pa.field(c.name, c.type.arrow, nullable=c.nullable) for c in bronze_columns(contract)]
+    )
+
+
+def ingest_object(
+    s3: Any,
+    record: ControlRecord,
+    *,
+    lake_bucket: str,
+    masker: PiiMasker,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Ingest the raw object of ``record`` into ``lake_bucket``; raise if it cannot be read."""
+    raw = parse_raw_key(record.object_key)
+    contract = get_contract(raw.table)
+    ingested_at = now or utc_now()
+    body = s3.get_object(Bucket=record.bucket, Key=record.object_key)["Body"]
+    result = IngestResult(masked_columns=contract.pii_columns)
+    schema = bronze_schema(contract)
+    with tempfile.TemporaryDirectory(prefix="bronze-") as tmp:
+        parquet_path, quarantine_path = Path(tmp, "out.parquet"), Path(tmp, "bad.jsonl.gz")
+        with (
+            pq.ParquetWriter(parquet_path, schema, compression=PARQUET_COMPRESSION) as writer,
+            gzip.open(quarantine_path, "wt", encoding="utf-8") as quarantine,
+        ):
+            for batch in read_batches(open_stream(body), raw.format, contract, record.object_key):
+                result.rows_in += batch.rows_in
+                validated = validate_batch(
+                    batch.columns, contract, cdc=raw.format is RawFormat.JSONL
+                )
+                result.rows_quarantined += _quarantine(
+                    quarantine, batch, validated, contract, masker
+                )
+                if validated.valid.num_rows:
+                    masked = mask_batch(validated.valid, contract, masker)
+                    table = _with_lineage(masked, batch, validated, record, ingested_at)
+                    writer.write_table(table.cast(schema))
+                    result.rows_written += table.num_rows
+        _reconcile(result, record)
+        arrived = record.created_at
+        if result.rows_quarantined:
+            result.quarantine_key = quarantine_key(
+                raw.table, raw.source_name, record.control_id, arrived
+            )
+            s3.upload_file(str(quarantine_path), lake_bucket, result.quarantine_key)
+        if result.rows_written:
+            result.bronze_key = bronze_key(raw.table, raw.source_name, record.control_id, arrived)
+            result.bronze_checksum = _sha256(parquet_path)
+            result.bronze_size = parquet_path.stat().st_size
+            s3.upload_file(str(parquet_path), lake_bucket, result.bronze_key)
+    return result
+
+
+def _reconcile(result: IngestResult, record: ControlRecord) -> None:
+    if result.rows_in != result.rows_written + result.rows_quarantined:
+        raise ReconciliationError(
+            f"{record.object_key}: rows_in {result.rows_in} != rows_written "
+            f"{result.rows_written} + rows_quarantined {result.rows_quarantined}"
+        )
+    if record.record_count is not None and record.record_count != result.rows_in:
+        raise ReconciliationError(
+            f"{record.object_key}: the controller counted {record.record_count} records, "
+            f"ingest read {result.rows_in}; the object changed or a reader is wrong"
+        )
+
+
+def _with_lineage(
+    masked: pa.Table,
+    batch: RawBatch,
+    validated: ValidatedBatch,
+    record: ControlRecord,
+    ingested_at: datetime,
+) -> pa.Table:
+    n = masked.num_rows
+    lines = pa.array(batch.lines[validated.valid_positions], pa.int64())
+    arrived = pa.scalar(record.created_at, pa.timestamp("us", tz="UTC"))
+    if validated.operations is None:  # batch CSV: every row is an insert
+        operation = pa.array([Operation.INSERT.value] * n, pa.string())
+        change_ts = pa.array([arrived.as_py()] * n, pa.timestamp("us", tz="UTC"))
+        change_seq = lines
+    else:
+        operation = validated.operations
+        change_ts = pa.compute.fill_null(validated.changed_at, arrived)
+        change_seq = pa.compute.fill_null(validated.sequence, lines)
+    lineage = {
+        "_operation": operation,
+        "_change_ts": change_ts,
+        "_change_seq": change_seq,
+        "_source_key": pa.array([record.object_key] * n, pa.string()),
+        "_source_line": lines,
+        "_control_id": pa.array([record.control_id] * n, pa.string()),
+        "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+    }
+    for name, values in lineage.items():
+        masked = masked.append_column(name, values)
+    return masked
+
+
+def _quarantine(
+    out: Any,
+    batch: RawBatch,
+    validated: ValidatedBatch,
+    contract: TableContract,
+    masker: PiiMasker,
+) -> int:
+    """Write the failing rows of a batch as JSON lines; PII stays masked here too."""
+    withheld = bool(contract.pii_columns)
+    for row in batch.unparsable:
+        text = "[withheld: the table has PII columns; see the raw object]" if withheld else row.text
+        out.write(json.dumps({"line": row.line, "reasons": [row.reason], "raw": text}) + "\n")
+    if not validated.reasons:
+        return len(batch.unparsable)
+    positions = sorted(validated.reasons)
+    bad = batch.columns.take(pa.array(positions, pa.int64()))
+    present_pii = [c for c in contract.pii_columns if c in bad.column_names]
+    if present_pii:
+        bad = mask_batch(bad, _only(contract, present_pii), masker)
+    for position, values in zip(positions, bad.to_pylist(), strict=True):
+        line = int(batch.lines[position])
+        entry = {"line": line, "reasons": validated.reasons[position], "row": values}
+        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return len(batch.unparsable) + len(positions)
+
+
+def _only(contract: TableContract, pii: list[str]) -> TableContract:
+    """The contract restricted to the PII columns present in a quarantined batch."""
+    columns = tuple(c for c in contract.columns if c.name in pii or c.name in contract.primary_key)
+    keys = tuple(k for k in contract.primary_key if k in {c.name for c in columns})
+    return TableContract(contract.name, columns, keys or (), version=contract.version)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
