@@ -20,10 +20,11 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from datalake.control import ControlStore
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
-from workloads.bronze.runtime import BronzeRuntimeConfig
+from workloads.bronze.runtime import BronzeRuntimeConfig, use_lean_memory_pool
 from workloads.bronze.worker import IngestWorker
 
 logging.getLogger().setLevel(logging.INFO)
+use_lean_memory_pool()  # once per Lambda container / ECS task, before any batch is read
 
 
 def _store(config: BronzeRuntimeConfig) -> ControlStore:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datalake.contracts import Operation, RawFormat, TableContract, bronze_columns, get_contract
@@ -63,31 +66,17 @@ def ingest_object(
 ) -> IngestResult:
     """Ingest the raw object of ``record`` into ``lake_bucket``; raise if it cannot be read."""
     raw = parse_raw_key(record.object_key)
-    contract = get_contract(raw.table)
-    ingested_at = now or utc_now()
     body = s3.get_object(Bucket=record.bucket, Key=record.object_key)["Body"]
-    result = IngestResult(masked_columns=contract.pii_columns)
-    schema = bronze_schema(contract)
     with tempfile.TemporaryDirectory(prefix="bronze-") as tmp:
         parquet_path, quarantine_path = Path(tmp, "out.parquet"), Path(tmp, "bad.jsonl.gz")
-        with (
-            pq.ParquetWriter(parquet_path, schema, compression=PARQUET_COMPRESSION) as writer,
-            gzip.open(quarantine_path, "wt", encoding="utf-8") as quarantine,
-        ):
-            for batch in read_batches(open_stream(body), raw.format, contract, record.object_key):
-                result.rows_in += batch.rows_in
-                validated = validate_batch(
-                    batch.columns, contract, cdc=raw.format is RawFormat.JSONL
-                )
-                result.rows_quarantined += _quarantine(
-                    quarantine, batch, validated, contract, masker
-                )
-                if validated.valid.num_rows:
-                    masked = mask_batch(validated.valid, contract, masker)
-                    table = _with_lineage(masked, batch, validated, record, ingested_at)
-                    writer.write_table(table.cast(schema))
-                    result.rows_written += table.num_rows
-        _reconcile(result, record)
+        result = convert_raw(
+            open_stream(body),
+            record,
+            masker=masker,
+            parquet_path=parquet_path,
+            quarantine_path=quarantine_path,
+            ingested_at=now or utc_now(),
+        )
         arrived = record.created_at
         if result.rows_quarantined:
             result.quarantine_key = quarantine_key(
@@ -96,10 +85,80 @@ def ingest_object(
             s3.upload_file(str(quarantine_path), lake_bucket, result.quarantine_key)
         if result.rows_written:
             result.bronze_key = bronze_key(raw.table, raw.source_name, record.control_id, arrived)
-            result.bronze_checksum = _sha256(parquet_path)
-            result.bronze_size = parquet_path.stat().st_size
             s3.upload_file(str(parquet_path), lake_bucket, result.bronze_key)
     return result
+
+
+def convert_raw(
+    stream: pa.NativeFile,
+    record: ControlRecord,
+    *,
+    masker: PiiMasker,
+    parquet_path: Path,
+    quarantine_path: Path,
+    ingested_at: datetime,
+) -> IngestResult:
+    """The storage-independent core: decompressed raw stream -> local Parquet + quarantine."""
+    raw = parse_raw_key(record.object_key)
+    contract = get_contract(raw.table)
+    schema = bronze_schema(contract)
+    result = IngestResult(masked_columns=contract.pii_columns)
+    with (
+        _BackgroundParquetWriter(parquet_path, schema) as writer,
+        gzip.open(quarantine_path, "wt", encoding="utf-8") as quarantine,
+    ):
+        for batch in read_batches(stream, raw.format, contract, record.object_key):
+            result.rows_in += batch.rows_in
+            validated = validate_batch(batch.columns, contract, cdc=raw.format is RawFormat.JSONL)
+            result.rows_quarantined += _quarantine(quarantine, batch, validated, contract, masker)
+            if validated.valid.num_rows:
+                masked = mask_batch(validated.valid, contract, masker)
+                table = _with_lineage(masked, batch, validated, record, ingested_at)
+                writer.write(table.cast(schema))
+                result.rows_written += table.num_rows
+    _reconcile(result, record)
+    if result.rows_written:
+        result.bronze_checksum = _sha256(parquet_path)
+        result.bronze_size = parquet_path.stat().st_size
+    return result
+
+
+class _BackgroundParquetWriter:
+    """Writes Parquet on a second thread, so encoding overlaps with parsing the next block.
+
+    pyarrow releases the GIL while encoding; the queue holds at most two batches, which bounds
+    memory. An error on the writer thread is raised in the caller at the next write or at exit.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self._writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION)
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="parquet-writer", daemon=True)
+
+    def __enter__(self) -> _BackgroundParquetWriter:
+        self._thread.start()
+        return self
+
+    def _drain(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_table(table)
+                except BaseException as error:  # noqa: BLE001 handed to the caller
+                    self._error = error
+
+    def write(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None and exc[0] is None:
+            raise self._error
 
 
 def _reconcile(result: IngestResult, record: ControlRecord) -> None:
@@ -123,24 +182,25 @@ def _with_lineage(
     ingested_at: datetime,
 ) -> pa.Table:
     n = masked.num_rows
+    timestamp = pa.timestamp("us", tz="UTC")
     lines = pa.array(batch.lines[validated.valid_positions], pa.int64())
-    arrived = pa.scalar(record.created_at, pa.timestamp("us", tz="UTC"))
+    arrived = pa.scalar(record.created_at, timestamp)
     if validated.operations is None:  # batch CSV: every row is an insert
-        operation = pa.array([Operation.INSERT.value] * n, pa.string())
-        change_ts = pa.array([arrived.as_py()] * n, pa.timestamp("us", tz="UTC"))
+        operation = pa.repeat(pa.scalar(Operation.INSERT.value, pa.string()), n)
+        change_ts = pa.repeat(arrived, n)
         change_seq = lines
     else:
         operation = validated.operations
-        change_ts = pa.compute.fill_null(validated.changed_at, arrived)
-        change_seq = pa.compute.fill_null(validated.sequence, lines)
+        change_ts = pc.fill_null(validated.changed_at, arrived)
+        change_seq = pc.fill_null(validated.sequence, lines)
     lineage = {
         "_operation": operation,
         "_change_ts": change_ts,
         "_change_seq": change_seq,
-        "_source_key": pa.array([record.object_key] * n, pa.string()),
+        "_source_key": pa.repeat(pa.scalar(record.object_key, pa.string()), n),
         "_source_line": lines,
-        "_control_id": pa.array([record.control_id] * n, pa.string()),
-        "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+        "_control_id": pa.repeat(pa.scalar(record.control_id, pa.string()), n),
+        "_ingested_at": pa.repeat(pa.scalar(ingested_at, timestamp), n),
     }
     for name, values in lineage.items():
         masked = masked.append_column(name, values)
