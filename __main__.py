@@ -4,6 +4,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import (
+    BronzeZone,
+    BronzeZoneArgs,
     LakeCatalog,
     LakeCatalogArgs,
     LakeGovernance,
@@ -66,6 +68,23 @@ governance = LakeGovernance(
     opts,
 )
 
+bronze = BronzeZone(
+    "bronze",
+    BronzeZoneArgs(
+        settings=settings,
+        landing_bucket_name=storage.bucket_names[Bucket.LANDING],
+        landing_bucket_arn=storage.bucket_arns[Bucket.LANDING],
+        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
+        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
+        kms_key_arn=storage.key_arn,
+        control_table_name=control.table_name,
+        control_table_arn=control.table_arn,
+        control_stream_arn=control.stream_arn,
+        bronze_database_name=catalog.database_names[Layer.BRONZE],
+    ),
+    opts,
+)
+
 pulumi.export("region", settings.region)
 pulumi.export("kms_key_arn", storage.key_arn)
 pulumi.export("kms_key_alias", storage.key_alias)
@@ -76,3 +95,6 @@ for layer, database_name in catalog.database_names.items():
 pulumi.export("control_table_name", control.table_name)
 pulumi.export("control_table_stream_arn", control.stream_arn)
 pulumi.export("lakeformation_registration_role_arn", governance.registration_role_arn)
+pulumi.export("bronze_controller_function", bronze.controller_function_name)
+pulumi.export("bronze_ingestion_state_machine_arn", bronze.state_machine_arn)
+pulumi.export("bronze_ingest_image", bronze.image_ref)

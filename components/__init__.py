@@ -5,12 +5,15 @@ Import a single component into your own Pulumi program::
     from components import LakeStorage, LakeStorageArgs
 """
 
+from components.bronze import BronzeZone, BronzeZoneArgs
 from components.catalog import LakeCatalog, LakeCatalogArgs
 from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
 from components.governance import LakeGovernance, LakeGovernanceArgs
 from components.storage import LakeStorage, LakeStorageArgs
 
 __all__ = [
+    "BronzeZone",
+    "BronzeZoneArgs",
     "LakeCatalog",
     "LakeCatalogArgs",
     "LakeGovernance",

@@ -61,6 +61,13 @@ class LakeMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = f"key-{args.name}"
             state["arn"] = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-{args.name}"
+        if args.typ == "docker-build:index:Image":
+            state["ref"] = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/image@sha256:{'0' * 64}"
+        if args.typ == "aws:ecr/repository:Repository":
+            state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/{physical}"
+            state["registryId"] = ACCOUNT_ID
+        if args.typ == "aws:ecs/taskDefinition:TaskDefinition":
+            state["arn"] = f"arn:aws:ecs:eu-west-1:{ACCOUNT_ID}:task-definition/{state['family']}:1"
         if args.typ == "aws:dynamodb/table:Table":
             state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
         return str(physical), state
@@ -76,6 +83,13 @@ class LakeMocks(pulumi.runtime.Mocks):
             }
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:ssm/getParameter:getParameter":
+            layer = "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python312-Arm64:26"
+            return {"name": args.args["name"], "value": layer, "type": "String", "id": "x"}
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": "mock-token", "id": ACCOUNT_ID}
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": ["eu-west-1a", "eu-west-1b", "eu-west-1c"], "id": "eu-west-1"}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
             return {"arn": args.args["arn"], "issuerArn": DEPLOYER_ROLE_ARN, "id": "x"}
         raise NotImplementedError(f"no mock for {args.token}")
@@ -131,8 +145,18 @@ def run_program(stack: str, config: dict[str, Any]) -> list[Registered]:
     def program() -> None:
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
-    program()
+    # Pulumi renders str(Output) as a warning text and carries on; here it is a bug.
+    original = pulumi.Output.__str__
+    pulumi.Output.__str__ = _refuse_str  # type: ignore[method-assign]
+    try:
+        program()
+    finally:
+        pulumi.Output.__str__ = original  # type: ignore[method-assign]
     return list(monitor.registered.values())
+
+
+def _refuse_str(self: pulumi.Output) -> str:
+    raise TypeError("an Output was formatted into a string; use Output.concat or apply")
 
 
 def main(argv: list[str] | None = None) -> int:

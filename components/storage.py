@@ -81,7 +81,9 @@ class LakeStorage(pulumi.ComponentResource):
             rotation_period_in_days=args.encryption.key_rotation_days,
             deletion_window_in_days=args.encryption.key_deletion_window_days,
             policy=pulumi.Output.all(account_id, partition.partition).apply(
-                lambda v: json.dumps(_key_policy(account_id=v[0], partition=v[1]))
+                lambda v: json.dumps(
+                    _key_policy(account_id=v[0], partition=v[1], region=args.names.region)
+                )
             ),
             opts=stateful_options(self, args.protect),
         )
@@ -198,8 +200,9 @@ class LakeStorage(pulumi.ComponentResource):
         return bucket
 
 
-def _key_policy(*, account_id: str, partition: str) -> dict:
-    """Key policy: the account administers through IAM; S3 log delivery may encrypt logs."""
+def _key_policy(*, account_id: str, partition: str, region: str) -> dict:
+    """Key policy: the account administers through IAM; S3 log delivery and CloudWatch Logs
+    may encrypt logs (each only for this account's resources)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -217,6 +220,26 @@ def _key_policy(*, account_id: str, partition: str) -> dict:
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "CloudWatchLogsEncryption",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+                        )
+                    }
+                },
             },
         ],
     }

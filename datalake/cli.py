@@ -63,13 +63,13 @@ def names(
 ) -> None:
     """Print every physical name the stack would create."""
     settings = _load(stack_file, project)
-    rows = [(label, kind, name) for label, (kind, name) in settings.names.all_names().items()]
+    rows = settings.names.all_names()
     if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
         for row in rows:
             typer.echo("\t".join(row))
         return
     table = Table(title=f"{settings.names.prefix} ({settings.region})")
-    for column in ("resource", "kind", "name"):
+    for column in ("purpose", "kind", "name"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*row)

@@ -47,27 +47,35 @@ NAME_LIMITS: dict[str, int] = {
     "emr-application": 64,
     "athena-workgroup": 128,
     "secret": 512,
+    "pipe": 64,
+    "sqs-queue": 80,
 }
 
 # Resource purposes the platform declares (now and in the layers built on the foundation);
 # settings validation derives every one of these names so a too-long project/environment
 # is rejected before any resource is declared.
-PLANNED_RESOURCES: dict[str, str] = {
-    "lakeformation-registration": "iam-role",
-    "processing-controller": "lambda-function",
-    "bronze-ingest-lite": "lambda-function",
-    "bronze-ingest-mass-task": "iam-role",
-    "bronze-ingest-mass-execution": "iam-role",
-    "processing-control": "dynamodb-table",
-    "bronze-ingestion": "state-machine",
-    "silver-pipeline": "state-machine",
-    "gold-marts": "state-machine",
-    "silver-spark": "emr-application",
-    "silver-spark-job": "iam-role",
-    "gold-consumers": "athena-workgroup",
-    "pii-hmac-key": "secret",
-    "bronze-ingest": "ecs-cluster",
-}
+PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
+    ("lakeformation-registration", "iam-role"),
+    ("processing-controller", "iam-role"),
+    ("processing-controller", "lambda-function"),
+    ("bronze-ingest-lite", "iam-role"),
+    ("bronze-ingest-lite", "lambda-function"),
+    ("bronze-ingest-mass-task", "iam-role"),
+    ("bronze-ingest-mass-execution", "iam-role"),
+    ("bronze-ingestion", "iam-role"),
+    ("bronze-ingestion", "state-machine"),
+    ("bronze-pipe", "iam-role"),
+    ("bronze-pipe", "pipe"),
+    ("bronze-ingest-dlq", "sqs-queue"),
+    ("bronze-ingest", "ecs-cluster"),
+    ("processing-control", "dynamodb-table"),
+    ("silver-pipeline", "state-machine"),
+    ("gold-marts", "state-machine"),
+    ("silver-spark", "emr-application"),
+    ("silver-spark-job", "iam-role"),
+    ("gold-consumers", "athena-workgroup"),
+    ("pii-hmac-key", "secret"),
+)
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -112,20 +120,12 @@ class LakeNames:
         """DynamoDB table holding one control record per processed object."""
         return self.resource("processing-control")
 
-    def all_names(self) -> dict[str, tuple[str, str]]:
-        """Every planned physical name, as ``label -> (kind, name)``."""
-        names: dict[str, tuple[str, str]] = {
-            f"bucket {b.value}": ("bucket", self.bucket(b)) for b in Bucket
-        }
-        names.update(
-            {
-                f"database {x.value}": ("glue-database", self.database(x))
-                for x in Layer
-                if x is not Layer.RAW
-            }
-        )
-        names["kms alias"] = ("kms-alias", self.kms_alias)
-        names.update({p: (kind, self.resource(p)) for p, kind in PLANNED_RESOURCES.items()})
+    def all_names(self) -> list[tuple[str, str, str]]:
+        """Every planned physical name, as ``(purpose, kind, name)``."""
+        names = [(b.value, "bucket", self.bucket(b)) for b in Bucket]
+        names += [(x.value, "glue-database", self.database(x)) for x in Layer if x is not Layer.RAW]
+        names.append(("lake", "kms-alias", self.kms_alias))
+        names += [(p, kind, self.resource(p)) for p, kind in PLANNED_RESOURCES]
         return names
 
 
@@ -146,14 +146,14 @@ def bucket_name_problem(name: str) -> str | None:
 def name_problems(names: LakeNames) -> list[str]:
     """Every derived name that AWS would reject, with the reason."""
     problems: list[str] = []
-    for label, (kind, name) in names.all_names().items():
+    for label, kind, name in names.all_names():
         if kind == "bucket":
             problem = bucket_name_problem(name)
             if problem:
                 problems.append(problem)
         elif len(name) > NAME_LIMITS[kind]:
             problems.append(
-                f"{label} name '{name}' is {len(name)} characters; "
+                f"{kind} {label} name '{name}' is {len(name)} characters; "
                 f"AWS allows {NAME_LIMITS[kind]} for a {kind}"
             )
     return problems

@@ -169,6 +169,67 @@ class IngestionSettings(_Section):
     lease_seconds: int = Field(
         1800, ge=60, le=43200, description="A claimed record may be re-claimed after this long."
     )
+    retry_interval_seconds: int = Field(
+        30, ge=1, le=3600, description="First wait before the state machine retries a file."
+    )
+    retry_backoff_rate: float = Field(2.0, ge=1.0, le=10.0, description="Retry wait multiplier.")
+    lambda_runtime: Literal["python3.12", "python3.13"] = Field(
+        "python3.12", description="Python runtime of the Lambda functions."
+    )
+    lambda_architecture: Literal["arm64", "x86_64"] = Field(
+        "arm64", description="CPU architecture of the Lambda functions and the Fargate task."
+    )
+    controller_memory_mb: int = Field(
+        1024, ge=128, le=10240, description="Processing controller Lambda memory."
+    )
+    controller_timeout_seconds: int = Field(
+        300, ge=1, le=900, description="Processing controller Lambda timeout."
+    )
+    pandas_layer_version: str = Field(
+        "3.16.1",
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="AWS SDK for pandas release whose managed layer provides pyarrow to the "
+        "Lambdas (resolved through its public SSM parameter).",
+    )
+    pyarrow_layer_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$",
+        description="A Lambda layer with pyarrow and numpy to use instead of AWS SDK for pandas.",
+    )
+
+
+class NetworkSettings(_Section):
+    """Where the Fargate ingestion tasks run; empty lists create a small dedicated VPC."""
+
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Existing subnets for the Fargate tasks."
+    )
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Existing security groups for the Fargate tasks."
+    )
+    assign_public_ip: bool = Field(
+        True,
+        description="Give tasks a public IP (needed in public subnets to pull the image; "
+        "false for private subnets with a NAT gateway or VPC endpoints).",
+    )
+    vpc_cidr: str = Field(
+        "10.42.0.0/16",
+        pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-4])$",
+        description="CIDR of the VPC created when no subnets are given.",
+    )
+
+
+class ObservabilitySettings(_Section):
+    """Logs and alarms."""
+
+    log_retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653
+    ] = Field(30, description="CloudWatch Logs retention of every log group.")
+    alarm_topic_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$",
+        description="SNS topic notified by the alarms (failed files, failed executions).",
+    )
 
 
 class PiiSettings(_Section):
@@ -292,6 +353,10 @@ class LakeSettings(_Section):
     encryption: EncryptionSettings = Field(EncryptionSettings(), description="KMS key.")
     catalog: CatalogSettings = Field(CatalogSettings(), description="Glue databases.")
     ingestion: IngestionSettings = Field(IngestionSettings(), description="Bronze ingestion.")
+    network: NetworkSettings = Field(NetworkSettings(), description="Fargate networking.")
+    observability: ObservabilitySettings = Field(
+        ObservabilitySettings(), description="Logs and alarms."
+    )
     pii: PiiSettings = Field(PiiSettings(), description="PII detection and masking.")
     silver: SilverSettings = Field(SilverSettings(), description="Silver pipeline.")
     gold: GoldSettings = Field(GoldSettings(), description="Gold marts and Athena.")
@@ -459,6 +524,17 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
                 config_path("ingestion", "ecs_memory_mb"),
                 f"Fargate with ecs_cpu={cpu} allows {low}-{high} MiB in steps of {step}",
                 memory,
+            )
+        )
+
+    network = settings.network
+    if bool(network.subnet_ids) != bool(network.security_group_ids):
+        add(
+            SettingsIssue(
+                config_path(
+                    "network", "security_group_ids" if network.subnet_ids else "subnet_ids"
+                ),
+                "give both subnet_ids and security_group_ids, or neither (a VPC is created)",
             )
         )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from components import lambda_bundle
+from components.bronze import LAMBDA_PACKAGES, pinned_requirements
 from components.lambda_bundle import (
     BundleReport,
     LambdaBundleError,
@@ -23,7 +24,8 @@ from components.lambda_bundle import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENTS = ("pydantic==2.14.3", "aws-lambda-powertools==3.37.0")
+# Exactly what the BronzeZone component bundles (pinned by constraints.txt).
+REQUIREMENTS = pinned_requirements(LAMBDA_PACKAGES, ROOT / "constraints.txt")
 
 
 def sha256(path: Path) -> str:

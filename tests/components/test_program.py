@@ -288,7 +288,7 @@ def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     resources, settings = stack
     lake = bucket_names(resources)["lake"]
     location = one(resources, "aws:lakeformation/resource:Resource").inputs
-    role = one(resources, "aws:iam/role:Role")
+    role = one(resources, "aws:iam/role:Role", "governance-registration-role")
     assert location["arn"] == f"arn:aws:s3:::{lake}"
     assert location["useServiceLinkedRole"] is False
     assert location["hybridAccessEnabled"] is False
@@ -298,7 +298,11 @@ def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "lakeformation.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
-    policy = json.loads(one(resources, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    policy = json.loads(
+        one(resources, "aws:iam/rolePolicy:RolePolicy", "governance-registration-access").inputs[
+            "policy"
+        ]
+    )
     objects = next(s for s in policy["Statement"] if s["Sid"] == "ReadWriteLayerObjects")
     assert objects["Resource"] == [
         f"arn:aws:s3:::{lake}/{p}/*" for p in ("bronze", "silver", "gold")
@@ -340,6 +344,8 @@ def test_components_use_datalake_type_tokens_and_own_their_children(stack):
         "datalake:index:LakeCatalog",
         "datalake:index:ProcessingControlTable",
         "datalake:index:LakeGovernance",
+        "datalake:index:BronzeZone",
+        "datalake:index:IngestionNetwork",
     }
     assert not [r.type for r in resources if r.type.endswith("V2")], "deprecated *V2 resources"
     for resource in resources:

@@ -18,8 +18,9 @@ import pyarrow.csv as pacsv
 
 from datalake.contracts import RawFormat, TableContract, get_contract
 from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
+from datalake.errors import InvalidRawFile
 from datalake.layout import RAW_PREFIX, RawKeyError, parse_raw_key
-from workloads.bronze.reader import InvalidRawFile, _check_header, _describe
+from workloads.bronze.reader import _check_header, _describe
 
 LAMBDA_TARGET = "lambda"
 ECS_TARGET = "ecs"

@@ -23,16 +23,13 @@ import pyarrow.parquet as pq
 
 from datalake.contracts import Operation, RawFormat, TableContract, bronze_columns, get_contract
 from datalake.control import ControlRecord, utc_now
+from datalake.errors import ReconciliationError
 from datalake.layout import bronze_key, parse_raw_key, quarantine_key
 from workloads.bronze.masking import PiiMasker, mask_batch
 from workloads.bronze.reader import RawBatch, open_stream, read_batches
 from workloads.bronze.validation import ValidatedBatch, validate_batch
 
 PARQUET_COMPRESSION = "zstd"
-
-
-class ReconciliationError(RuntimeError):
-    """Counts do not add up: nothing is marked success."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datalake.contracts import TableContract
+from datalake.errors import UnmaskedPiiError
 
 
 class PiiMasker(Protocol):
@@ -22,10 +23,6 @@ class PiiMasker(Protocol):
     def mask(self, batch: pa.Table, contract: TableContract) -> pa.Table:
         """Return ``batch`` with every PII column masked (nulls stay null)."""
         ...
-
-
-class UnmaskedPiiError(RuntimeError):
-    """A masker returned declared PII unchanged: the batch is never written."""
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from datalake.contracts import CDC_ENVELOPE, RawFormat, TableContract
+from datalake.errors import InvalidRawFile
 
 CSV_BLOCK_BYTES = 1 << 20
 """Decompressed bytes per parsed block: small blocks keep peak memory low at no speed cost."""
 JSONL_BATCH_ROWS = 50_000
-
-
-class InvalidRawFile(ValueError):
-    """The object cannot be read at all: it stays in raw and its record is marked error."""
 
 
 @dataclass(frozen=True)

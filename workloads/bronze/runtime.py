@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from datalake.errors import METRIC_NAMESPACE
+
 
 class WorkloadConfigError(RuntimeError):
     """A required environment variable is missing or invalid."""
@@ -24,7 +26,7 @@ class BronzeRuntimeConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, alias="MAX_ATTEMPTS")
     lease_seconds: int = Field(1800, ge=60, alias="LEASE_SECONDS")
     redaction_token: str = Field("[REDACTED]", alias="PII_REDACTION_TOKEN")
-    metric_namespace: str = Field("DataLake/Ingestion", alias="METRIC_NAMESPACE")
+    metric_namespace: str = Field(METRIC_NAMESPACE, alias="METRIC_NAMESPACE")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BronzeRuntimeConfig:

@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from datalake.control import ControlRecord, ControlRecordError, ControlStore, control_id_for
-from datalake.layout import RawKeyError
-from workloads.bronze.ingest import IngestResult, ReconciliationError, ingest_object
-from workloads.bronze.masking import PiiMasker, UnmaskedPiiError
-from workloads.bronze.reader import InvalidRawFile
+from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
+from workloads.bronze.ingest import IngestResult, ingest_object
+from workloads.bronze.masking import PiiMasker
 
 log = logging.getLogger(__name__)
-
-EXHAUSTED_METRIC = "IngestAttemptsExhausted"
-NOT_RETRYABLE = (InvalidRawFile, RawKeyError, ReconciliationError, UnmaskedPiiError)
-"""Failures of the input (or of a masker) that the same attempt would repeat."""
 
 
 @dataclass
@@ -36,7 +31,7 @@ class IngestWorker:
     lake_bucket: str
     masker: PiiMasker
     worker_id: str
-    metric_namespace: str = "DataLake/Ingestion"
+    metric_namespace: str = METRIC_NAMESPACE
 
     def run(self, control_id: str) -> ControlRecord | None:
         """Process one record; ``None`` when another worker holds it or it is finished."""
@@ -100,14 +95,12 @@ class IngestWorker:
             record.attempts,
             record.error,
         )
+        # Once per table (to see which) and once without dimensions (what the alarm watches).
+        datum = {"MetricName": EXHAUSTED_METRIC, "Value": 1.0, "Unit": "Count"}
         self.cloudwatch.put_metric_data(
             Namespace=self.metric_namespace,
             MetricData=[
-                {
-                    "MetricName": EXHAUSTED_METRIC,
-                    "Dimensions": [{"Name": "Table", "Value": record.table_name}],
-                    "Value": 1.0,
-                    "Unit": "Count",
-                }
+                {**datum, "Dimensions": [{"Name": "Table", "Value": record.table_name}]},
+                datum,
             ],
         )

@@ -1,0 +1,871 @@
+"""BronzeZone: event-driven raw -> bronze ingestion.
+
+    landing raw/*.gz ──S3 notification──▶ processing controller λ ──▶ control table
+    control table stream ──EventBridge Pipe (new pending bronze records)──▶ ingestion state machine
+    state machine ──Choice: record_count ≥ threshold──▶ ingest λ ("lite") | Fargate task ("mass")
+                  ──Retry with backoff, Catch──▶ record marked error, execution failed
+    ingest ──▶ lake bronze/ (Parquet) + quarantine/ ; Glue bronze tables with partition projection
+    alarms: files out of attempts, failed executions, dead letters
+
+The Lambdas run ``workloads.bronze.handlers`` from a deterministic bundle of ``datalake/`` +
+``workloads/`` + pinned wheels for the Lambda platform; pyarrow comes from a managed layer.
+The Fargate task runs the same code from an image built from ``workloads/bronze/Dockerfile``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker_build as docker_build
+
+from components.lambda_bundle import LambdaBundleSpec, build_lambda_bundle
+from components.network import IngestionNetwork, IngestionNetworkArgs
+from components.options import child_options
+from components.policies import (
+    assume_role_policy,
+    control_table_access,
+    kms_use,
+    logs_write,
+    metrics_put,
+    policy_json,
+    s3_read,
+    s3_write,
+    sqs_send,
+)
+from datalake.contracts import BRONZE_PARTITION_KEYS, CONTRACTS, TableContract, bronze_columns
+from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
+from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RAW_SUFFIXES
+from datalake.naming import layer_tags
+from datalake.settings import LakeSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTROLLER_HANDLER = "workloads.bronze.handlers.controller_handler"
+INGEST_HANDLER = "workloads.bronze.handlers.ingest_handler"
+CONTAINER_NAME = "ingest"
+HIVE_PARQUET = "org.apache.hadoop.hive.ql.io.parquet"
+LAMBDA_PACKAGES = (
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "typing-inspection",
+    "aws-lambda-powertools",
+)
+"""What the handlers import beyond the Lambda runtime (boto3) and the pyarrow layer."""
+
+
+@dataclass
+class BronzeZoneArgs:
+    """Inputs of :class:`BronzeZone`: the settings and the foundation it builds on."""
+
+    settings: LakeSettings
+    landing_bucket_name: pulumi.Input[str]
+    landing_bucket_arn: pulumi.Input[str]
+    lake_bucket_name: pulumi.Input[str]
+    lake_bucket_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    control_table_name: pulumi.Input[str]
+    control_table_arn: pulumi.Input[str]
+    control_stream_arn: pulumi.Input[str]
+    bronze_database_name: pulumi.Input[str]
+
+
+def pinned_requirements(packages: tuple[str, ...], constraints: Path) -> tuple[str, ...]:
+    """``name==version`` for each package, versions from the project's constraints file."""
+    pins = {}
+    for line in constraints.read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep:
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    missing = [p for p in packages if p not in pins]
+    if missing:
+        raise ValueError(f"{constraints}: no pinned version for {', '.join(missing)}")
+    return tuple(f"{p}=={pins[p]}" for p in packages)
+
+
+def ingestion_definition(
+    *,
+    threshold: int,
+    lite_function_arn: str,
+    cluster_arn: str,
+    task_definition_arn: str,
+    subnet_ids: list[str],
+    security_group_ids: list[str],
+    assign_public_ip: bool,
+    control_table_name: str,
+    max_attempts: int,
+    interval_seconds: int,
+    backoff_rate: float,
+) -> dict[str, Any]:
+    """Amazon States Language of the ingestion state machine (Standard: it waits on ECS)."""
+    retry = [
+        # The input itself is bad: the worker already marked the record; retrying repeats it.
+        {"ErrorEquals": [e.__name__ for e in NOT_RETRYABLE], "MaxAttempts": 0},
+        {
+            "ErrorEquals": ["States.ALL"],
+            "IntervalSeconds": interval_seconds,
+            "BackoffRate": backoff_rate,
+            "MaxAttempts": max_attempts - 1,
+            "JitterStrategy": "FULL",
+        },
+    ]
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}]
+    return {
+        "Comment": "Ingest one raw object into bronze on Lambda or Fargate",
+        "StartAt": "ChooseCompute",
+        "States": {
+            "ChooseCompute": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Variable": "$.record_count",
+                        "NumericGreaterThanEquals": threshold,
+                        "Next": "IngestOnFargate",
+                    }
+                ],
+                "Default": "IngestOnLambda",
+            },
+            "IngestOnLambda": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": lite_function_arn,
+                    "Payload": {"control_id.$": "$.control_id"},
+                },
+                "ResultSelector": {"result.$": "$.Payload"},
+                "Retry": retry,
+                "Catch": catch,
+                "End": True,
+            },
+            "IngestOnFargate": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Parameters": {
+                    "Cluster": cluster_arn,
+                    "TaskDefinition": task_definition_arn,
+                    "LaunchType": "FARGATE",
+                    "NetworkConfiguration": {
+                        "AwsvpcConfiguration": {
+                            "Subnets": subnet_ids,
+                            "SecurityGroups": security_group_ids,
+                            "AssignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
+                        }
+                    },
+                    "Overrides": {
+                        "ContainerOverrides": [
+                            {
+                                "Name": CONTAINER_NAME,
+                                "Environment": [{"Name": "CONTROL_ID", "Value.$": "$.control_id"}],
+                            }
+                        ]
+                    },
+                },
+                "ResultSelector": {"stopped_reason.$": "$.StoppedReason"},
+                "Retry": retry,
+                "Catch": catch,
+                "End": True,
+            },
+            # The worker records its own failures; this covers what it cannot (timeouts,
+            # out-of-memory kills, a task that never started). Only unfinished records change.
+            "RecordFailure": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {
+                    "TableName": control_table_name,
+                    "Key": {"control_id": {"S.$": "$.control_id"}},
+                    "UpdateExpression": "SET #s = :error, layer_status = :layer_status, "
+                    "#e = :message, updated_at = :now",
+                    "ConditionExpression": "#s IN (:pending, :running)",
+                    "ExpressionAttributeNames": {"#s": "status", "#e": "error"},
+                    "ExpressionAttributeValues": {
+                        ":error": {"S": "error"},
+                        ":layer_status": {"S": "bronze#error"},
+                        ":message": {"S.$": "States.JsonToString($.failure)"},
+                        ":now": {"S.$": "$$.State.EnteredTime"},
+                        ":pending": {"S": "pending"},
+                        ":running": {"S": "running"},
+                    },
+                },
+                "ResultPath": None,
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "IngestFailed"}
+                ],
+                "Next": "IngestFailed",
+            },
+            "IngestFailed": {
+                "Type": "Fail",
+                "Error": "IngestFailed",
+                "Cause": "The file stays in raw; its control record holds the error.",
+            },
+        },
+    }
+
+
+def pipe_filter() -> dict[str, Any]:
+    """Only new, pending bronze control records start an ingestion."""
+    return {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"layer": {"S": ["bronze"]}, "status": {"S": ["pending"]}}},
+    }
+
+
+PIPE_INPUT_TEMPLATE = (
+    '{"control_id": "<$.dynamodb.NewImage.control_id.S>", '
+    '"record_count": <$.dynamodb.NewImage.record_count.N>}'
+)
+
+
+def glue_bronze_table_args(
+    contract: TableContract, lake_bucket: pulumi.Input[str], database: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Glue table of a contract's bronze files, queryable in Athena with no crawler."""
+    location = pulumi.Output.concat("s3://", lake_bucket, f"/{BRONZE_PREFIX}{contract.name}/")
+    partitions = "/".join(f"{k}=${{{k}}}" for k in BRONZE_PARTITION_KEYS)
+    template = pulumi.Output.concat(location, partitions, "/")
+    return {
+        "name": contract.name,
+        "database_name": database,
+        "table_type": "EXTERNAL_TABLE",
+        "description": contract.description,
+        "parameters": {
+            "classification": "parquet",
+            "parquet.compression": "ZSTD",
+            "contract_version": str(contract.version),
+            "projection.enabled": "true",
+            "projection.year.type": "integer",
+            "projection.year.range": "2020,2100",
+            "projection.month.type": "integer",
+            "projection.month.range": "1,12",
+            "projection.month.digits": "2",
+            "projection.day.type": "integer",
+            "projection.day.range": "1,31",
+            "projection.day.digits": "2",
+            "storage.location.template": template,
+        },
+        "partition_keys": [{"name": k, "type": "string"} for k in BRONZE_PARTITION_KEYS],
+        "storage_descriptor": {
+            "location": location,
+            "input_format": f"{HIVE_PARQUET}.MapredParquetInputFormat",
+            "output_format": f"{HIVE_PARQUET}.MapredParquetOutputFormat",
+            "ser_de_info": {"serialization_library": f"{HIVE_PARQUET}.serde.ParquetHiveSerDe"},
+            "columns": [
+                {
+                    "name": c.name,
+                    "type": c.type.glue,
+                    "comment": c.description or None,
+                    "parameters": {"classification": c.classification.value},
+                }
+                for c in bronze_columns(contract)
+            ],
+        },
+    }
+
+
+class BronzeZone(pulumi.ComponentResource):
+    """Controller, dispatch state machine, lite Lambda, Fargate task and bronze tables."""
+
+    controller_function_name: pulumi.Output[str]
+    ingest_function_name: pulumi.Output[str]
+    state_machine_arn: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    image_ref: pulumi.Output[str]
+    bronze_table_names: list[pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: BronzeZoneArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("datalake:index:BronzeZone", name, None, opts)
+        self._name = name
+        settings = args.settings
+        self._lake_names = settings.names
+        names, ingestion, observe = settings.names, settings.ingestion, settings.observability
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        account = caller.account_id
+        runtime_env = {
+            "CONTROL_TABLE": args.control_table_name,
+            "LAKE_BUCKET": args.lake_bucket_name,
+            "MASS_THRESHOLD_RECORDS": str(ingestion.mass_threshold_records),
+            "MAX_ATTEMPTS": str(ingestion.max_attempts),
+            "LEASE_SECONDS": str(ingestion.lease_seconds),
+            "PII_REDACTION_TOKEN": settings.pii.redaction_token,
+            "METRIC_NAMESPACE": METRIC_NAMESPACE,
+        }
+
+        # --- code: one bundle for both Lambdas, pyarrow from a managed layer, one image ----
+        bundle = build_lambda_bundle(
+            LambdaBundleSpec(
+                source_packages=(ROOT / "datalake", ROOT / "workloads"),
+                requirements=pinned_requirements(LAMBDA_PACKAGES, ROOT / "constraints.txt"),
+                python_version=ingestion.lambda_runtime.removeprefix("python"),
+                architecture=ingestion.lambda_architecture,
+            ),
+            Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build")),
+        )
+        code = pulumi.FileArchive(str(bundle))
+        pyarrow_layer: pulumi.Input[str] = (
+            ingestion.pyarrow_layer_arn
+            or aws.ssm.get_parameter_output(
+                name=(
+                    f"/aws/service/aws-sdk-pandas/{ingestion.pandas_layer_version}/{names.region}/"
+                    f"py{ingestion.lambda_runtime.removeprefix('python')}/"
+                    f"{ingestion.lambda_architecture}/layer-arn"
+                ),
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).value
+        )
+
+        # --- dead-letter queues and logs ---------------------------------------------------
+        def queue(purpose: str) -> aws.sqs.Queue:
+            return aws.sqs.Queue(
+                f"{name}-{purpose}-dlq",
+                name=names.resource(f"{purpose}-dlq"),
+                kms_master_key_id=args.kms_key_arn,
+                message_retention_seconds=14 * 24 * 3600,
+                tags=layer_tags("bronze"),
+                opts=child_options(self),
+            )
+
+        def log_group(purpose: str, path: str) -> aws.cloudwatch.LogGroup:
+            return aws.cloudwatch.LogGroup(
+                f"{name}-{purpose}-logs",
+                name=f"{path}/{names.resource(purpose)}",
+                retention_in_days=observe.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=layer_tags("bronze"),
+                opts=child_options(self),
+            )
+
+        self.controller_dlq = queue("controller")
+        self.ingest_dlq = queue("bronze-ingest")
+        self.pipe_dlq = queue("bronze-pipe")
+        controller_logs = log_group("processing-controller", "/aws/lambda")
+        lite_logs = log_group("bronze-ingest-lite", "/aws/lambda")
+        mass_logs = log_group("bronze-ingest-mass", "/ecs")
+        machine_logs = log_group("bronze-ingestion", "/aws/vendedlogs/states")
+
+        # --- processing controller: S3 event -> control record -----------------------------
+        controller_role = self._role(
+            "processing-controller",
+            "lambda.amazonaws.com",
+            account,
+            s3_read(args.landing_bucket_arn, [RAW_PREFIX], "ReadRawObjects"),
+            kms_use(args.kms_key_arn, encrypt=True),
+            control_table_access(args.control_table_arn, update=False),
+            logs_write(controller_logs.arn),
+            sqs_send([self.controller_dlq.arn]),
+        )
+        self.controller = aws.lambda_.Function(
+            f"{name}-controller",
+            name=names.resource("processing-controller"),
+            description="Registers one control record per raw object",
+            role=controller_role.arn,
+            runtime=ingestion.lambda_runtime,
+            architectures=[ingestion.lambda_architecture],
+            handler=CONTROLLER_HANDLER,
+            code=code,
+            layers=[pyarrow_layer],
+            memory_size=ingestion.controller_memory_mb,
+            timeout=ingestion.controller_timeout_seconds,
+            environment={"variables": runtime_env},
+            logging_config={"log_format": "JSON", "log_group": controller_logs.name},
+            tags=layer_tags("bronze"),
+            opts=child_options(self, depends_on=[controller_logs]),
+        )
+        self._async_failures_to(self.controller, self.controller_dlq, "controller")
+        permission = aws.lambda_.Permission(
+            f"{name}-controller-s3-invoke",
+            action="lambda:InvokeFunction",
+            function=self.controller.name,
+            principal="s3.amazonaws.com",
+            source_arn=args.landing_bucket_arn,
+            source_account=account,
+            opts=child_options(self),
+        )
+        aws.s3.BucketNotification(
+            f"{name}-raw-objects",
+            bucket=args.landing_bucket_name,
+            lambda_functions=[
+                {
+                    "id": f"raw-objects{suffix.replace('.', '-')}",
+                    "lambda_function_arn": self.controller.arn,
+                    "events": ["s3:ObjectCreated:*"],
+                    "filter_prefix": RAW_PREFIX,
+                    "filter_suffix": suffix,
+                }
+                for suffix in RAW_SUFFIXES
+            ],
+            opts=child_options(self, depends_on=[permission]),
+        )
+
+        # --- workers: one policy for the lite Lambda and the Fargate task ------------------
+        worker_statements = (
+            s3_read(args.landing_bucket_arn, [RAW_PREFIX], "ReadRawObjects"),
+            s3_write(args.lake_bucket_arn, [BRONZE_PREFIX, QUARANTINE_PREFIX], "WriteBronze"),
+            kms_use(args.kms_key_arn, encrypt=True),
+            control_table_access(args.control_table_arn, update=True),
+            metrics_put(METRIC_NAMESPACE),
+        )
+        lite_role = self._role(
+            "bronze-ingest-lite",
+            "lambda.amazonaws.com",
+            account,
+            *worker_statements,
+            logs_write(lite_logs.arn),
+            sqs_send([self.ingest_dlq.arn]),
+        )
+        self.lite = aws.lambda_.Function(
+            f"{name}-ingest-lite",
+            name=names.resource("bronze-ingest-lite"),
+            description="Ingests small raw files into bronze",
+            role=lite_role.arn,
+            runtime=ingestion.lambda_runtime,
+            architectures=[ingestion.lambda_architecture],
+            handler=INGEST_HANDLER,
+            code=code,
+            layers=[pyarrow_layer],
+            memory_size=ingestion.lambda_memory_mb,
+            timeout=ingestion.lambda_timeout_seconds,
+            ephemeral_storage={"size": 2048},
+            environment={"variables": runtime_env},
+            logging_config={"log_format": "JSON", "log_group": lite_logs.name},
+            tags=layer_tags("bronze"),
+            opts=child_options(self, depends_on=[lite_logs]),
+        )
+        self._async_failures_to(self.lite, self.ingest_dlq, "ingest-lite")
+
+        # --- mass ingestion: image, cluster, Fargate task ----------------------------------
+        repository = aws.ecr.Repository(
+            f"{name}-image-repository",
+            name=names.resource("bronze-ingest"),
+            image_tag_mutability="MUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
+            force_delete=settings.is_dev,
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-image-lifecycle",
+            repository=repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "keep the last 10 images",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": 10,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
+            opts=child_options(self),
+        )
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        platform = "linux/arm64" if ingestion.lambda_architecture == "arm64" else "linux/amd64"
+        self.image = docker_build.Image(
+            f"{name}-image",
+            context={"location": str(ROOT)},
+            dockerfile={"location": str(ROOT / "workloads" / "bronze" / "Dockerfile")},
+            platforms=[platform],
+            push=True,
+            tags=[repository.repository_url.apply(lambda url: f"{url}:bronze-ingest")],
+            registries=[
+                {
+                    "address": repository.repository_url,
+                    "username": token.user_name,
+                    "password": token.password,
+                }
+            ],
+            opts=child_options(self),
+        )
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=names.resource("bronze-ingest"),
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+        task_role = self._role(
+            "bronze-ingest-mass-task", "ecs-tasks.amazonaws.com", account, *worker_statements
+        )
+        execution_role = self._role(
+            "bronze-ingest-mass-execution",
+            "ecs-tasks.amazonaws.com",
+            account,
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": repository.arn,
+            },
+            {
+                # Registry-wide by design of ECR: the token call has no resource to scope to.
+                "Sid": "RegistryToken",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
+            kms_use(args.kms_key_arn, encrypt=False),
+            logs_write(mass_logs.arn),
+        )
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=names.resource("bronze-ingest-mass"),
+            cpu=str(ingestion.ecs_cpu),
+            memory=str(ingestion.ecs_memory_mb),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={
+                "operating_system_family": "LINUX",
+                "cpu_architecture": "ARM64"
+                if ingestion.lambda_architecture == "arm64"
+                else "X86_64",
+            },
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            volumes=[{"name": "tmp"}],
+            container_definitions=pulumi.Output.all(
+                self.image.ref, mass_logs.name, pulumi.Output.from_input(runtime_env)
+            ).apply(
+                lambda v: json.dumps(
+                    [
+                        {
+                            "name": CONTAINER_NAME,
+                            "image": v[0],
+                            "essential": True,
+                            "readonlyRootFilesystem": True,
+                            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
+                            "environment": [
+                                {"name": k, "value": val} for k, val in sorted(v[2].items())
+                            ],
+                            "logConfiguration": {
+                                "logDriver": "awslogs",
+                                "options": {
+                                    "awslogs-group": v[1],
+                                    "awslogs-region": names.region,
+                                    "awslogs-stream-prefix": "ingest",
+                                },
+                            },
+                        }
+                    ]
+                )
+            ),
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+        network = settings.network
+        if network.subnet_ids:
+            subnet_ids: pulumi.Input[list[str]] = list(network.subnet_ids)
+            security_group_ids: pulumi.Input[list[str]] = list(network.security_group_ids)
+        else:
+            created = IngestionNetwork(
+                f"{name}-network",
+                IngestionNetworkArgs(names=names, cidr=network.vpc_cidr),
+                opts=child_options(self),
+            )
+            subnet_ids, security_group_ids = created.subnet_ids, created.security_group_ids
+
+        # --- the ingestion state machine ---------------------------------------------------
+        family_arn = pulumi.Output.concat(
+            "arn:aws:ecs:",
+            names.region,
+            ":",
+            account,
+            ":task-definition/",
+            self.task_definition.family,
+            ":*",
+        )
+        machine_role = self._role(
+            "bronze-ingestion",
+            "states.amazonaws.com",
+            account,
+            {
+                "Sid": "InvokeLite",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": [self.lite.arn, pulumi.Output.concat(self.lite.arn, ":*")],
+            },
+            {"Sid": "RunMass", "Effect": "Allow", "Action": "ecs:RunTask", "Resource": family_arn},
+            {
+                "Sid": "WatchMass",
+                "Effect": "Allow",
+                "Action": ["ecs:StopTask", "ecs:DescribeTasks"],
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"ecs:cluster": self.cluster.arn}},
+            },
+            {
+                "Sid": "PassTaskRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": [task_role.arn, execution_role.arn],
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+            {
+                "Sid": "SyncTaskEvents",
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": pulumi.Output.concat(
+                    "arn:aws:events:",
+                    names.region,
+                    ":",
+                    account,
+                    ":rule/StepFunctionsGetEventsForECSTaskRule",
+                ),
+            },
+            {
+                "Sid": "RecordFailure",
+                "Effect": "Allow",
+                "Action": "dynamodb:UpdateItem",
+                "Resource": args.control_table_arn,
+            },
+            kms_use(args.kms_key_arn, encrypt=True),
+            {
+                # Log delivery for state machines is configured account-wide by CloudWatch.
+                "Sid": "DeliverLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                "Resource": "*",
+            },
+        )
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-ingestion",
+            name=names.resource("bronze-ingestion"),
+            type="STANDARD",
+            role_arn=machine_role.arn,
+            definition=pulumi.Output.all(
+                self.lite.arn,
+                self.cluster.arn,
+                self.task_definition.arn,
+                subnet_ids,
+                security_group_ids,
+                args.control_table_name,
+            ).apply(
+                lambda v: json.dumps(
+                    ingestion_definition(
+                        threshold=ingestion.mass_threshold_records,
+                        lite_function_arn=v[0],
+                        cluster_arn=v[1],
+                        task_definition_arn=v[2],
+                        subnet_ids=list(v[3]),
+                        security_group_ids=list(v[4]),
+                        assign_public_ip=network.assign_public_ip,
+                        control_table_name=v[5],
+                        max_attempts=ingestion.max_attempts,
+                        interval_seconds=ingestion.retry_interval_seconds,
+                        backoff_rate=ingestion.retry_backoff_rate,
+                    ),
+                    indent=2,
+                )
+            ),
+            logging_configuration={
+                "level": "ERROR",
+                "include_execution_data": False,
+                "log_destination": pulumi.Output.concat(machine_logs.arn, ":*"),
+            },
+            encryption_configuration={
+                "type": "CUSTOMER_MANAGED_KMS_KEY",
+                "kms_key_id": args.kms_key_arn,
+                "kms_data_key_reuse_period_seconds": 300,
+            },
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+
+        # --- the pipe: control-table stream -> state machine -------------------------------
+        pipe_role = self._role(
+            "bronze-pipe",
+            "pipes.amazonaws.com",
+            account,
+            {
+                "Sid": "ReadControlStream",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ],
+                "Resource": args.control_stream_arn,
+            },
+            {
+                "Sid": "StartIngestion",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": self.state_machine.arn,
+            },
+            kms_use(args.kms_key_arn, encrypt=True),
+            sqs_send([self.pipe_dlq.arn]),
+        )
+        self.pipe = aws.pipes.Pipe(
+            f"{name}-pipe",
+            name=names.resource("bronze-pipe"),
+            description="New pending bronze control records start an ingestion",
+            role_arn=pipe_role.arn,
+            source=args.control_stream_arn,
+            source_parameters={
+                "dynamodb_stream_parameters": {
+                    "starting_position": "LATEST",
+                    "batch_size": 1,
+                    "maximum_retry_attempts": 10,
+                    "dead_letter_config": {"arn": self.pipe_dlq.arn},
+                },
+                "filter_criteria": {"filters": [{"pattern": json.dumps(pipe_filter())}]},
+            },
+            target=self.state_machine.arn,
+            target_parameters={
+                "input_template": PIPE_INPUT_TEMPLATE,
+                "step_function_state_machine_parameters": {"invocation_type": "FIRE_AND_FORGET"},
+            },
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+
+        # --- bronze tables in Glue ---------------------------------------------------------
+        self.tables = {
+            table: aws.glue.CatalogTable(
+                f"{name}-table-{table}",
+                **glue_bronze_table_args(
+                    contract, args.lake_bucket_name, args.bronze_database_name
+                ),
+                opts=child_options(self),
+            )
+            for table, contract in CONTRACTS.items()
+        }
+
+        # --- alarms ------------------------------------------------------------------------
+        actions = [observe.alarm_topic_arn] if observe.alarm_topic_arn else []
+        self._alarm(
+            "files-out-of-attempts",
+            "Raw files stayed in error after every attempt",
+            namespace=METRIC_NAMESPACE,
+            metric=EXHAUSTED_METRIC,
+            dimensions=None,
+            actions=actions,
+        )
+        self._alarm(
+            "failed-ingestions",
+            "Ingestion state machine executions failed",
+            namespace="AWS/States",
+            metric="ExecutionsFailed",
+            dimensions={"StateMachineArn": self.state_machine.arn},
+            actions=actions,
+        )
+        for purpose, dlq in (
+            ("controller", self.controller_dlq),
+            ("ingest", self.ingest_dlq),
+            ("pipe", self.pipe_dlq),
+        ):
+            self._alarm(
+                f"{purpose}-dead-letters",
+                f"Messages in the {purpose} dead-letter queue",
+                namespace="AWS/SQS",
+                metric="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": dlq.name},
+                actions=actions,
+                statistic="Maximum",
+            )
+
+        self.controller_function_name = self.controller.name
+        self.ingest_function_name = self.lite.name
+        self.state_machine_arn = self.state_machine.arn
+        self.cluster_name = self.cluster.name
+        self.image_ref = self.image.ref
+        self.bronze_table_names = [t.name for t in self.tables.values()]
+        self.register_outputs(
+            {
+                "controller_function_name": self.controller_function_name,
+                "ingest_function_name": self.ingest_function_name,
+                "state_machine_arn": self.state_machine_arn,
+                "cluster_name": self.cluster_name,
+                "image_ref": self.image_ref,
+                "bronze_tables": self.bronze_table_names,
+            }
+        )
+
+    def _role(
+        self,
+        purpose: str,
+        service: str,
+        account: pulumi.Output[str],
+        *statements: pulumi.Input[dict[str, Any]],
+    ) -> aws.iam.Role:
+        """One role per workload, with one inline policy of exactly its statements."""
+        names = self._lake_names
+        logical = f"{self._name}-{purpose.removeprefix('bronze-')}"
+        role = aws.iam.Role(
+            f"{logical}-role",
+            name=names.resource(purpose),
+            assume_role_policy=account.apply(lambda a: assume_role_policy(service, a)),
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
+        aws.iam.RolePolicy(
+            f"{logical}-policy",
+            role=role.id,
+            policy=policy_json(*statements),
+            opts=child_options(self),
+        )
+        return role
+
+    def _async_failures_to(
+        self, function: aws.lambda_.Function, queue: aws.sqs.Queue, purpose: str
+    ) -> None:
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{self._name}-{purpose}-async",
+            function_name=function.name,
+            maximum_retry_attempts=2,
+            destination_config={"on_failure": {"destination": queue.arn}},
+            opts=child_options(self),
+        )
+
+    def _alarm(
+        self,
+        purpose: str,
+        description: str,
+        *,
+        namespace: str,
+        metric: str,
+        dimensions: dict[str, pulumi.Input[str]] | None,
+        actions: list[str],
+        statistic: str = "Sum",
+    ) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{purpose}-alarm",
+            name=self._lake_names.resource(f"bronze-{purpose}"),
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
+            period=300,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=layer_tags("bronze"),
+            opts=child_options(self),
+        )
