@@ -10,12 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datalake.config_docs import (
-    DOC_PATH,
-    SCHEMA_PATH,
-    render_configuration_markdown,
-    render_schema_json,
-)
+from datalake.config_docs import generated_docs
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
 
@@ -81,9 +76,8 @@ def docs(
     root: Annotated[Path, typer.Option(help="Project root holding docs/.")] = Path("."),
     check: Annotated[bool, typer.Option("--check", help="Fail if the files are stale.")] = False,
 ) -> None:
-    """Regenerate docs/configuration.md and docs/settings.schema.json from the model."""
-    expected = {DOC_PATH: render_configuration_markdown(), SCHEMA_PATH: render_schema_json()}
-    for relative, text in expected.items():
+    """Regenerate docs/configuration.md, settings.schema.json and tables.md from the code."""
+    for relative, text in generated_docs().items():
         path = root / relative
         if check:
             if not path.exists() or path.read_text() != text:

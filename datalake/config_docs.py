@@ -148,13 +148,22 @@ def _type(schema: dict[str, Any], prop: dict[str, Any]) -> str:
     return kind + (f" ({', '.join(bounds)})" if bounds else "")
 
 
+def generated_docs() -> dict[Path, str]:
+    """Every generated document, by path relative to the project root."""
+    from datalake.contracts.docs import DOC_PATH as TABLES_PATH
+    from datalake.contracts.docs import render_tables_markdown
+
+    return {
+        DOC_PATH: render_configuration_markdown(),
+        SCHEMA_PATH: render_schema_json(),
+        Path(TABLES_PATH): render_tables_markdown(),
+    }
+
+
 def write_docs(root: Path) -> list[Path]:
-    """Regenerate the configuration document and JSON Schema under ``root``."""
+    """Regenerate every generated document under ``root``."""
     written = []
-    for relative, text in (
-        (DOC_PATH, render_configuration_markdown()),
-        (SCHEMA_PATH, render_schema_json()),
-    ):
+    for relative, text in generated_docs().items():
         path = root / relative
         path.write_text(text)
         written.append(path)

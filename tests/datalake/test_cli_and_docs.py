@@ -10,20 +10,30 @@ from datalake.cli import app
 from datalake.config_docs import (
     DOC_PATH,
     SCHEMA_PATH,
+    generated_docs,
     render_configuration_markdown,
     render_schema_json,
 )
+from datalake.contracts import CONTRACTS
 from datalake.settings import LakeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
-def test_configuration_doc_is_up_to_date():
-    assert (ROOT / DOC_PATH).read_text() == render_configuration_markdown(), (
-        "docs/configuration.md is stale: run `datalake config docs`"
-    )
-    assert (ROOT / SCHEMA_PATH).read_text() == render_schema_json()
+def test_generated_docs_are_up_to_date():
+    for relative, text in generated_docs().items():
+        assert (ROOT / relative).read_text() == text, (
+            f"{relative} is stale: run `datalake config docs`"
+        )
+
+
+def test_tables_doc_lists_every_contract_column_and_the_pii_classification():
+    text = (ROOT / "docs/tables.md").read_text()
+    for contract in CONTRACTS.values():
+        for column in contract.columns:
+            assert f"| `{column.name}` |" in text
+    assert "| `email` | string (Glue `string`, Iceberg `string`) |  | pii |" in text
 
 
 def test_configuration_doc_lists_every_leaf_setting_with_its_default():

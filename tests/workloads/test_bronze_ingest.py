@@ -48,6 +48,19 @@ def test_controller_handler_registers_a_record_from_a_real_s3_event(lake, monkey
     assert record.created_at == ARRIVED
 
 
+def test_controller_ignores_the_s3_test_event(lake):
+    test_event = {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": "2026-03-14T09:30:00.000Z",
+        "Bucket": LANDING,
+        "RequestId": "5582815E1AEA5ADF",
+        "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
+    }
+    assert handlers.controller_handler(test_event) == {"registered": []}
+    assert lake.store.table.scan()["Count"] == 0
+
+
 def test_small_files_go_to_lambda(lake):
     record = lake.register("raw/brewery/b.csv.gz", gz("brewery_id,brewery_name\n1,A\n"))
     assert record.compute_target == "lambda" and record.record_count == 1
@@ -472,3 +485,21 @@ def test_container_main_needs_a_control_id(monkeypatch, capsys):
     monkeypatch.delenv("CONTROL_ID", raising=False)
     assert handlers.container_main() == 2
     assert "CONTROL_ID is not set" in capsys.readouterr().err
+
+
+def test_adding_a_nullable_column_to_a_contract_keeps_old_files_valid():
+    import dataclasses
+
+    from datalake.contracts import Column, ColumnType
+    from workloads.bronze.validation import validate_batch
+
+    beer = get_contract("beer")
+    evolved = dataclasses.replace(
+        beer, columns=(*beer.columns, Column("beer_ibu", ColumnType.DOUBLE)), version=2
+    )
+    old_file = pa.table(
+        {name: pa.array(["1" if name != "beer_abv" else "5.0"]) for name in beer.column_names}
+    )
+    validated = validate_batch(old_file, evolved, cdc=False)
+    assert validated.reasons == {}
+    assert validated.valid.column("beer_ibu").to_pylist() == [None]

@@ -34,6 +34,8 @@ def _store(config: BronzeRuntimeConfig) -> ControlStore:
 
 def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """S3 ``ObjectCreated`` notification -> one control record per object."""
+    if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
+        return {"registered": []}
     config = BronzeRuntimeConfig.from_env()
     store, s3 = _store(config), boto3.client("s3")
     registered = []
