@@ -41,8 +41,8 @@ from components.policies import (
 from datalake.contracts import BRONZE_PARTITION_KEYS, CONTRACTS, TableContract, bronze_columns
 from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
 from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RAW_SUFFIXES
-from datalake.naming import layer_tags
-from datalake.settings import LakeSettings
+from datalake.naming import LakeNames, layer_tags
+from datalake.settings import IngestionSettings, LakeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTROLLER_HANDLER = "workloads.bronze.handlers.controller_handler"
@@ -267,6 +267,50 @@ def glue_bronze_table_args(
     }
 
 
+@dataclass
+class _LambdaFactory:
+    """The settings both bronze Lambdas share: code bundle, layer, runtime, environment."""
+
+    parent: pulumi.Resource
+    names: LakeNames
+    code: pulumi.Archive
+    layer: pulumi.Input[str]
+    environment: dict[str, pulumi.Input[str]]
+    ingestion: IngestionSettings
+
+    def __call__(
+        self,
+        logical: str,
+        *,
+        purpose: str,
+        description: str,
+        role: aws.iam.Role,
+        handler: str,
+        memory_mb: int,
+        timeout_seconds: int,
+        logs: aws.cloudwatch.LogGroup,
+        ephemeral_storage_mb: int = 512,
+    ) -> aws.lambda_.Function:
+        return aws.lambda_.Function(
+            logical,
+            name=self.names.resource(purpose),
+            description=description,
+            role=role.arn,
+            runtime=self.ingestion.lambda_runtime,
+            architectures=[self.ingestion.lambda_architecture],
+            handler=handler,
+            code=self.code,
+            layers=[self.layer],
+            memory_size=memory_mb,
+            timeout=timeout_seconds,
+            ephemeral_storage={"size": ephemeral_storage_mb},
+            environment={"variables": self.environment},
+            logging_config={"log_format": "JSON", "log_group": logs.name},
+            tags=layer_tags("bronze"),
+            opts=child_options(self.parent, depends_on=[logs]),
+        )
+
+
 class BronzeZone(pulumi.ComponentResource):
     """Controller, dispatch state machine, lite Lambda, Fargate task and bronze tables."""
 
@@ -360,22 +404,16 @@ class BronzeZone(pulumi.ComponentResource):
             logs_write(controller_logs.arn),
             sqs_send([self.controller_dlq.arn]),
         )
-        self.controller = aws.lambda_.Function(
+        function = _LambdaFactory(self, names, code, pyarrow_layer, runtime_env, ingestion)
+        self.controller = function(
             f"{name}-controller",
-            name=names.resource("processing-controller"),
+            purpose="processing-controller",
             description="Registers one control record per raw object",
-            role=controller_role.arn,
-            runtime=ingestion.lambda_runtime,
-            architectures=[ingestion.lambda_architecture],
+            role=controller_role,
             handler=CONTROLLER_HANDLER,
-            code=code,
-            layers=[pyarrow_layer],
-            memory_size=ingestion.controller_memory_mb,
-            timeout=ingestion.controller_timeout_seconds,
-            environment={"variables": runtime_env},
-            logging_config={"log_format": "JSON", "log_group": controller_logs.name},
-            tags=layer_tags("bronze"),
-            opts=child_options(self, depends_on=[controller_logs]),
+            memory_mb=ingestion.controller_memory_mb,
+            timeout_seconds=ingestion.controller_timeout_seconds,
+            logs=controller_logs,
         )
         self._async_failures_to(self.controller, self.controller_dlq, "controller")
         permission = aws.lambda_.Permission(
@@ -419,23 +457,16 @@ class BronzeZone(pulumi.ComponentResource):
             logs_write(lite_logs.arn),
             sqs_send([self.ingest_dlq.arn]),
         )
-        self.lite = aws.lambda_.Function(
+        self.lite = function(
             f"{name}-ingest-lite",
-            name=names.resource("bronze-ingest-lite"),
+            purpose="bronze-ingest-lite",
             description="Ingests small raw files into bronze",
-            role=lite_role.arn,
-            runtime=ingestion.lambda_runtime,
-            architectures=[ingestion.lambda_architecture],
+            role=lite_role,
             handler=INGEST_HANDLER,
-            code=code,
-            layers=[pyarrow_layer],
-            memory_size=ingestion.lambda_memory_mb,
-            timeout=ingestion.lambda_timeout_seconds,
-            ephemeral_storage={"size": 2048},
-            environment={"variables": runtime_env},
-            logging_config={"log_format": "JSON", "log_group": lite_logs.name},
-            tags=layer_tags("bronze"),
-            opts=child_options(self, depends_on=[lite_logs]),
+            memory_mb=ingestion.lambda_memory_mb,
+            timeout_seconds=ingestion.lambda_timeout_seconds,
+            logs=lite_logs,
+            ephemeral_storage_mb=2048,
         )
         self._async_failures_to(self.lite, self.ingest_dlq, "ingest-lite")
 
