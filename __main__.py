@@ -12,6 +12,8 @@ from components import (
     LakeGovernanceArgs,
     LakeStorage,
     LakeStorageArgs,
+    PIIMasker,
+    PIIMaskerArgs,
     ProcessingControlTable,
     ProcessingControlTableArgs,
 )
@@ -68,6 +70,17 @@ governance = LakeGovernance(
     opts,
 )
 
+pii = PIIMasker(
+    "pii",
+    PIIMaskerArgs(
+        settings=settings,
+        kms_key_arn=storage.key_arn,
+        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
+        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
+    ),
+    # Tags need Lake Formation admins in place.
+    pulumi.ResourceOptions(providers=[provider], depends_on=[governance]),
+)
 bronze = BronzeZone(
     "bronze",
     BronzeZoneArgs(
@@ -81,6 +94,9 @@ bronze = BronzeZone(
         control_table_arn=control.table_arn,
         control_stream_arn=control.stream_arn,
         bronze_database_name=catalog.database_names[Layer.BRONZE],
+        pii_worker_policy_arn=pii.worker_policy_arn,
+        pii_environment=pii.worker_environment,
+        classification_tag=pii.lf_tag,
     ),
     opts,
 )
@@ -98,3 +114,4 @@ pulumi.export("lakeformation_registration_role_arn", governance.registration_rol
 pulumi.export("bronze_controller_function", bronze.controller_function_name)
 pulumi.export("bronze_ingestion_state_machine_arn", bronze.state_machine_arn)
 pulumi.export("bronze_ingest_image", bronze.image_ref)
+pulumi.export("pii_hmac_key_secret_arn", pii.secret_arn)

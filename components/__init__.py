@@ -9,6 +9,7 @@ from components.bronze import BronzeZone, BronzeZoneArgs
 from components.catalog import LakeCatalog, LakeCatalogArgs
 from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
 from components.governance import LakeGovernance, LakeGovernanceArgs
+from components.pii import PIIMasker, PIIMaskerArgs
 from components.storage import LakeStorage, LakeStorageArgs
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "LakeGovernanceArgs",
     "LakeStorage",
     "LakeStorageArgs",
+    "PIIMasker",
+    "PIIMaskerArgs",
     "ProcessingControlTable",
     "ProcessingControlTableArgs",
 ]

@@ -15,18 +15,17 @@ The Fargate task runs the same code from an image built from ``workloads/bronze/
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from components.lambda_bundle import LambdaBundleSpec, build_lambda_bundle
+from components.code import ROOT, lambda_code
 from components.network import IngestionNetwork, IngestionNetworkArgs
 from components.options import child_options
+from components.pii import classify_columns
 from components.policies import (
     assume_role_policy,
     control_table_access,
@@ -44,20 +43,10 @@ from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RAW_SU
 from datalake.naming import LakeNames, layer_tags
 from datalake.settings import IngestionSettings, LakeSettings
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTROLLER_HANDLER = "workloads.bronze.handlers.controller_handler"
 INGEST_HANDLER = "workloads.bronze.handlers.ingest_handler"
 CONTAINER_NAME = "ingest"
 HIVE_PARQUET = "org.apache.hadoop.hive.ql.io.parquet"
-LAMBDA_PACKAGES = (
-    "pydantic",
-    "pydantic-core",
-    "annotated-types",
-    "typing-extensions",
-    "typing-inspection",
-    "aws-lambda-powertools",
-)
-"""What the handlers import beyond the Lambda runtime (boto3) and the pyarrow layer."""
 
 
 @dataclass
@@ -74,19 +63,12 @@ class BronzeZoneArgs:
     control_table_arn: pulumi.Input[str]
     control_stream_arn: pulumi.Input[str]
     bronze_database_name: pulumi.Input[str]
-
-
-def pinned_requirements(packages: tuple[str, ...], constraints: Path) -> tuple[str, ...]:
-    """``name==version`` for each package, versions from the project's constraints file."""
-    pins = {}
-    for line in constraints.read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep:
-            pins[name.strip().lower().replace("_", "-")] = version.strip()
-    missing = [p for p in packages if p not in pins]
-    if missing:
-        raise ValueError(f"{constraints}: no pinned version for {', '.join(missing)}")
-    return tuple(f"{p}=={pins[p]}" for p in packages)
+    pii_worker_policy_arn: pulumi.Input[str]
+    """Managed policy of the PIIMasker: what the workers need to detect and mask PII."""
+    pii_environment: dict[str, pulumi.Input[str]]
+    """The masking settings the PIIMasker hands to the workers."""
+    classification_tag: aws.lakeformation.LfTag | None = None
+    """When given, bronze table columns are tagged with their contract classification."""
 
 
 def ingestion_definition(
@@ -337,21 +319,12 @@ class BronzeZone(pulumi.ComponentResource):
             "MASS_THRESHOLD_RECORDS": str(ingestion.mass_threshold_records),
             "MAX_ATTEMPTS": str(ingestion.max_attempts),
             "LEASE_SECONDS": str(ingestion.lease_seconds),
-            "PII_REDACTION_TOKEN": settings.pii.redaction_token,
             "METRIC_NAMESPACE": METRIC_NAMESPACE,
+            **args.pii_environment,
         }
 
         # --- code: one bundle for both Lambdas, pyarrow from a managed layer, one image ----
-        bundle = build_lambda_bundle(
-            LambdaBundleSpec(
-                source_packages=(ROOT / "datalake", ROOT / "workloads"),
-                requirements=pinned_requirements(LAMBDA_PACKAGES, ROOT / "constraints.txt"),
-                python_version=ingestion.lambda_runtime.removeprefix("python"),
-                architecture=ingestion.lambda_architecture,
-            ),
-            Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build")),
-        )
-        code = pulumi.FileArchive(str(bundle))
+        code = lambda_code(ingestion)
         pyarrow_layer: pulumi.Input[str] = (
             ingestion.pyarrow_layer_arn
             or aws.ssm.get_parameter_output(
@@ -469,6 +442,7 @@ class BronzeZone(pulumi.ComponentResource):
             ephemeral_storage_mb=2048,
         )
         self._async_failures_to(self.lite, self.ingest_dlq, "ingest-lite")
+        self._attach_pii_policy("ingest-lite", lite_role, args.pii_worker_policy_arn)
 
         # --- mass ingestion: image, cluster, Fargate task ----------------------------------
         repository = aws.ecr.Repository(
@@ -532,6 +506,7 @@ class BronzeZone(pulumi.ComponentResource):
         task_role = self._role(
             "bronze-ingest-mass-task", "ecs-tasks.amazonaws.com", account, *worker_statements
         )
+        self._attach_pii_policy("ingest-mass", task_role, args.pii_worker_policy_arn)
         execution_role = self._role(
             "bronze-ingest-mass-execution",
             "ecs-tasks.amazonaws.com",
@@ -784,6 +759,17 @@ class BronzeZone(pulumi.ComponentResource):
             )
             for table, contract in CONTRACTS.items()
         }
+        if args.classification_tag is not None:
+            for table, glue_table in self.tables.items():
+                classify_columns(
+                    f"{name}-classify-{table}",
+                    parent=self,
+                    database=glue_table.database_name,
+                    table=glue_table.name,
+                    contract=CONTRACTS[table],
+                    lf_tag=args.classification_tag,
+                    depends_on=[glue_table],
+                )
 
         # --- alarms ------------------------------------------------------------------------
         actions = [observe.alarm_topic_arn] if observe.alarm_topic_arn else []
@@ -859,6 +845,16 @@ class BronzeZone(pulumi.ComponentResource):
             opts=child_options(self),
         )
         return role
+
+    def _attach_pii_policy(
+        self, purpose: str, role: aws.iam.Role, policy_arn: pulumi.Input[str]
+    ) -> None:
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-{purpose}-pii",
+            role=role.name,
+            policy_arn=policy_arn,
+            opts=child_options(self),
+        )
 
     def _async_failures_to(
         self, function: aws.lambda_.Function, queue: aws.sqs.Queue, purpose: str

@@ -33,7 +33,12 @@ from pathlib import Path
 # are not reused.
 FORMAT_VERSION = "1"
 
-PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+PLATFORMS = {
+    "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
+    "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
+}
+"""Wheel platforms the Lambda runtime accepts: its Amazon Linux 2023 base has glibc 2.34, so
+manylinux_2_28 wheels (DuckDB ships only those) run as well as manylinux2014 ones."""
 
 # The Lambda Python runtime ships these; bundled copies would only shadow the runtime's
 # (possibly newer, AWS-patched) versions and add megabytes.
@@ -187,8 +192,7 @@ def _pip_install(spec: LambdaBundleSpec, target: Path) -> None:
         "-m",
         "pip",
         "install",
-        "--platform",
-        PLATFORMS[spec.architecture],
+        *(flag for platform in PLATFORMS[spec.architecture] for flag in ("--platform", platform)),
         "--implementation",
         "cp",
         "--python-version",
@@ -207,7 +211,7 @@ def _pip_install(spec: LambdaBundleSpec, target: Path) -> None:
     if result.returncode != 0:
         raise LambdaBundleError(
             f"pip could not install {list(spec.requirements)} for Python {spec.python_version} "
-            f"on {PLATFORMS[spec.architecture]} (exit {result.returncode}):\n"
+            f"on {'/'.join(PLATFORMS[spec.architecture])} (exit {result.returncode}):\n"
             f"{result.stderr.strip()}"
         )
 

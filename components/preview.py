@@ -43,6 +43,7 @@ class Registered:
     retain_on_delete: bool
     custom: bool
     dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +87,9 @@ class LakeMocks(pulumi.runtime.Mocks):
         if args.token == "aws:ssm/getParameter:getParameter":
             layer = "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python312-Arm64:26"
             return {"name": args.args["name"], "value": layer, "type": "String", "id": "x"}
+        if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            length = int(args.args.get("passwordLength", 32))
+            return {"randomPassword": "x" * length, "id": "x"}
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "mock-token", "id": ACCOUNT_ID}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -115,6 +119,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=request.retainOnDelete,
                 custom=request.custom,
                 dependencies=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
             )
         return response
 

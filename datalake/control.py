@@ -105,6 +105,7 @@ class ControlRecord(BaseModel):
     rows_in: int | None = None
     rows_written: int | None = None
     rows_quarantined: int | None = None
+    masked_columns: list[str] | None = Field(None, description="PII columns masked in bronze.")
 
     @property
     def layer_status(self) -> str:
@@ -221,8 +222,8 @@ class ControlStore:
             current=current,
         )
 
-    def complete(self, control_id: str, worker: str, **counts: int) -> ControlRecord:
-        """Mark the claimed record ``success`` with its row counts (only by its holder)."""
+    def complete(self, control_id: str, worker: str, **counts: Any) -> ControlRecord:
+        """Mark the claimed record ``success`` with its counts and details (only by its holder)."""
         record = self._update(
             control_id,
             ControlStatus.SUCCESS,

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from datalake.contracts import CONTRACTS, PII_TYPES
 from datalake.naming import (
     CONFIG_KEY,
     CONFIG_NAMESPACE,
@@ -186,10 +187,11 @@ class IngestionSettings(_Section):
         300, ge=1, le=900, description="Processing controller Lambda timeout."
     )
     pandas_layer_version: str = Field(
-        "3.16.1",
+        "3.16.0",
         pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
         description="AWS SDK for pandas release whose managed layer provides pyarrow to the "
-        "Lambdas (resolved through its public SSM parameter).",
+        "Lambdas (resolved through its public SSM parameter). 3.16.1's layer is 204 MB "
+        "unzipped and leaves too little of Lambda's 250 MB for the bundle.",
     )
     pyarrow_layer_arn: str | None = Field(
         None,
@@ -246,7 +248,14 @@ class PiiSettings(_Section):
     )
     strategies: dict[str, Literal["hash", "partial", "redact"]] = Field(
         default_factory=dict,
-        description="Overrides by `<table>.<column>` or PII type (e.g. `EMAIL`).",
+        description="Overrides by `<table>.<column>` or PII type (e.g. `EMAIL`); a column "
+        "entry wins over a type entry.",
+    )
+    language_code: str = Field(
+        "en", pattern=r"^[a-z]{2}$", description="Language Comprehend assumes for the text."
+    )
+    comprehend_max_attempts: int = Field(
+        5, ge=1, le=10, description="Attempts per Comprehend call (throttling backs off)."
     )
     redaction_token: str = Field(
         "[REDACTED]", min_length=1, max_length=64, description="Token of `redact`."
@@ -526,6 +535,20 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
                 memory,
             )
         )
+
+    for key in settings.pii.strategies:
+        if key in PII_TYPES:
+            continue
+        table, _, column = key.partition(".")
+        contract = CONTRACTS.get(table)
+        if contract is None or column not in contract.column_names:
+            add(
+                SettingsIssue(
+                    config_path("pii", "strategies", key),
+                    "expected <table>.<column> of a contract or a PII type: "
+                    + ", ".join(PII_TYPES),
+                )
+            )
 
     network = settings.network
     if bool(network.subnet_ids) != bool(network.security_group_ids):

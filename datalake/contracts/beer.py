@@ -41,7 +41,7 @@ PROFILE = TableContract(
     columns=(
         Column("profile_id", ColumnType.LONG, nullable=False),
         Column("profile_name", ColumnType.STRING),
-        Column("email", ColumnType.STRING, classification=Classification.PII),
+        Column("email", ColumnType.STRING, classification=Classification.PII, pii_type="EMAIL"),
         Column("state", ColumnType.STRING, description="US state code."),
     ),
     primary_key=("profile_id",),

@@ -55,6 +55,23 @@ class Classification(StrEnum):
     PII = "pii"
 
 
+PII_TYPES: tuple[str, ...] = (
+    "EMAIL",
+    "PHONE",
+    "CREDIT_DEBIT_NUMBER",
+    "SSN",
+    "IP_ADDRESS",
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+    "NAME",
+    "ADDRESS",
+    "USERNAME",
+    "DATE_TIME",
+    "URL",
+    "OTHER",
+)
+"""PII entity types (Amazon Comprehend's names); strategies may be chosen per type."""
+
+
 class RawFormat(StrEnum):
     """Shapes accepted under ``raw/<table>/``."""
 
@@ -94,6 +111,8 @@ class Column:
     maximum: float | None = None
     step: float | None = None
     """Values must be a multiple of ``step`` (e.g. scores in 0.5 steps)."""
+    pii_type: str | None = None
+    """Entity type of a declared PII column (one of ``PII_TYPES``)."""
 
     @property
     def is_pii(self) -> bool:
@@ -117,6 +136,9 @@ class TableContract:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for column in self.columns:
+            if column.pii_type is not None and column.pii_type not in PII_TYPES:
+                raise ValueError(f"contract {self.name}: unknown pii_type {column.pii_type}")
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"contract {self.name}: duplicate column names")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.bronze import LAMBDA_PACKAGES, pinned_requirements
+from components.code import LAMBDA_PACKAGES, pinned_requirements
 from components.preview import ACCOUNT_ID, ROOT, Registered, run_program, stack_config
 from datalake.contracts import CONTRACTS, LINEAGE_COLUMNS
 from datalake.errors import NOT_RETRYABLE

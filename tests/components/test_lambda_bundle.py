@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components import lambda_bundle
-from components.bronze import LAMBDA_PACKAGES, pinned_requirements
+from components.code import LAMBDA_PACKAGES, pinned_requirements
 from components.lambda_bundle import (
     BundleReport,
     LambdaBundleError,

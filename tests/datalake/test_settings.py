@@ -215,6 +215,27 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str, str, str]] = [
         "less than or equal to 1",
     ),
     (
+        "PII strategy for an unknown column",
+        {"pii": {"strategies": {"profile.mail": "hash"}}},
+        "dev",
+        "datalake:lake.pii.strategies.profile.mail",
+        "expected <table>.<column> of a contract or a PII type",
+    ),
+    (
+        "unknown PII strategy",
+        {"pii": {"strategies": {"EMAIL": "shuffle"}}},
+        "dev",
+        "datalake:lake.pii.strategies.EMAIL",
+        "'hash', 'partial' or 'redact'",
+    ),
+    (
+        "subnets without security groups",
+        {"network": {"subnet_ids": ["subnet-0123456789abcdef0"]}},
+        "dev",
+        "datalake:lake.network.security_group_ids",
+        "give both subnet_ids and security_group_ids",
+    ),
+    (
         "Glue database name with hyphen",
         {"catalog": {"bronze_database": "beer-bronze"}},
         "dev",

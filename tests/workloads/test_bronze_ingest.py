@@ -6,6 +6,7 @@ import hashlib
 import threading
 from datetime import timedelta
 
+import boto3
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -468,8 +469,12 @@ def test_counts_must_match_the_controller(lake):
 
 def test_ingest_handler_runs_the_worker_from_the_state_machine_input(lake, monkeypatch):
     record = lake.register("raw/beer/a.csv.gz", gz(BEER_HEADER + "1,2,A,IPA,5.0\n"))
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secret = secrets.create_secret(Name="pii-key", SecretString="k" * 64)["ARN"]
     monkeypatch.setenv("CONTROL_TABLE", lake.store.table.name)
     monkeypatch.setenv("LAKE_BUCKET", LAKE)
+    monkeypatch.setenv("PII_SECRET_ID", secret)
+    monkeypatch.setenv("PII_COMPREHEND_ENABLED", "false")
     result = handlers.ingest_handler({"control_id": record.control_id})
     assert result == {
         "control_id": record.control_id,

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from datalake.control import ControlStore
 from workloads.bronze.controller import register_object
-from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.runtime import BronzeRuntimeConfig, use_lean_memory_pool
 from workloads.bronze.worker import IngestWorker
+from workloads.pii.runtime import PiiRuntimeConfig, build_masker
 
 logging.getLogger().setLevel(logging.INFO)
 use_lean_memory_pool()  # once per Lambda container / ECS task, before any batch is read
@@ -70,12 +70,20 @@ def _event_time(text: str) -> Any:
 
 
 def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
+    s3 = boto3.client("s3")
+    pii = PiiRuntimeConfig.from_env()
+    masker = build_masker(
+        pii,
+        s3=s3,
+        secrets=boto3.client("secretsmanager"),
+        comprehend=boto3.client("comprehend") if pii.comprehend_enabled else None,
+    )
     return IngestWorker(
         store=_store(config),
-        s3=boto3.client("s3"),
+        s3=s3,
         cloudwatch=boto3.client("cloudwatch"),
         lake_bucket=config.lake_bucket,
-        masker=RedactDeclaredPii(config.redaction_token),
+        masker=masker,
         worker_id=worker_id,
         metric_namespace=config.metric_namespace,
     )

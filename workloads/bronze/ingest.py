@@ -114,6 +114,9 @@ def convert_raw(
                 writer.write(table.cast(schema))
                 result.rows_written += table.num_rows
     _reconcile(result, record)
+    masked = getattr(masker, "masked_columns", None)
+    if callable(masked):
+        result.masked_columns = tuple(masked(contract.name))
     if result.rows_written:
         result.bronze_checksum = _sha256(parquet_path)
         result.bronze_size = parquet_path.stat().st_size
@@ -220,21 +223,12 @@ def _quarantine(
         return len(batch.unparsable)
     positions = sorted(validated.reasons)
     bad = batch.columns.take(pa.array(positions, pa.int64()))
-    present_pii = [c for c in contract.pii_columns if c in bad.column_names]
-    if present_pii:
-        bad = mask_batch(bad, _only(contract, present_pii), masker)
+    bad = mask_batch(bad, contract, masker)
     for position, values in zip(positions, bad.to_pylist(), strict=True):
         line = int(batch.lines[position])
         entry = {"line": line, "reasons": validated.reasons[position], "row": values}
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return len(batch.unparsable) + len(positions)
-
-
-def _only(contract: TableContract, pii: list[str]) -> TableContract:
-    """The contract restricted to the PII columns present in a quarantined batch."""
-    columns = tuple(c for c in contract.columns if c.name in pii or c.name in contract.primary_key)
-    keys = tuple(k for k in contract.primary_key if k in {c.name for c in columns})
-    return TableContract(contract.name, columns, keys or (), version=contract.version)
 
 
 def _sha256(path: Path) -> str:

@@ -1,8 +1,8 @@
 """The PII masking hook of the ingest core, and the guard that makes masking impossible to skip.
 
-The masker proper (Comprehend detection, HMAC hashing, partial masking) plugs in here as any
-object with a ``mask`` method. Until it is configured, :class:`RedactDeclaredPii` replaces
-declared PII values with a fixed token: declared PII is never written in clear (fail closed).
+The masker (``workloads.pii.masker.PiiMasker``: detection, HMAC hashing, partial masking)
+plugs in here as any object with a ``mask`` method. :class:`RedactDeclaredPii` is the
+minimal fail-closed masker (a fixed token for declared PII) used where no key is configured.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class RedactDeclaredPii:
 
     def mask(self, batch: pa.Table, contract: TableContract) -> pa.Table:
         for name in contract.pii_columns:
+            if name not in batch.column_names:
+                continue
             values = batch.column(name)
             redacted = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), self.token)
             batch = batch.set_column(batch.schema.get_field_index(name), name, redacted)
@@ -43,6 +45,10 @@ def mask_batch(batch: pa.Table, contract: TableContract, masker: PiiMasker) -> p
     """Apply ``masker`` and verify no declared PII value survived in clear."""
     masked = masker.mask(batch, contract)
     for name in contract.pii_columns:
+        if name not in batch.column_names:
+            continue
+        if name not in masked.column_names:
+            raise UnmaskedPiiError(f"masker dropped the PII column {contract.name}.{name}")
         before, after = batch.column(name), masked.column(name)
         if len(before) != len(after):
             raise UnmaskedPiiError(f"masker changed the row count of {contract.name}.{name}")

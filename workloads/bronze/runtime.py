@@ -25,7 +25,6 @@ class BronzeRuntimeConfig(BaseModel):
     mass_threshold_records: int = Field(100_000, ge=1, alias="MASS_THRESHOLD_RECORDS")
     max_attempts: int = Field(3, ge=1, alias="MAX_ATTEMPTS")
     lease_seconds: int = Field(1800, ge=60, alias="LEASE_SECONDS")
-    redaction_token: str = Field("[REDACTED]", alias="PII_REDACTION_TOKEN")
     metric_namespace: str = Field(METRIC_NAMESPACE, alias="METRIC_NAMESPACE")
 
     @classmethod

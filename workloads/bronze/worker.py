@@ -66,6 +66,7 @@ class IngestWorker:
             rows_in=result.rows_in,
             rows_written=result.rows_written,
             rows_quarantined=result.rows_quarantined,
+            masked_columns=list(result.masked_columns),
         )
 
     def _silver_record(self, bronze: ControlRecord, result: IngestResult) -> ControlRecord:

@@ -1,0 +1,1 @@
+"""PII detection (declared, patterns, Amazon Comprehend) and masking for the ingest core."""
