@@ -16,6 +16,8 @@ from components import (
     PIIMaskerArgs,
     ProcessingControlTable,
     ProcessingControlTableArgs,
+    SilverPipeline,
+    SilverPipelineArgs,
 )
 from datalake.naming import CONFIG_KEY, CONFIG_NAMESPACE, Bucket, Layer, default_tags
 from datalake.settings import SettingsError, load_settings
@@ -100,6 +102,24 @@ bronze = BronzeZone(
     ),
     opts,
 )
+silver = SilverPipeline(
+    "silver",
+    SilverPipelineArgs(
+        settings=settings,
+        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
+        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
+        artifacts_bucket_name=storage.bucket_names[Bucket.ARTIFACTS],
+        artifacts_bucket_arn=storage.bucket_arns[Bucket.ARTIFACTS],
+        kms_key_arn=storage.key_arn,
+        control_table_name=control.table_name,
+        control_table_arn=control.table_arn,
+        silver_database_name=catalog.database_names[Layer.SILVER],
+        observer_bucket_name=storage.bucket_names[Bucket.OBSERVER],
+        observer_bucket_arn=storage.bucket_arns[Bucket.OBSERVER],
+    ),
+    # The job role's Lake Formation grants need the admins and the registered location.
+    pulumi.ResourceOptions(providers=[provider], depends_on=[governance]),
+)
 
 pulumi.export("region", settings.region)
 pulumi.export("kms_key_arn", storage.key_arn)
@@ -115,3 +135,5 @@ pulumi.export("bronze_controller_function", bronze.controller_function_name)
 pulumi.export("bronze_ingestion_state_machine_arn", bronze.state_machine_arn)
 pulumi.export("bronze_ingest_image", bronze.image_ref)
 pulumi.export("pii_hmac_key_secret_arn", pii.secret_arn)
+pulumi.export("silver_state_machine_arn", silver.state_machine_arn)
+pulumi.export("silver_application_id", silver.application_id)

@@ -10,6 +10,7 @@ from components.catalog import LakeCatalog, LakeCatalogArgs
 from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
 from components.governance import LakeGovernance, LakeGovernanceArgs
 from components.pii import PIIMasker, PIIMaskerArgs
+from components.silver import SilverPipeline, SilverPipelineArgs
 from components.storage import LakeStorage, LakeStorageArgs
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "PIIMaskerArgs",
     "ProcessingControlTable",
     "ProcessingControlTableArgs",
+    "SilverPipeline",
+    "SilverPipelineArgs",
 ]

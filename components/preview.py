@@ -10,6 +10,7 @@ ids, the account) are placeholders. The tests use the same runner.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import runpy
 import sys
@@ -71,6 +72,9 @@ class LakeMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:ecs:eu-west-1:{ACCOUNT_ID}:task-definition/{state['family']}:1"
         if args.typ == "aws:dynamodb/table:Table":
             state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
+        if args.typ == "aws:emrserverless/application:Application":
+            physical = "00" + hashlib.sha256(args.name.encode()).hexdigest()[:14]
+            state["arn"] = f"arn:aws:emr-serverless:eu-west-1:{ACCOUNT_ID}:/applications/{physical}"
         return str(physical), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]

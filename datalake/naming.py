@@ -49,6 +49,7 @@ NAME_LIMITS: dict[str, int] = {
     "secret": 512,
     "pipe": 64,
     "sqs-queue": 80,
+    "schedule": 64,
 }
 
 # Resource purposes the platform declares (now and in the layers built on the foundation);
@@ -73,6 +74,19 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("gold-marts", "state-machine"),
     ("silver-spark", "emr-application"),
     ("silver-spark-job", "iam-role"),
+    ("silver-plan", "lambda-function"),
+    ("silver-plan", "iam-role"),
+    ("silver-finish", "lambda-function"),
+    ("silver-finish", "iam-role"),
+    ("silver-fail", "lambda-function"),
+    ("silver-fail", "iam-role"),
+    ("silver-pipeline", "iam-role"),
+    ("silver-pipeline", "schedule"),
+    ("silver-pipeline-start", "iam-role"),
+    ("silver-maintenance", "state-machine"),
+    ("silver-maintenance", "iam-role"),
+    ("silver-maintenance", "schedule"),
+    ("silver-maintenance-start", "iam-role"),
     ("gold-consumers", "athena-workgroup"),
     ("pii-hmac-key", "secret"),
 )

@@ -15,6 +15,7 @@ path (``datalake:lake.storage.raw.retention_days``), the bad value and what is a
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -287,11 +288,36 @@ class SilverSettings(_Section):
     target_file_size_mb: int = Field(128, ge=8, le=2048, description="Iceberg target file size.")
     snapshot_retention_days: int = Field(7, ge=1, le=3650, description="Expire older snapshots.")
     min_snapshots_to_keep: int = Field(5, ge=1, le=1000, description="Snapshots always kept.")
+    max_concurrency: int = Field(
+        4, ge=1, le=40, description="Tables merged at the same time (Spark jobs in parallel)."
+    )
+    schedule_timezone: str = Field(
+        "UTC",
+        description="IANA time zone of `schedule` and `maintenance_schedule` "
+        "(e.g. `Europe/Paris`); cron expressions follow its daylight saving time.",
+    )
+    maintenance_schedule: str = Field(
+        "cron(0 3 ? * SUN *)",
+        description="EventBridge schedule expression of the table maintenance (compaction "
+        "to `target_file_size_mb`, snapshot expiry).",
+    )
 
-    @field_validator("schedule")
+    @field_validator("schedule", "maintenance_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
         return validate_schedule_expression(value)
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (ValueError, KeyError, OSError):
+            raise ValueError(
+                "expected an IANA time zone name such as 'Europe/Paris', "
+                "'America/New_York' or 'UTC'"
+            ) from None
+        return value
 
 
 class GoldSettings(_Section):

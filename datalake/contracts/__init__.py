@@ -65,3 +65,11 @@ from datalake.contracts.bronze import (  # noqa: E402
 )
 
 __all__ += ["BRONZE_PARTITION_KEYS", "LINEAGE_COLUMNS", "bronze_columns"]
+
+from datalake.contracts.silver import (  # noqa: E402
+    AUDIT_COLUMNS,
+    REVIEW_FLAT,
+    silver_columns,
+)
+
+__all__ += ["AUDIT_COLUMNS", "REVIEW_FLAT", "silver_columns"]

@@ -29,7 +29,7 @@ def named(resources: list[Registered], type_: str, name: str) -> Registered:
 
 
 def definition(resources: list[Registered]) -> dict[str, Any]:
-    (machine,) = of_type(resources, "aws:sfn/stateMachine:StateMachine")
+    machine = named(resources, "aws:sfn/stateMachine:StateMachine", "bronze-ingestion")
     return json.loads(machine.inputs["definition"])
 
 
@@ -94,7 +94,7 @@ def test_pipe_starts_ingestion_for_new_pending_bronze_records_only(dev_resources
 
 
 def test_state_machine_is_standard_and_dispatches_on_the_settings_threshold(dev_resources):
-    (machine,) = of_type(dev_resources, "aws:sfn/stateMachine:StateMachine")
+    machine = named(dev_resources, "aws:sfn/stateMachine:StateMachine", "bronze-ingestion")
     assert machine.inputs["type"] == "STANDARD"  # Express cannot wait on an ECS task
     states = definition(dev_resources)["States"]
     (choice,) = states["ChooseCompute"]["Choices"]
@@ -234,6 +234,7 @@ def test_one_role_per_workload_trusted_by_its_service_in_this_account(dev_resour
     functions = {
         f.inputs["name"]: f.inputs["role"]
         for f in of_type(dev_resources, "aws:lambda/function:Function")
+        if f.name.startswith("bronze-")
     }
     assert len(set(functions.values())) == len(functions) == 2
 
@@ -363,7 +364,11 @@ def test_bronze_glue_tables_come_from_the_contracts_with_partition_projection(de
 
 
 def test_log_groups_have_retention_and_the_lake_key(dev_resources):
-    groups = of_type(dev_resources, "aws:cloudwatch/logGroup:LogGroup")
+    groups = [
+        g
+        for g in of_type(dev_resources, "aws:cloudwatch/logGroup:LogGroup")
+        if g.name.startswith("bronze-")
+    ]
     assert len(groups) == 4
     for group in groups:
         assert group.inputs["retentionInDays"] == 30

@@ -1,0 +1,117 @@
+"""Silver merge semantics on the arrow engine (pyiceberg + DuckDB), hand-checked fixtures."""
+
+from __future__ import annotations
+
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from datalake.contracts import get_contract
+from tests.workloads.silver_fixtures import at, beer_changes
+from workloads.silver.merge import merge_batch
+from workloads.silver.tables import ensure_table, table_properties
+
+BEER = get_contract("beer")
+
+
+@pytest.fixture
+def beer_table(tmp_path):
+    catalog = SqlCatalog(
+        "test", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}"
+    )
+    catalog.create_namespace("silver")
+    return ensure_table(catalog, "silver", BEER, table_properties(128, 7, 5))
+
+
+def rows(table) -> dict[int, dict]:
+    table.refresh()
+    return {r["beer_id"]: r for r in table.scan().to_arrow().to_pylist()}
+
+
+def test_insert_then_update_keeps_created_at(beer_table):
+    merge_batch(beer_table, beer_changes(("insert", 1, "Pale", 5.0, 0)), BEER, "b1")
+    merge_batch(beer_table, beer_changes(("update", 1, "Pale v2", 5.5, 10)), BEER, "b2")
+    (row,) = rows(beer_table).values()
+    assert (row["beer_name"], row["beer_abv"]) == ("Pale v2", 5.5)
+    assert row["created_at"] == at(0) and row["updated_at"] == at(10)
+    assert row["deleted_at"] is None
+
+
+def test_last_change_per_key_wins_within_a_batch(beer_table):
+    batch = beer_changes(
+        ("insert", 1, "A", 5.0, 0),
+        ("update", 1, "B", 5.0, 5),
+        ("update", 1, "C-late-in-file", 5.0, 3),  # older change listed later
+        ("update", 2, "X", 6.0, 5, 2),
+        ("update", 2, "Y", 6.0, 5, 1),  # same time, lower sequence
+    )
+    result = merge_batch(beer_table, batch, BEER, "b1")
+    current = rows(beer_table)
+    assert current[1]["beer_name"] == "B" and current[2]["beer_name"] == "X"
+    assert result.keys_written == 2 and result.changes_in == 5
+
+
+def test_delete_is_a_soft_delete_keeping_the_last_values(beer_table):
+    merge_batch(beer_table, beer_changes(("insert", 1, "Pale", 5.0, 0)), BEER, "b1")
+    merge_batch(beer_table, beer_changes(("delete", 1, None, None, 20)), BEER, "b2")
+    (row,) = rows(beer_table).values()
+    assert row["beer_name"] == "Pale" and row["beer_abv"] == 5.0
+    assert row["created_at"] == at(0)
+    assert row["updated_at"] == at(20) and row["deleted_at"] == at(20)
+
+
+def test_update_after_delete_revives_the_row(beer_table):
+    merge_batch(beer_table, beer_changes(("insert", 1, "Pale", 5.0, 0)), BEER, "b1")
+    merge_batch(beer_table, beer_changes(("delete", 1, None, None, 20)), BEER, "b2")
+    merge_batch(beer_table, beer_changes(("update", 1, "Back", 4.0, 30)), BEER, "b3")
+    (row,) = rows(beer_table).values()
+    assert row["deleted_at"] is None and row["beer_name"] == "Back"
+    assert row["created_at"] == at(0)
+
+
+def test_delete_of_an_unknown_key_is_recorded_as_a_tombstone(beer_table):
+    result = merge_batch(beer_table, beer_changes(("delete", 7, None, None, 5)), BEER, "b1")
+    (row,) = rows(beer_table).values()
+    assert row["beer_id"] == 7 and row["deleted_at"] == at(5) and row["beer_name"] is None
+    assert result.keys_written == 1
+
+
+def test_late_changes_do_not_overwrite_newer_state(beer_table):
+    merge_batch(beer_table, beer_changes(("update", 1, "New", 5.0, 50)), BEER, "b1")
+    result = merge_batch(beer_table, beer_changes(("update", 1, "Old", 4.0, 10)), BEER, "b2")
+    (row,) = rows(beer_table).values()
+    assert row["beer_name"] == "New" and row["updated_at"] == at(50)
+    assert result.late_ignored == 1 and result.keys_written == 0
+
+
+def test_a_late_delete_is_ignored_too(beer_table):
+    merge_batch(beer_table, beer_changes(("update", 1, "New", 5.0, 50)), BEER, "b1")
+    merge_batch(beer_table, beer_changes(("delete", 1, None, None, 10)), BEER, "b2")
+    assert rows(beer_table)[1]["deleted_at"] is None
+
+
+def test_the_same_batch_twice_leaves_the_same_table(beer_table):
+    batch = beer_changes(("insert", 1, "A", 5.0, 0), ("insert", 2, "B", 6.0, 0))
+    first = merge_batch(beer_table, batch, BEER, "b1")
+    snapshots = len(beer_table.snapshots())
+    again = merge_batch(beer_table, batch, BEER, "b1")
+    assert again.skipped_as_replay and again.snapshot_id == first.snapshot_id
+    assert len(beer_table.snapshots()) == snapshots
+    assert len(rows(beer_table)) == 2
+
+
+def test_replaying_changes_under_a_new_batch_id_changes_nothing(beer_table):
+    batch = beer_changes(("insert", 1, "A", 5.0, 0), ("update", 2, "B", 6.0, 3))
+    merge_batch(beer_table, batch, BEER, "b1")
+    before = rows(beer_table)
+    merge_batch(beer_table, batch, BEER, "b1-retry-with-more-records")
+    assert rows(beer_table) == before
+    assert beer_table.scan().to_arrow().num_rows == 2  # no duplicates
+
+
+def test_out_of_order_batches_converge(tmp_path, beer_table):
+    early = beer_changes(("insert", 1, "A", 5.0, 0), ("insert", 2, "B", 5.0, 0))
+    late = beer_changes(("update", 1, "A2", 5.1, 10), ("delete", 2, None, None, 10))
+    merge_batch(beer_table, late, BEER, "late-first")
+    merge_batch(beer_table, early, BEER, "early-second")
+    current = rows(beer_table)
+    assert current[1]["beer_name"] == "A2" and current[2]["deleted_at"] == at(10)

@@ -1,0 +1,187 @@
+"""A silver run on moto (S3, DynamoDB) and a local Iceberg catalog: bronze -> silver -> gold."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from datalake.control import ControlStatus
+from datalake.reviews import generate_reviews, sample_file
+from tests.workloads.conftest import LAKE, gz
+from workloads.silver.pipeline import SilverRun, s3_bronze_reader
+from workloads.silver.review_flat import months_of
+from workloads.silver.tables import table_properties
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    catalog = SqlCatalog(
+        "test", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}"
+    )
+    catalog.create_namespace("silver")
+    return catalog
+
+
+def silver_run(lake, catalog, worker="silver-1") -> SilverRun:
+    return SilverRun(
+        store=lake.store,
+        catalog=catalog,
+        namespace="silver",
+        read_bronze=s3_bronze_reader(lake.s3),
+        lake_bucket=LAKE,
+        worker_id=worker,
+        properties=table_properties(128, 7, 5),
+    )
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    out = io.BytesIO()
+    pacsv.write_csv(table, out)
+    return gz(out.getvalue())
+
+
+def ingest(lake, key: str, body: bytes) -> None:
+    record = lake.register(key, body)
+    done = lake.worker().run(record.control_id)
+    assert done.status is ControlStatus.SUCCESS
+
+
+def load_sample(lake, reviews: pa.Table) -> None:
+    for table in ("brewery", "beer", "profile"):
+        ingest(lake, f"raw/{table}/{table}.csv.gz", sample_file(table).read_bytes())
+    ingest(lake, "raw/review/reviews-0001.csv.gz", csv_bytes(reviews))
+
+
+def scan(catalog, table: str) -> pa.Table:
+    return catalog.load_table(("silver", table)).scan().to_arrow()
+
+
+def test_bronze_to_silver_to_gold_records(lake, catalog):
+    reviews = generate_reviews(3_000, seed=11)
+    load_sample(lake, reviews)
+    report = silver_run(lake, catalog).run()
+    assert report.failed == {}
+    assert {t: r.keys_written for t, r in report.merged.items()} == {
+        "brewery": 5_840,
+        "beer": 66_055,
+        "profile": 33_388,
+        "review": 3_000,
+    }
+    assert list(lake.store.by_status("silver", ControlStatus.PENDING)) == []
+    assert len(list(lake.store.by_status("silver", ControlStatus.SUCCESS))) == 4
+
+    flat = scan(catalog, "review_flat")
+    assert flat.num_rows == 3_000
+    months = months_of(reviews.column("review_time"))
+    assert (
+        set(
+            zip(
+                flat.column("review_year").to_pylist(),
+                flat.column("review_month").to_pylist(),
+                strict=True,
+            )
+        )
+        == months
+    )
+    gold = list(lake.store.by_status("gold", ControlStatus.PENDING))
+    assert len(gold) == len(months) == len(report.gold_records)
+    assert {r.object_key for r in gold} == {
+        f"silver/review_flat/review_year={y}/review_month={m:02d}" for y, m in months
+    }
+    # Joined attributes come from the dimensions; e-mail never reaches review_flat.
+    first = flat.sort_by("review_id").slice(0, 1).to_pylist()[0]
+    beer = (
+        scan(catalog, "beer").filter(pc.equal(pc.field("beer_id"), first["beer_id"])).to_pylist()[0]
+    )
+    assert first["beer_name"] == beer["beer_name"]
+    assert "email" not in flat.column_names
+
+
+def test_incremental_run_touches_only_changed_months(lake, catalog):
+    reviews = generate_reviews(2_000, seed=5)
+    load_sample(lake, reviews)
+    silver_run(lake, catalog).run()
+    flat_table = catalog.load_table(("silver", "review_flat"))
+    files_before = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
+
+    changed = reviews.slice(0, 1)
+    ((year, month),) = months_of(changed.column("review_time"))
+    update = changed.set_column(4, "review_overall", pa.array([1.0]))
+    ingest(lake, "raw/review/reviews-0002.csv.gz", csv_bytes(update))
+    report = silver_run(lake, catalog).run()
+
+    assert report.review_flat.partitions == [(year, month)]
+    flat_table.refresh()
+    files_after = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
+    assert len(files_before - files_after) == 1  # only that month's file was replaced
+    row = flat_table.scan(
+        row_filter=f"review_id == {changed.column('review_id')[0].as_py()}"
+    ).to_arrow()
+    assert row.column("review_overall").to_pylist() == [1.0]
+    assert flat_table.scan().to_arrow().num_rows == 2_000
+
+
+def test_a_changed_beer_rebuilds_the_months_of_its_reviews(lake, catalog):
+    reviews = generate_reviews(1_000, seed=9)
+    load_sample(lake, reviews)
+    silver_run(lake, catalog).run()
+    beer_id = reviews.column("beer_id")[0].as_py()
+    months = months_of(
+        reviews.filter(pc.equal(reviews.column("beer_id"), beer_id)).column("review_time")
+    )
+    line = f'{{"operation": "update", "beer_id": {beer_id}, "beer_name": "Renamed"}}\n'
+    ingest(lake, "raw/beer/cdc/rename.jsonl.gz", gz(line))
+    report = silver_run(lake, catalog).run()
+    assert set(report.review_flat.partitions) == months
+    flat = scan(catalog, "review_flat").filter(pc.equal(pc.field("beer_id"), beer_id))
+    assert set(flat.column("beer_name").to_pylist()) == {"Renamed"}
+
+
+def test_a_failing_table_does_not_stop_the_others(lake, catalog, monkeypatch):
+    load_sample(lake, generate_reviews(200, seed=2))
+    run = silver_run(lake, catalog)
+    real = run.read_bronze
+
+    def broken(records):
+        if records[0].table_name == "beer":
+            raise OSError("bronze object unreadable")
+        return real(records)
+
+    run.read_bronze = broken
+    report = run.run()
+    assert report.failed == {"beer": "OSError: bronze object unreadable"}
+    assert set(report.merged) == {"brewery", "profile", "review"}
+    (failed,) = [r for r in lake.store.by_status("silver", ControlStatus.ERROR)]
+    assert failed.table_name == "beer" and "unreadable" in failed.error
+
+
+def test_a_crash_after_commit_is_harmless_on_retry(lake, catalog, monkeypatch):
+    load_sample(lake, generate_reviews(300, seed=3))
+    run = silver_run(lake, catalog)
+    real_complete = lake.store.complete
+    monkeypatch.setattr(
+        lake.store, "complete", lambda *a, **k: (_ for _ in ()).throw(SystemExit("crash"))
+    )
+    with pytest.raises(SystemExit):
+        run.run()
+    monkeypatch.setattr(lake.store, "complete", real_complete)
+    brewery = catalog.load_table(("silver", "brewery"))
+    committed = len(brewery.snapshots())
+    assert committed == 1  # the merge committed before the crash
+
+    from datetime import timedelta
+
+    import datalake.control as control
+
+    later = control.utc_now() + timedelta(seconds=601)
+    monkeypatch.setattr(control, "utc_now", lambda: later)
+    report = silver_run(lake, catalog, worker="silver-2").run()
+    assert report.merged["brewery"].skipped_as_replay
+    brewery.refresh()
+    assert len(brewery.snapshots()) == committed
+    assert scan(catalog, "brewery").num_rows == 5_840

@@ -1,0 +1,1 @@
+"""Bronze -> silver: Iceberg upserts on two engines."""

@@ -1,0 +1,159 @@
+"""The silver merge, specified once and run by the ``arrow`` engine (pyiceberg + DuckDB).
+
+Given a batch of bronze changes of one table:
+
+1. keep the last change per primary key, ordered by ``_change_ts``, ``_change_seq``,
+   ``_source_key``, ``_source_line``;
+2. apply it to the current row of that key (if any):
+   - a change older than the row's ``updated_at`` is late and ignored (newer state wins);
+   - insert or update: the change's columns, ``created_at`` kept from the row (or the change
+     time for a new key), ``updated_at`` = change time, ``deleted_at`` cleared;
+   - delete: the row is kept with its last values, ``updated_at`` and ``deleted_at`` = change
+     time; a delete of a key never seen is recorded as a tombstone row;
+3. replace the rows of the changed keys in one Iceberg commit tagged with the batch id; a
+   batch already committed (a retry after a crash) is not applied again.
+
+``workloads/silver/spark_job.py`` implements the same rules with ``MERGE INTO``; the parity
+tests hold both to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import In
+from pyiceberg.table import Table
+
+from datalake.contracts import TableContract
+
+BATCH_PROPERTY = "datalake.batch-id"
+ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
+
+
+@dataclass
+class MergeResult:
+    """What one merge changed (the rows before and after, for review_flat)."""
+
+    table: str
+    batch_id: str
+    changes_in: int = 0
+    keys_written: int = 0
+    late_ignored: int = 0
+    skipped_as_replay: bool = False
+    snapshot_id: int | None = None
+    before: pa.Table | None = None
+    after: pa.Table | None = None
+    keys: list = field(default_factory=list)
+
+
+def batch_id_of(control_ids: Iterable[str]) -> str:
+    """Deterministic id of a batch: the same control records give the same id."""
+    return hashlib.sha256("\n".join(sorted(control_ids)).encode()).hexdigest()[:32]
+
+
+def already_committed(table: Table, batch_id: str) -> int | None:
+    """The snapshot that committed ``batch_id``, if any (a replay after a crash)."""
+    for snapshot in table.snapshots():
+        summary = snapshot.summary
+        if summary is not None and summary.additional_properties.get(BATCH_PROPERTY) == batch_id:
+            return snapshot.snapshot_id
+    return None
+
+
+def latest_changes(changes: pa.Table, contract: TableContract) -> pa.Table:
+    """The last change per primary key (total order, so every engine picks the same row)."""
+    key = ", ".join(contract.primary_key)
+    connection = duckdb.connect()
+    try:
+        connection.register("changes", changes)
+        return connection.sql(
+            f"SELECT * FROM changes QUALIFY row_number() OVER "
+            f"(PARTITION BY {key} ORDER BY {ORDER}) = 1"
+        ).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) -> pa.Table:
+    """New rows of the changed keys that are not late, in the silver table's columns."""
+    (key,) = contract.primary_key
+    values = [c.name for c in contract.columns if c.name != key]
+    picked = ",\n".join(
+        f"CASE WHEN c._operation = 'delete' AND t.{key} IS NOT NULL THEN t.{name} "
+        f"ELSE c.{name} END AS {name}"
+        for name in values
+    )
+    connection = duckdb.connect()
+    try:
+        connection.register("c", latest)
+        connection.register("t", current)
+        return connection.sql(
+            f"""
+            SELECT c.{key} AS {key}, {picked},
+                   coalesce(t.created_at, c._change_ts) AS created_at,
+                   c._change_ts AS updated_at,
+                   CASE WHEN c._operation = 'delete' THEN c._change_ts END AS deleted_at
+            FROM c LEFT JOIN t ON c.{key} = t.{key}
+            WHERE t.{key} IS NULL OR c._change_ts >= t.updated_at
+            ORDER BY c.{key}
+            """
+        ).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def merge_batch(
+    table: Table, changes: pa.Table, contract: TableContract, batch_id: str
+) -> MergeResult:
+    """Merge bronze ``changes`` of ``contract`` into its silver ``table`` (one commit)."""
+    (key,) = contract.primary_key  # the domain's keys are single columns
+    result = MergeResult(contract.name, batch_id, changes_in=changes.num_rows)
+    replayed = already_committed(table, batch_id)
+    if replayed is not None:
+        result.skipped_as_replay, result.snapshot_id = True, replayed
+        return result
+    if changes.num_rows == 0:
+        return result
+    latest = latest_changes(changes, contract)
+    keys = latest.column(key).to_pylist()
+    schema = table.schema().as_arrow()
+    current = schema.empty_table()
+    if table.current_snapshot() is not None:
+        # Filtering in Arrow: an Iceberg In-expression with many literals is slow to plan.
+        everything = table.scan().to_arrow()
+        current = everything.filter(pc.is_in(everything.column(key), pa.array(keys)))
+    merged = apply_changes(latest, current, contract)
+    rows = conform(merged, schema)
+    written = set(rows.column(key).to_pylist())
+    result.keys_written = len(written)
+    result.late_ignored = len(keys) - len(written)
+    result.keys = sorted(written)
+    result.before = current.filter(pc.is_in(current.column(key), pa.array(sorted(written))))
+    result.after = rows
+    properties = {BATCH_PROPERTY: batch_id}
+    if not written:
+        return result
+    if current.num_rows:
+        table.overwrite(
+            rows, overwrite_filter=In(key, sorted(written)), snapshot_properties=properties
+        )
+    else:
+        table.append(rows, snapshot_properties=properties)
+    result.snapshot_id = table.current_snapshot().snapshot_id
+    return result
+
+
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows in the table's column order and types (new columns of the table read as null)."""
+    columns = []
+    for target in schema:
+        if target.name in rows.column_names:
+            columns.append(rows.column(target.name).cast(target.type))
+        else:
+            columns.append(pa.nulls(rows.num_rows, target.type))
+    return pa.Table.from_arrays(columns, schema=schema)
