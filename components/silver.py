@@ -789,6 +789,9 @@ class SilverPipeline(pulumi.ComponentResource):
             "SILVER_DATABASE": database,
             "MAX_ATTEMPTS": str(ingestion.max_attempts),
             "LEASE_SECONDS": str(ingestion.lease_seconds),
+            "TARGET_FILE_SIZE_MB": str(settings.silver.target_file_size_mb),
+            "SNAPSHOT_RETENTION_DAYS": str(settings.silver.snapshot_retention_days),
+            "MIN_SNAPSHOTS_TO_KEEP": str(settings.silver.min_snapshots_to_keep),
         }
 
         def function(

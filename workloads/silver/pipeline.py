@@ -54,6 +54,20 @@ def s3_bronze_reader(s3: Any) -> Callable[[list[ControlRecord]], pa.Table]:
     return read
 
 
+def claim_table_records(store: ControlStore, table: str, worker: str) -> list[ControlRecord]:
+    """Claim a table's silver records: pending ones, plus retryable failures and runs whose
+    worker died (the store decides which of those may be taken)."""
+    claimed = []
+    for status in (ControlStatus.PENDING, ControlStatus.RUNNING, ControlStatus.ERROR):
+        for record in store.by_status("silver", status):
+            if record.table_name != table:
+                continue
+            held = store.claim(record.control_id, worker)
+            if held is not None:
+                claimed.append(held)
+    return claimed
+
+
 @dataclass
 class SilverRun:
     """One run of the silver layer over whatever is pending."""
@@ -96,17 +110,7 @@ class SilverRun:
         return report
 
     def _claim(self, table: str) -> list[ControlRecord]:
-        """Pending records, plus retryable failures and runs whose worker died (the store
-        decides which of those may be taken)."""
-        claimed = []
-        for status in (ControlStatus.PENDING, ControlStatus.RUNNING, ControlStatus.ERROR):
-            for record in self.store.by_status("silver", status):
-                if record.table_name != table:
-                    continue
-                held = self.store.claim(record.control_id, self.worker_id)
-                if held is not None:
-                    claimed.append(held)
-        return claimed
+        return claim_table_records(self.store, table, self.worker_id)
 
     def _review_flat(self, report: SilverReport) -> ReviewFlatResult:
         tables = {

@@ -1,0 +1,147 @@
+"""The silver Lambdas (plan, finish, fail) on moto; the Spark job's entry point on local Spark."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datalake.control import ControlStatus
+from datalake.reviews import generate_reviews
+from tests.workloads.conftest import LAKE, gz
+from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
+from workloads.silver import handlers, spark_job
+from workloads.silver.handlers import SilverRuntimeConfig, plan, worker_of
+
+ARTIFACTS = "test-artifacts"
+
+
+@pytest.fixture
+def config(lake) -> SilverRuntimeConfig:
+    lake.s3.create_bucket(Bucket=ARTIFACTS)
+    return SilverRuntimeConfig.from_env(
+        {
+            "CONTROL_TABLE": lake.store.table.name,
+            "LAKE_BUCKET": LAKE,
+            "ARTIFACTS_BUCKET": ARTIFACTS,
+            "SILVER_DATABASE": "datalake_test_silver",
+            "MAX_ATTEMPTS": "3",
+            "LEASE_SECONDS": "600",
+        }
+    )
+
+
+def ingest(lake, key: str, text: str) -> None:
+    record = lake.register(key, gz(text))
+    assert lake.worker().run(record.control_id).status is ControlStatus.SUCCESS
+
+
+def test_plan_claims_records_and_writes_one_manifest_per_table(lake, config):
+    ingest(
+        lake, "raw/beer/a.csv.gz", "beer_id,brewery_id,beer_name,beer_style,beer_abv\n1,2,A,IPA,5\n"
+    )
+    ingest(
+        lake, "raw/beer/b.csv.gz", "beer_id,brewery_id,beer_name,beer_style,beer_abv\n2,2,B,IPA,5\n"
+    )
+    ingest(lake, "raw/brewery/w.csv.gz", "brewery_id,brewery_name\n2,W\n")
+    result = plan(lake.store, lake.s3, config, "run-1")
+    assert [t["table"] for t in result["tables"]] == ["brewery", "beer"]  # dimensions in order
+    beer = result["tables"][1]
+    assert beer["manifest"] == f"s3://{ARTIFACTS}/silver/runs/run-1/beer.json"
+    manifest = json.loads(
+        lake.s3.get_object(Bucket=ARTIFACTS, Key="silver/runs/run-1/beer.json")["Body"].read()
+    )
+    assert manifest["spec"]["primary_key"] == ["beer_id"]
+    assert len(manifest["files"]) == 2 and all(
+        f.startswith(f"s3://{LAKE}/bronze/beer/") for f in manifest["files"]
+    )
+    assert sorted(manifest["control_ids"]) == sorted(beer["control_ids"])
+    assert result["review_flat"]["changes"] == [
+        f"s3://{ARTIFACTS}/silver/runs/run-1/brewery.changes",
+        f"s3://{ARTIFACTS}/silver/runs/run-1/beer.changes",
+    ]
+    running = list(lake.store.by_status("silver", ControlStatus.RUNNING))
+    assert len(running) == 3 and {r.claimed_by for r in running} == {worker_of("run-1")}
+    assert plan(lake.store, lake.s3, config, "run-2")["tables"] == []  # nothing left to claim
+
+
+def test_finish_and_fail_mark_the_records_of_one_table(lake, config, monkeypatch):
+    ingest(
+        lake, "raw/beer/a.csv.gz", "beer_id,brewery_id,beer_name,beer_style,beer_abv\n1,2,A,IPA,5\n"
+    )
+    ingest(lake, "raw/brewery/w.csv.gz", "brewery_id,brewery_name\n2,W\n")
+    result = plan(lake.store, lake.s3, config, "run-1")
+    for name, value in config.model_dump(by_alias=True).items():
+        monkeypatch.setenv(name, str(value))
+    brewery, beer = result["tables"]
+    handlers.finish_handler({"run_id": "run-1", **brewery})
+    handlers.fail_handler(
+        {"run_id": "run-1", **beer, "error": {"Error": "EMRServerless.JobFailed", "Cause": "OOM"}}
+    )
+    (done,) = lake.store.by_status("silver", ControlStatus.SUCCESS)
+    (failed,) = lake.store.by_status("silver", ControlStatus.ERROR)
+    assert done.table_name == "brewery" and failed.table_name == "beer"
+    assert failed.error == "EMRServerless.JobFailed: OOM"
+
+
+def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):  # noqa: F811
+    reviews = generate_reviews(50, seed=4)
+    import io
+
+    import pyarrow.csv as pacsv
+
+    out = io.BytesIO()
+    pacsv.write_csv(reviews, out)
+    ingest(lake, "raw/review/r.csv.gz", out.getvalue().decode())
+    result = plan(lake.store, lake.s3, config, "run-1")
+    assert [t["table"] for t in result["tables"]] == ["review"]
+    manifest = json.loads(
+        lake.s3.get_object(Bucket=ARTIFACTS, Key="silver/runs/run-1/review.json")["Body"].read()
+    )
+    # Local Spark cannot read moto's S3: hand it the same manifest with local copies.
+    local_files = []
+    for index, uri in enumerate(manifest["files"]):
+        path = tmp_path / f"bronze-{index}.parquet"
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        path.write_bytes(lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        local_files.append(str(path))
+    manifest.update(files=local_files, changes_out=str(tmp_path / "review.changes"))
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    common = ["--catalog", "lake", "--database", "entry", "--warehouse", str(tmp_path)]
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.entry")
+    assert (
+        spark_job.main(["--mode", "merge", "--manifest", str(tmp_path / "manifest.json"), *common])
+        == 0
+    )
+    assert spark.table("lake.entry.review").count() == 50
+    flat_plan = {
+        **result["review_flat"],
+        "changes": [str(tmp_path / "review.changes")],
+        "partitions_out": str(tmp_path / "parts"),
+    }
+    assert (
+        spark_job.main(["--mode", "review_flat", "--changes", json.dumps(flat_plan), *common]) == 0
+    )
+    assert spark.table("lake.entry.review_flat").count() == 50
+    written = json.loads(spark.read.text(str(tmp_path / "parts")).collect()[0].value)
+    assert (
+        len(written)
+        == spark.table("lake.entry.review_flat")
+        .select("review_year", "review_month")
+        .distinct()
+        .count()
+    )
+    assert (
+        spark_job.main(
+            [
+                "--mode",
+                "maintenance",
+                "--min-snapshots-to-keep",
+                "1",
+                "--snapshot-retention-days",
+                "1",
+                *common,
+            ]
+        )
+        == 0
+    )
