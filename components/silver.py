@@ -73,6 +73,7 @@ from datalake.settings import LakeSettings
 PLAN_HANDLER = "workloads.silver.handlers.plan_handler"
 FINISH_HANDLER = "workloads.silver.handlers.finish_handler"
 FAIL_HANDLER = "workloads.silver.handlers.fail_handler"
+GOLD_RECORDS_HANDLER = "workloads.silver.handlers.gold_records_handler"
 
 SILVER_WORKLOADS = ROOT / "workloads" / "silver"
 SPARK_JOB_ENTRY = SILVER_WORKLOADS / "spark_job.py"
@@ -370,6 +371,7 @@ def silver_definition(
     plan_function_arn: str,
     finish_function_arn: str,
     fail_function_arn: str,
+    gold_records_function_arn: str,
     job: SparkJob,
     max_concurrency: int,
     max_attempts: int,
@@ -486,8 +488,18 @@ def silver_definition(
                 ),
                 "ResultPath": None,
                 "Retry": retry,
-                "Next": "PublishSucceeded",
+                "Next": "RegisterGoldRecords",
             },
+            # One pending gold control record per review_flat month the job replaced.
+            "RegisterGoldRecords": _invoke(
+                gold_records_function_arn,
+                {
+                    "run_id.$": "$.plan.run_id",
+                    "partitions.$": "$.plan.review_flat.partitions_out",
+                },
+                ResultPath=None,
+                Next="PublishSucceeded",
+            ),
             "PublishSucceeded": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::events:putEvents",
@@ -608,7 +620,7 @@ class SilverPipeline(pulumi.ComponentResource):
         job_logs = log_group("silver-spark", "/aws/emr-serverless")
         function_logs = {
             purpose: log_group(purpose, "/aws/lambda")
-            for purpose in ("silver-plan", "silver-finish", "silver-fail")
+            for purpose in ("silver-plan", "silver-finish", "silver-fail", "silver-gold-records")
         }
         machine_logs = log_group("silver-pipeline", "/aws/vendedlogs/states")
         maintenance_logs = log_group("silver-maintenance", "/aws/vendedlogs/states")
@@ -853,6 +865,29 @@ class SilverPipeline(pulumi.ComponentResource):
                 purpose, description, handler, role, RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS
             )
         self.finish, self.fail = record_functions["silver-finish"], record_functions["silver-fail"]
+        gold_role = self._role(
+            "silver-gold-records",
+            "lambda.amazonaws.com",
+            records,
+            s3_read(args.artifacts_bucket_arn, [RUNS_PREFIX], "ReadPartitions"),
+            {
+                "Sid": "ListPartitions",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": args.artifacts_bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{RUNS_PREFIX}*"]}},
+            },
+            kms_use(args.kms_key_arn, encrypt=True),
+            logs_write(function_logs["silver-gold-records"].arn),
+        )
+        self.gold_records = function(
+            "silver-gold-records",
+            "Registers a pending gold record per replaced review_flat month",
+            GOLD_RECORDS_HANDLER,
+            gold_role,
+            RECORD_MEMORY_MB,
+            RECORD_TIMEOUT_SECONDS,
+        )
 
         # --- the pipeline state machine ----------------------------------------------------
         job_runs = pulumi.Output.concat(self.application.arn, "/jobruns/*")
@@ -887,7 +922,7 @@ class SilverPipeline(pulumi.ComponentResource):
             kms_use(args.kms_key_arn, encrypt=True),
             _log_delivery(),
         ]
-        functions = [self.plan, self.finish, self.fail]
+        functions = [self.plan, self.finish, self.fail, self.gold_records]
         machine_role = self._role(
             "silver-pipeline",
             "states.amazonaws.com",
@@ -923,12 +958,15 @@ class SilverPipeline(pulumi.ComponentResource):
             "silver-pipeline",
             machine_role,
             machine_logs,
-            pulumi.Output.all(self.plan.arn, self.finish.arn, self.fail.arn, spark_job).apply(
+            pulumi.Output.all(
+                self.plan.arn, self.finish.arn, self.fail.arn, self.gold_records.arn, spark_job
+            ).apply(
                 lambda v: silver_definition(
                     plan_function_arn=v[0],
                     finish_function_arn=v[1],
                     fail_function_arn=v[2],
-                    job=v[3],
+                    gold_records_function_arn=v[3],
+                    job=v[4],
                     max_concurrency=silver.max_concurrency,
                     max_attempts=ingestion.max_attempts,
                     interval_seconds=ingestion.retry_interval_seconds,

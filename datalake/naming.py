@@ -80,6 +80,8 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("silver-finish", "iam-role"),
     ("silver-fail", "lambda-function"),
     ("silver-fail", "iam-role"),
+    ("silver-gold-records", "lambda-function"),
+    ("silver-gold-records", "iam-role"),
     ("silver-pipeline", "iam-role"),
     ("silver-pipeline", "schedule"),
     ("silver-pipeline-start", "iam-role"),

@@ -222,6 +222,7 @@ def test_job_logs_go_to_an_encrypted_log_group_with_retention(dev_resources):
         "/aws/lambda/datalake-dev-silver-plan",
         "/aws/lambda/datalake-dev-silver-finish",
         "/aws/lambda/datalake-dev-silver-fail",
+        "/aws/lambda/datalake-dev-silver-gold-records",
         "/aws/vendedlogs/states/datalake-dev-silver-pipeline",
         "/aws/vendedlogs/states/datalake-dev-silver-maintenance",
     }
@@ -245,8 +246,9 @@ def test_lambdas_run_the_silver_handlers_with_one_role_each(dev_resources):
         "silver-plan": "workloads.silver.handlers.plan_handler",
         "silver-finish": "workloads.silver.handlers.finish_handler",
         "silver-fail": "workloads.silver.handlers.fail_handler",
+        "silver-gold-records": "workloads.silver.handlers.gold_records_handler",
     }
-    assert len({f["role"] for f in functions.values()}) == 3
+    assert len({f["role"] for f in functions.values()}) == 4
     assert len({Path(f["code"].path) for f in functions.values()}) == 1  # one bundle
     for function in functions.values():
         assert function["runtime"] == "python3.12" and function["architectures"] == ["arm64"]
@@ -254,7 +256,7 @@ def test_lambdas_run_the_silver_handlers_with_one_role_each(dev_resources):
         assert env["CONTROL_TABLE"] == "datalake-dev-processing-control"
         assert (env["LAKE_BUCKET"], env["ARTIFACTS_BUCKET"]) == (LAKE, ARTIFACTS)
         assert env["SILVER_DATABASE"] == "datalake_dev_silver"
-    for purpose in ("plan", "finish", "fail"):
+    for purpose in ("plan", "finish", "fail", "gold-records"):
         role = named(dev_resources, "aws:iam/role:Role", f"silver-{purpose}-role")
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
@@ -268,6 +270,9 @@ def test_only_the_planner_writes_and_only_run_manifests(dev_resources):
         statements = policy(dev_resources, name)
         assert set(statements) == {"ControlRecords", "UseLakeKey", "WriteOwnLogs"}
         assert "dynamodb:UpdateItem" in statements["ControlRecords"]["Action"]
+    gold = policy(dev_resources, "silver-gold-records-policy")
+    assert gold["ReadPartitions"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/silver/runs/*"]
+    assert "WriteManifests" not in gold
 
 
 # --- the pipeline state machine ------------------------------------------------------------
@@ -372,7 +377,11 @@ def test_after_the_tables_review_flat_runs_then_the_success_event(dev_resources)
         "'--changes', States.JsonToString($.plan.review_flat), "
     )
     assert review["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert review["Next"] == "PublishSucceeded"
+    assert review["Next"] == "RegisterGoldRecords"
+    gold = states["RegisterGoldRecords"]
+    assert gold["Parameters"]["FunctionName"].endswith("datalake-dev-silver-gold-records")
+    assert gold["Parameters"]["Payload"]["partitions.$"] == "$.plan.review_flat.partitions_out"
+    assert gold["Next"] == "PublishSucceeded"
     publish = states["PublishSucceeded"]
     assert publish["Resource"] == "arn:aws:states:::events:putEvents"
     (entry,) = publish["Parameters"]["Entries"]
@@ -394,7 +403,7 @@ def test_concurrency_and_retries_follow_settings():
 def test_state_machine_role_is_least_privilege(dev_resources):
     statements = policy(dev_resources, "silver-pipeline-policy")
     functions = statements["InvokeSilverFunctions"]["Resource"]
-    assert len(functions) == 6  # three functions and their versions
+    assert len(functions) == 8  # four functions and their versions
     for purpose in ("plan", "finish", "fail"):
         assert any(f.endswith(f"datalake-dev-silver-{purpose}") for f in functions)
     app_arn = f"arn:aws:emr-serverless:eu-west-1:{ACCOUNT_ID}:/applications/"
@@ -528,7 +537,7 @@ def test_every_silver_physical_name_is_planned(dev_resources, dev_settings):
         "aws:emrserverless/application:Application",
     }
     physical = [r.inputs["name"] for r in silver_children(dev_resources) if r.type in named_kinds]
-    assert len(physical) == 16
+    assert len(physical) == 18
     assert sorted(set(physical) - planned) == []
 
 

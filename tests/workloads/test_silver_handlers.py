@@ -124,6 +124,23 @@ def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):
     )
     assert spark.table("lake.entry.review_flat").count() == 50
     written = json.loads(spark.read.text(str(tmp_path / "parts")).collect()[0].value)
+    # The Lambda after the job turns that file into pending gold records.
+    for index, part in enumerate(sorted((tmp_path / "parts").glob("part-*"))):
+        lake.s3.put_object(
+            Bucket=ARTIFACTS, Key=f"silver/runs/run-1/parts/{index}", Body=part.read_bytes()
+        )
+    ids = handlers.register_gold_records(
+        lake.store, lake.s3, LAKE, "run-1", f"s3://{ARTIFACTS}/silver/runs/run-1/parts"
+    )
+    assert (
+        len(ids) == len(written) == len(list(lake.store.by_status("gold", ControlStatus.PENDING)))
+    )
+    assert (
+        handlers.register_gold_records(
+            lake.store, lake.s3, LAKE, "run-1", f"s3://{ARTIFACTS}/silver/runs/run-1/parts"
+        )
+        == ids
+    )  # idempotent
     assert (
         len(written)
         == spark.table("lake.entry.review_flat")

@@ -20,7 +20,7 @@ from datalake.contracts import REVIEW_FLAT
 from datalake.control import ControlStore
 from workloads.bronze.runtime import WorkloadConfigError
 from workloads.silver.merge import batch_id_of
-from workloads.silver.pipeline import SILVER_ORDER, claim_table_records
+from workloads.silver.pipeline import SILVER_ORDER, claim_table_records, register_gold_record
 from workloads.silver.spec import spark_spec
 from workloads.silver.tables import table_properties
 
@@ -121,6 +121,38 @@ def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     for control_id in event["control_ids"]:
         store.complete(control_id, worker_of(event["run_id"]))
     return {"table": event["table"], "status": "success", "records": len(event["control_ids"])}
+
+
+def register_gold_records(
+    store: ControlStore, s3: Any, lake_bucket: str, run_id: str, partitions_uri: str
+) -> list[str]:
+    """One pending gold control record per review_flat month the Spark job replaced.
+
+    The job writes the months as JSON text under ``partitions_uri`` (Spark writes a folder of
+    part files).
+    """
+    bucket, prefix = partitions_uri.removeprefix("s3://").split("/", 1)
+    months: set[tuple[int, int]] = set()
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            for line in body.splitlines():
+                if line.strip():
+                    months |= {(int(y), int(m)) for y, m in json.loads(line)}
+    return [
+        register_gold_record(store, lake_bucket, year, month, f"{run_id}:{year}-{month:02d}")
+        for year, month in sorted(months)
+    ]
+
+
+def gold_records_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """``{"run_id", "partitions": "s3://..."}`` after review_flat -> pending gold records."""
+    config = SilverRuntimeConfig.from_env()
+    ids = register_gold_records(
+        _store(config), boto3.client("s3"), config.lake_bucket, event["run_id"], event["partitions"]
+    )
+    return {"run_id": event["run_id"], "gold_records": len(ids)}
 
 
 def fail_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -68,6 +68,25 @@ def claim_table_records(store: ControlStore, table: str, worker: str) -> list[Co
     return claimed
 
 
+def register_gold_record(
+    store: ControlStore, lake_bucket: str, year: int, month: int, checksum: str
+) -> str:
+    """Register (idempotently) the pending gold record of one review_flat month."""
+    key = f"silver/review_flat/review_year={year}/review_month={month:02d}"
+    record = store.register(
+        ControlRecord(
+            control_id=control_id_for("gold", lake_bucket, key, checksum),
+            layer="gold",
+            table_name="review_flat",
+            bucket=lake_bucket,
+            object_key=key,
+            format="iceberg",
+            checksum=checksum,
+        )
+    )
+    return record.control_id
+
+
 @dataclass
 class SilverRun:
     """One run of the silver layer over whatever is pending."""
@@ -129,19 +148,9 @@ class SilverRun:
             batch_id=batch,
         )
         for year, month in result.partitions:
-            key = f"silver/review_flat/review_year={year}/review_month={month:02d}"
             # The snapshot and the partition identify the content gold will read.
             checksum = f"{result.snapshot_id}:{year}-{month:02d}"
-            record = self.store.register(
-                ControlRecord(
-                    control_id=control_id_for("gold", self.lake_bucket, key, checksum),
-                    layer="gold",
-                    table_name="review_flat",
-                    bucket=self.lake_bucket,
-                    object_key=key,
-                    format="iceberg",
-                    checksum=checksum,
-                )
+            report.gold_records.append(
+                register_gold_record(self.store, self.lake_bucket, year, month, checksum)
             )
-            report.gold_records.append(record.control_id)
         return result

@@ -1,0 +1,206 @@
+"""Benchmark: silver merge of reviews, the arrow engine against Spark local[2], in one run.
+
+    .venv/bin/python benchmarks/silver_merge.py [--rows 1500000] [--changes 50000] [--skip-spark]
+
+An initial load of ``--rows`` reviews, then one batch of ``--changes`` mixed changes (80 %
+updates, 10 % deletes, 10 % inserts). Each engine runs in its own process on its own local
+Iceberg warehouse; the RSS of its whole process tree (Spark's JVM included) is sampled every
+20 ms. Bronze inputs are generated deterministically and written as Parquet first (untimed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def write_inputs(rows: int, changes: int, folder: Path) -> tuple[Path, Path]:
+    """Initial and change batches of bronze review rows, as Parquet."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from datalake.contracts import get_contract
+    from datalake.reviews import generate_reviews
+    from workloads.bronze.ingest import bronze_schema
+
+    schema = bronze_schema(get_contract("review"))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def bronze(table: pa.Table, operations: list[str], at: datetime) -> pa.Table:
+        n = table.num_rows
+        lineage = {
+            "_operation": pa.array(operations),
+            "_change_ts": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+            "_change_seq": pa.array(np.arange(n, dtype=np.int64)),
+            "_source_key": pa.array(["raw/review/bench.csv.gz"] * n),
+            "_source_line": pa.array(np.arange(2, n + 2, dtype=np.int64)),
+            "_control_id": pa.array(["bench"] * n),
+            "_ingested_at": pa.array([at] * n, pa.timestamp("us", tz="UTC")),
+        }
+        for name, values in lineage.items():
+            table = table.append_column(name, values)
+        return table.cast(schema)
+
+    initial = generate_reviews(rows, seed=42)
+    pq.write_table(bronze(initial, ["insert"] * rows, start), folder / "initial.parquet")
+    rng = np.random.default_rng(7)
+    n_update, n_delete = int(changes * 0.8), int(changes * 0.1)
+    n_insert = changes - n_update - n_delete
+    picked = rng.choice(rows, size=n_update + n_delete, replace=False)
+    updates = initial.take(pa.array(picked[:n_update]))
+    updates = updates.set_column(
+        4, "review_overall", pc.if_else(pc.is_null(updates.column(4)), 3.0, 1.0)
+    )
+    deletes = initial.take(pa.array(picked[n_update:]))
+    inserts = generate_reviews(n_insert, seed=43, first_id=rows + 1)
+    batch = pa.concat_tables(
+        [
+            bronze(updates, ["update"] * n_update, start + timedelta(days=1)),
+            bronze(deletes, ["delete"] * n_delete, start + timedelta(days=1)),
+            bronze(inserts, ["insert"] * n_insert, start + timedelta(days=1)),
+        ]
+    )
+    pq.write_table(batch, folder / "changes.parquet")
+    return folder / "initial.parquet", folder / "changes.parquet"
+
+
+def run_arrow(folder: Path) -> dict:
+    import pyarrow.parquet as pq
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from datalake.contracts import get_contract
+    from workloads.bronze.runtime import use_lean_memory_pool
+    from workloads.silver.merge import merge_batch
+    from workloads.silver.tables import ensure_table, table_properties
+
+    use_lean_memory_pool()
+    warehouse = folder / "arrow-warehouse"
+    warehouse.mkdir()
+    catalog = SqlCatalog(
+        "bench", uri=f"sqlite:///{warehouse}/c.db", warehouse=f"file://{warehouse}"
+    )
+    catalog.create_namespace("silver")
+    contract = get_contract("review")
+    table = ensure_table(catalog, "silver", contract, table_properties(128, 7, 5))
+    timings = {}
+    for step in ("initial", "changes"):
+        started = time.perf_counter()
+        batch = pq.read_table(folder / f"{step}.parquet")
+        result = merge_batch(table, batch, contract, f"bench-{step}")
+        timings[step] = time.perf_counter() - started
+        timings[f"{step}_keys"] = result.keys_written
+    timings["rows"] = table.scan().to_arrow().num_rows
+    return timings
+
+
+def run_spark(folder: Path) -> dict:
+    from datalake.contracts import get_contract
+    from workloads.silver import spark_job
+    from workloads.silver.spark_session import local_iceberg_session
+    from workloads.silver.spec import spark_spec
+    from workloads.silver.tables import table_properties
+
+    started = time.perf_counter()
+    spark = local_iceberg_session(str(folder / "spark-warehouse"), catalog="bench")
+    spark.sparkContext.setLogLevel("ERROR")
+    timings = {"session": time.perf_counter() - started}
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS bench.silver")
+    spec = spark_spec(get_contract("review"), table_properties(128, 7, 5))
+    spark_job.ensure_table(spark, "bench.silver.review", spec)
+    for step in ("initial", "changes"):
+        started = time.perf_counter()
+        changes = spark.read.parquet(str(folder / f"{step}.parquet"))
+        result = spark_job.merge(spark, "bench.silver.review", spec, changes)
+        timings[step] = time.perf_counter() - started
+        timings[f"{step}_keys"] = len(result["keys"])
+    timings["rows"] = spark.table("bench.silver.review").count()
+    spark.stop()
+    return timings
+
+
+def _measure(engine: str, folder: Path) -> dict:
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--engine", engine, "--folder", str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        process = psutil.Process(child.pid)
+        while not done.is_set():
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    stdout, _ = child.communicate()
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if child.returncode:
+        raise SystemExit(f"{engine} failed with exit code {child.returncode}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result.update(engine=engine, peak_rss_mb=peak / 2**20, process=wall)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_500_000)
+    parser.add_argument("--changes", type=int, default=50_000)
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--engine", choices=["arrow", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.engine:
+        runner = run_arrow if args.engine == "arrow" else run_spark
+        print(json.dumps(runner(args.folder)))
+        return
+    with tempfile.TemporaryDirectory(prefix="silver-bench-") as tmp:
+        folder = Path(tmp)
+        write_inputs(args.rows, args.changes, folder)
+        print(f"input: {args.rows:,} reviews, then {args.changes:,} mixed changes")
+        results = [_measure("arrow", folder)]
+        if not args.skip_spark:
+            results.append(_measure("spark", folder))
+    header = ("engine", "initial s", "changes s", "silver rows", "process s", "peak RSS MB")
+    print("{:<7} {:>10} {:>10} {:>12} {:>10} {:>12}".format(*header))
+    for r in results:
+        print(
+            f"{r['engine']:<7} {r['initial']:>10.2f} {r['changes']:>10.2f} {r['rows']:>12,} "
+            f"{r['process']:>10.2f} {r['peak_rss_mb']:>12.0f}"
+        )
+    if len(results) == 2:
+        arrow, spark = results
+        print(f"spark session start-up: {spark['session']:.2f} s (not in the step times)")
+        print(
+            f"ratio spark/arrow: initial {spark['initial'] / arrow['initial']:.1f}x, "
+            f"changes {spark['changes'] / arrow['changes']:.1f}x, "
+            f"whole process {spark['process'] / arrow['process']:.1f}x, "
+            f"peak RSS {spark['peak_rss_mb'] / arrow['peak_rss_mb']:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
