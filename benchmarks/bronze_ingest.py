@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import measure_child  # noqa: E402
 
 
 def run_core(raw: Path, out: Path) -> dict:
@@ -119,38 +118,7 @@ def run_spark(raw: Path, out: Path) -> dict:
 
 
 def _measure(engine: str, raw: Path, out: Path) -> dict:
-    """Run one engine in a child process; sample the RSS of its whole process tree."""
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--engine", engine, "--raw", str(raw), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        process = psutil.Process(child.pid)
-        while not done.is_set():
-            try:
-                tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    wall_started = time.perf_counter()
-    stdout, _ = child.communicate()
-    wall = time.perf_counter() - wall_started
-    done.set()
-    sampler.join()
-    if child.returncode:
-        raise SystemExit(f"{engine} failed with exit code {child.returncode}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result.update({"engine": engine, "peak_rss_mb": peak / 2**20, "process_seconds": wall})
-    return result
+    return measure_child(Path(__file__), engine, "--raw", str(raw), "--out", str(out))
 
 
 def main() -> None:

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import measure_child  # noqa: E402
 
 
 def write_inputs(rows: int, changes: int, folder: Path) -> tuple[Path, Path]:
@@ -133,36 +132,7 @@ def run_spark(folder: Path) -> dict:
 
 
 def _measure(engine: str, folder: Path) -> dict:
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--engine", engine, "--folder", str(folder)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    peak, done = 0, threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        process = psutil.Process(child.pid)
-        while not done.is_set():
-            try:
-                tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.perf_counter()
-    stdout, _ = child.communicate()
-    wall = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if child.returncode:
-        raise SystemExit(f"{engine} failed with exit code {child.returncode}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result.update(engine=engine, peak_rss_mb=peak / 2**20, process=wall)
-    return result
+    return measure_child(Path(__file__), engine, "--folder", str(folder))
 
 
 def main() -> None:
@@ -189,7 +159,7 @@ def main() -> None:
     for r in results:
         print(
             f"{r['engine']:<7} {r['initial']:>10.2f} {r['changes']:>10.2f} {r['rows']:>12,} "
-            f"{r['process']:>10.2f} {r['peak_rss_mb']:>12.0f}"
+            f"{r['process_seconds']:>10.2f} {r['peak_rss_mb']:>12.0f}"
         )
     if len(results) == 2:
         arrow, spark = results
@@ -197,7 +167,7 @@ def main() -> None:
         print(
             f"ratio spark/arrow: initial {spark['initial'] / arrow['initial']:.1f}x, "
             f"changes {spark['changes'] / arrow['changes']:.1f}x, "
-            f"whole process {spark['process'] / arrow['process']:.1f}x, "
+            f"whole process {spark['process_seconds'] / arrow['process_seconds']:.1f}x, "
             f"peak RSS {spark['peak_rss_mb'] / arrow['peak_rss_mb']:.1f}x"
         )
 

@@ -27,16 +27,16 @@ from components.network import IngestionNetwork, IngestionNetworkArgs
 from components.options import child_options
 from components.pii import classify_columns
 from components.policies import (
-    assume_role_policy,
     control_table_access,
     kms_use,
     logs_write,
     metrics_put,
-    policy_json,
     s3_read,
     s3_write,
     sqs_send,
+    state_machine_log_delivery,
 )
+from components.workloads import standard_state_machine, workload_role
 from datalake.contracts import BRONZE_PARTITION_KEYS, CONTRACTS, TableContract, bronze_columns
 from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
 from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RAW_SUFFIXES
@@ -638,28 +638,14 @@ class BronzeZone(pulumi.ComponentResource):
                 "Resource": args.control_table_arn,
             },
             kms_use(args.kms_key_arn, encrypt=True),
-            {
-                # Log delivery for state machines is configured account-wide by CloudWatch.
-                "Sid": "DeliverLogs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
-                "Resource": "*",
-            },
+            state_machine_log_delivery(),
         )
-        self.state_machine = aws.sfn.StateMachine(
+        self.state_machine = standard_state_machine(
+            self,
             f"{name}-ingestion",
             name=names.resource("bronze-ingestion"),
-            type="STANDARD",
-            role_arn=machine_role.arn,
+            role=machine_role,
+            logs=machine_logs,
             definition=pulumi.Output.all(
                 self.lite.arn,
                 self.cluster.arn,
@@ -685,18 +671,8 @@ class BronzeZone(pulumi.ComponentResource):
                     indent=2,
                 )
             ),
-            logging_configuration={
-                "level": "ERROR",
-                "include_execution_data": False,
-                "log_destination": pulumi.Output.concat(machine_logs.arn, ":*"),
-            },
-            encryption_configuration={
-                "type": "CUSTOMER_MANAGED_KMS_KEY",
-                "kms_key_id": args.kms_key_arn,
-                "kms_data_key_reuse_period_seconds": 300,
-            },
-            tags=layer_tags("bronze"),
-            opts=child_options(self),
+            kms_key_arn=args.kms_key_arn,
+            layer="bronze",
         )
 
         # --- the pipe: control-table stream -> state machine -------------------------------
@@ -829,22 +805,15 @@ class BronzeZone(pulumi.ComponentResource):
         *statements: pulumi.Input[dict[str, Any]],
     ) -> aws.iam.Role:
         """One role per workload, with one inline policy of exactly its statements."""
-        names = self._lake_names
-        logical = f"{self._name}-{purpose.removeprefix('bronze-')}"
-        role = aws.iam.Role(
-            f"{logical}-role",
-            name=names.resource(purpose),
-            assume_role_policy=account.apply(lambda a: assume_role_policy(service, a)),
-            tags=layer_tags("bronze"),
-            opts=child_options(self),
+        return workload_role(
+            self,
+            f"{self._name}-{purpose.removeprefix('bronze-')}",
+            name=self._lake_names.resource(purpose),
+            service=service,
+            account=account,
+            statements=statements,
+            layer="bronze",
         )
-        aws.iam.RolePolicy(
-            f"{logical}-policy",
-            role=role.id,
-            policy=policy_json(*statements),
-            opts=child_options(self),
-        )
-        return role
 
     def _attach_pii_policy(
         self, purpose: str, role: aws.iam.Role, policy_arn: pulumi.Input[str]

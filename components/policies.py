@@ -112,6 +112,25 @@ def sqs_send(queue_arns: Iterable[Arn]) -> Statement:
     }
 
 
+def state_machine_log_delivery() -> Statement:
+    """What a state machine needs to log: CloudWatch configures log delivery account-wide."""
+    return {
+        "Sid": "DeliverLogs",
+        "Effect": "Allow",
+        "Action": [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+        ],
+        "Resource": "*",
+    }
+
+
 def policy_json(*parts: pulumi.Input[Statement]) -> pulumi.Output[str]:
     """JSON of a document whose statements may hold outputs."""
     return pulumi.Output.all(*parts).apply(lambda resolved: json.dumps(document(*resolved)))

@@ -58,14 +58,14 @@ from components.code import ROOT, lambda_code
 from components.lambda_bundle import FILE_MODE, ZIP_COMPRESSLEVEL, ZIP_DATE_TIME
 from components.options import child_options
 from components.policies import (
-    assume_role_policy,
     control_table_access,
     kms_use,
     logs_write,
-    policy_json,
     s3_read,
     s3_write,
+    state_machine_log_delivery,
 )
+from components.workloads import standard_state_machine, workload_role
 from datalake.layout import BRONZE_PREFIX
 from datalake.naming import layer_tags
 from datalake.settings import LakeSettings
@@ -920,7 +920,7 @@ class SilverPipeline(pulumi.ComponentResource):
                 "Resource": arn("events", f"rule/{SYNC_JOB_RULE}"),
             },
             kms_use(args.kms_key_arn, encrypt=True),
-            _log_delivery(),
+            state_machine_log_delivery(),
         ]
         functions = [self.plan, self.finish, self.fail, self.gold_records]
         machine_role = self._role(
@@ -1060,21 +1060,15 @@ class SilverPipeline(pulumi.ComponentResource):
         self, purpose: str, service: str, *statements: pulumi.Input[dict[str, Any]]
     ) -> aws.iam.Role:
         """One role per workload, with one inline policy of exactly its statements."""
-        logical = f"{self._name}-{purpose.removeprefix('silver-')}"
-        role = aws.iam.Role(
-            f"{logical}-role",
+        return workload_role(
+            self,
+            f"{self._name}-{purpose.removeprefix('silver-')}",
             name=self._lake_names.resource(purpose),
-            assume_role_policy=self._account.apply(lambda a: assume_role_policy(service, a)),
-            tags=layer_tags("silver"),
-            opts=child_options(self),
+            service=service,
+            account=self._account,
+            statements=statements,
+            layer="silver",
         )
-        aws.iam.RolePolicy(
-            f"{logical}-policy",
-            role=role.id,
-            policy=policy_json(*statements),
-            opts=child_options(self),
-        )
-        return role
 
     def _machine(
         self,
@@ -1084,24 +1078,15 @@ class SilverPipeline(pulumi.ComponentResource):
         definition: pulumi.Output[dict[str, Any]],
         kms_key_arn: pulumi.Input[str],
     ) -> aws.sfn.StateMachine:
-        return aws.sfn.StateMachine(
+        return standard_state_machine(
+            self,
             f"{self._name}-{purpose.removeprefix('silver-')}",
             name=self._lake_names.resource(purpose),
-            type="STANDARD",
-            role_arn=role.arn,
+            role=role,
+            logs=logs,
             definition=definition.apply(lambda d: json.dumps(d, indent=2)),
-            logging_configuration={
-                "level": "ERROR",
-                "include_execution_data": False,
-                "log_destination": pulumi.Output.concat(logs.arn, ":*"),
-            },
-            encryption_configuration={
-                "type": "CUSTOMER_MANAGED_KMS_KEY",
-                "kms_key_id": kms_key_arn,
-                "kms_data_key_reuse_period_seconds": 300,
-            },
-            tags=layer_tags("silver"),
-            opts=child_options(self),
+            kms_key_arn=kms_key_arn,
+            layer="silver",
         )
 
     def _schedule(
@@ -1142,25 +1127,6 @@ class SilverPipeline(pulumi.ComponentResource):
             },
             opts=child_options(self),
         )
-
-
-def _log_delivery() -> dict[str, Any]:
-    # Log delivery for state machines is configured account-wide by CloudWatch.
-    return {
-        "Sid": "DeliverLogs",
-        "Effect": "Allow",
-        "Action": [
-            "logs:CreateLogDelivery",
-            "logs:GetLogDelivery",
-            "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "logs:DescribeLogGroups",
-        ],
-        "Resource": "*",
-    }
 
 
 __all__ = [

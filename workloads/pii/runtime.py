@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from workloads.bronze.runtime import WorkloadConfigError
+from workloads.environment import EnvironmentConfig
 from workloads.pii.comprehend import ComprehendDetector
 from workloads.pii.detection import PiiDetector, S3VerdictCache
 from workloads.pii.masker import MaskingPolicy, PiiMasker, SecretsManagerKey
 from workloads.pii.strategies import STRATEGIES
 
 
-class PiiRuntimeConfig(BaseModel):
+class PiiRuntimeConfig(EnvironmentConfig):
     """PII settings of a worker; every field is one environment variable."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    describes = "PII masking"
 
     secret_id: str = Field(alias="PII_SECRET_ID")
     verdict_bucket: str = Field(alias="LAKE_BUCKET")
@@ -45,17 +43,6 @@ class PiiRuntimeConfig(BaseModel):
         if value not in STRATEGIES:
             raise ValueError(f"allowed: {', '.join(STRATEGIES)}")
         return value
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PiiRuntimeConfig:
-        """Read from ``os.environ``; the error names every missing or bad variable."""
-        source = os.environ if environ is None else environ
-        names = {f.alias for f in cls.model_fields.values() if f.alias}
-        try:
-            return cls.model_validate({k: v for k, v in source.items() if k in names})
-        except ValidationError as error:
-            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
-            raise WorkloadConfigError(f"PII masking environment: {problems}") from None
 
 
 def build_masker(

@@ -9,26 +9,24 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from datalake.contracts import REVIEW_FLAT
 from datalake.control import ControlStore
-from workloads.bronze.runtime import WorkloadConfigError
+from workloads.environment import EnvironmentConfig
 from workloads.silver.merge import batch_id_of
 from workloads.silver.pipeline import SILVER_ORDER, claim_table_records, register_gold_record
 from workloads.silver.spec import spark_spec
 from workloads.silver.tables import table_properties
 
 
-class SilverRuntimeConfig(BaseModel):
+class SilverRuntimeConfig(EnvironmentConfig):
     """What the silver Lambdas read from their environment (set by SilverPipeline)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    describes = "silver workload"
 
     control_table: str = Field(alias="CONTROL_TABLE")
     lake_bucket: str = Field(alias="LAKE_BUCKET")
@@ -39,16 +37,6 @@ class SilverRuntimeConfig(BaseModel):
     target_file_size_mb: int = Field(128, ge=8, alias="TARGET_FILE_SIZE_MB")
     snapshot_retention_days: int = Field(7, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
     min_snapshots_to_keep: int = Field(5, ge=1, alias="MIN_SNAPSHOTS_TO_KEEP")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SilverRuntimeConfig:
-        source = os.environ if environ is None else environ
-        names = {f.alias for f in cls.model_fields.values() if f.alias}
-        try:
-            return cls.model_validate({k: v for k, v in source.items() if k in names})
-        except ValidationError as error:
-            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
-            raise WorkloadConfigError(f"silver workload environment: {problems}") from None
 
     @property
     def properties(self) -> dict[str, str]:
