@@ -283,7 +283,6 @@ class SilverSettings(_Section):
     """Bronze -> silver Iceberg upserts."""
 
     schedule: str = Field("rate(1 hour)", description="EventBridge schedule expression.")
-    engine: Literal["spark", "arrow"] = Field("spark", description="Engine run in AWS.")
     emr: EmrServerlessSettings = Field(EmrServerlessSettings(), description="EMR Serverless.")
     target_file_size_mb: int = Field(128, ge=8, le=2048, description="Iceberg target file size.")
     snapshot_retention_days: int = Field(7, ge=1, le=3650, description="Expire older snapshots.")
@@ -326,7 +325,6 @@ class GoldSettings(_Section):
     schedule: str | None = Field(
         None, description="Extra schedule; null runs gold only after each successful silver run."
     )
-    engine: Literal["spark", "arrow"] = Field("spark", description="Engine run in AWS.")
     reuse_silver_application: bool = Field(
         True, description="Run gold on the silver EMR Serverless application."
     )
