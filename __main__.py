@@ -6,6 +6,8 @@ import pulumi_aws as aws
 from components import (
     BronzeZone,
     BronzeZoneArgs,
+    GoldMart,
+    GoldMartArgs,
     LakeCatalog,
     LakeCatalogArgs,
     LakeGovernance,
@@ -120,6 +122,29 @@ silver = SilverPipeline(
     # The job role's Lake Formation grants need the admins and the registered location.
     pulumi.ResourceOptions(providers=[provider], depends_on=[governance]),
 )
+gold = GoldMart(
+    "gold",
+    GoldMartArgs(
+        settings=settings,
+        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
+        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
+        artifacts_bucket_name=storage.bucket_names[Bucket.ARTIFACTS],
+        artifacts_bucket_arn=storage.bucket_arns[Bucket.ARTIFACTS],
+        observer_bucket_name=storage.bucket_names[Bucket.OBSERVER],
+        observer_bucket_arn=storage.bucket_arns[Bucket.OBSERVER],
+        kms_key_arn=storage.key_arn,
+        control_table_name=control.table_name,
+        control_table_arn=control.table_arn,
+        bronze_database_name=catalog.database_names[Layer.BRONZE],
+        silver_database_name=catalog.database_names[Layer.SILVER],
+        gold_database_name=catalog.database_names[Layer.GOLD],
+        classification_tag=pii.lf_tag,
+        silver_application_id=silver.application_id,
+        silver_application_arn=silver.application_arn,
+    ),
+    # LF-Tags and grants need the Lake Formation admins and the classification tag.
+    pulumi.ResourceOptions(providers=[provider], depends_on=[governance, pii]),
+)
 
 pulumi.export("region", settings.region)
 pulumi.export("kms_key_arn", storage.key_arn)
@@ -137,3 +162,6 @@ pulumi.export("bronze_ingest_image", bronze.image_ref)
 pulumi.export("pii_hmac_key_secret_arn", pii.secret_arn)
 pulumi.export("silver_state_machine_arn", silver.state_machine_arn)
 pulumi.export("silver_application_id", silver.application_id)
+pulumi.export("gold_state_machine_arn", gold.state_machine_arn)
+pulumi.export("athena_workgroup", gold.workgroup_name)
+pulumi.export("gold_consumer_role_arn", gold.consumer_role_arn)

@@ -8,6 +8,7 @@ Import a single component into your own Pulumi program::
 from components.bronze import BronzeZone, BronzeZoneArgs
 from components.catalog import LakeCatalog, LakeCatalogArgs
 from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
+from components.gold import GoldMart, GoldMartArgs
 from components.governance import LakeGovernance, LakeGovernanceArgs
 from components.pii import PIIMasker, PIIMaskerArgs
 from components.silver import SilverPipeline, SilverPipelineArgs
@@ -16,6 +17,8 @@ from components.storage import LakeStorage, LakeStorageArgs
 __all__ = [
     "BronzeZone",
     "BronzeZoneArgs",
+    "GoldMart",
+    "GoldMartArgs",
     "LakeCatalog",
     "LakeCatalogArgs",
     "LakeGovernance",

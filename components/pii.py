@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -60,19 +60,22 @@ def grant_pii_free_access(
     parent: pulumi.Resource,
     principal: pulumi.Input[str],
     extra_expression: Sequence[dict[str, Any]] = (),
+    resource_type: Literal["TABLE", "DATABASE"] = "TABLE",
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> aws.lakeformation.Permissions:
     """SELECT and DESCRIBE on the tables (and columns) of the PII-free expression.
 
     The gold component calls this with its consumer principal and a term that limits the
-    grant to the gold database; columns tagged ``pii`` never match.
+    grant to the gold database; columns tagged ``pii`` never match. With
+    ``resource_type="DATABASE"`` it grants DESCRIBE on the databases the expression matches
+    (SELECT does not apply to a database).
     """
     return aws.lakeformation.Permissions(
         name,
         principal=principal,
-        permissions=["SELECT", "DESCRIBE"],
+        permissions=["SELECT", "DESCRIBE"] if resource_type == "TABLE" else ["DESCRIBE"],
         lf_tag_policy={
-            "resource_type": "TABLE",
+            "resource_type": resource_type,
             "expressions": pii_free_expression(extra_expression),
         },
         opts=child_options(parent, depends_on=list(depends_on)),

@@ -60,6 +60,12 @@ class LakeMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:s3:::{physical}"
         if args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+        if args.typ == "aws:iam/user:User":
+            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:user/{physical}"
+        if args.typ == "aws:iam/group:Group":
+            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:group/{physical}"
+        if args.typ == "aws:athena/workgroup:Workgroup":
+            state["arn"] = f"arn:aws:athena:eu-west-1:{ACCOUNT_ID}:workgroup/{physical}"
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = f"key-{args.name}"
             state["arn"] = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-{args.name}"

@@ -68,7 +68,7 @@ from components.policies import (
 from components.workloads import standard_state_machine, workload_role
 from datalake.layout import BRONZE_PREFIX
 from datalake.naming import layer_tags
-from datalake.settings import LakeSettings
+from datalake.settings import EmrServerlessSettings, LakeSettings
 
 PLAN_HANDLER = "workloads.silver.handlers.plan_handler"
 FINISH_HANDLER = "workloads.silver.handlers.finish_handler"
@@ -171,6 +171,9 @@ class SparkJobBundle:
 def build_spark_job_bundle(entry: Path, package_dir: Path | None = None) -> SparkJobBundle:
     """Bundle ``entry`` with the modules of ``package_dir`` it imports, transitively.
 
+    Imports of sibling packages under the same top package (the gold job's
+    ``from workloads.silver.spark_job import ...``) are bundled too.
+
     A missing entry script gives an empty bundle (its author may not have landed it yet):
     the program still runs, and ``pulumi up`` fails on the missing file.
     """
@@ -208,8 +211,9 @@ def _resolve_local(dotted: str, package_dir: Path) -> dict[str, Path]:
     flat = package_dir / f"{parts[0]}.py"
     if len(parts) == 1 and parts[0] != "__init__" and flat.is_file():
         return {flat.name: flat}
-    top, package = package_dir.parent, package_dir
-    if parts[0] != top.name or (len(parts) > 1 and parts[1] != package.name):
+    top = package_dir.parent
+    package = top / parts[1] if len(parts) > 1 else package_dir
+    if parts[0] != top.name or not (package / "__init__.py").is_file():
         return {}
     found = {f"{top.name}/__init__.py": top / "__init__.py"}
     if len(parts) > 1:
@@ -236,10 +240,12 @@ def deterministic_zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _cached_zip(bundle: SparkJobBundle) -> Path:
+def cached_zip(
+    bundle: SparkJobBundle, kind: str = "silver-job", file_name: str = JOB_MODULES_ZIP
+) -> Path:
     """The modules zip written once under the build cache (a FileAsset needs a path)."""
     cache = Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build"))
-    path = cache / "silver-job" / bundle.digest / JOB_MODULES_ZIP
+    path = cache / kind / bundle.digest / file_name
     if not path.is_file() or path.read_bytes() != bundle.zip_bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
@@ -356,7 +362,7 @@ LAMBDA_RETRY = [
 SYNC_TASK = "arn:aws:states:::emr-serverless:startJobRun.sync"
 
 
-def _invoke(function_arn: str, payload: dict[str, Any], **state: Any) -> dict[str, Any]:
+def lambda_task(function_arn: str, payload: dict[str, Any], **state: Any) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -406,7 +412,7 @@ def silver_definition(
                 "Catch": table_failed,
                 "Next": "FinishTable",
             },
-            "FinishTable": _invoke(
+            "FinishTable": lambda_task(
                 finish_function_arn,
                 table,
                 ResultPath=None,
@@ -419,7 +425,7 @@ def silver_definition(
                 "End": True,
             },
             # The table's records are marked error with the cause; the other tables go on.
-            "RecordTableFailure": _invoke(
+            "RecordTableFailure": lambda_task(
                 fail_function_arn,
                 {**table, "error.$": "$.failure"},
                 ResultPath=None,
@@ -443,7 +449,7 @@ def silver_definition(
         "Comment": "Merge the pending bronze changes of every table into silver, then review_flat",
         "StartAt": "Plan",
         "States": {
-            "Plan": _invoke(
+            "Plan": lambda_task(
                 plan_function_arn,
                 {"execution_name.$": "$$.Execution.Name"},
                 ResultSelector={
@@ -491,7 +497,7 @@ def silver_definition(
                 "Next": "RegisterGoldRecords",
             },
             # One pending gold control record per review_flat month the job replaced.
-            "RegisterGoldRecords": _invoke(
+            "RegisterGoldRecords": lambda_task(
                 gold_records_function_arn,
                 {
                     "run_id.$": "$.plan.run_id",
@@ -576,6 +582,114 @@ def maintenance_definition(
     }
 
 
+# --- shared with the gold component: the application, the job code, running jobs ------------
+
+
+def spark_application(
+    parent: pulumi.Resource, logical: str, *, name: str, emr: EmrServerlessSettings, layer: str
+) -> aws.emrserverless.Application:
+    """An EMR Serverless Spark application capped by ``emr``, started on demand, idle-stopped."""
+    return aws.emrserverless.Application(
+        logical,
+        name=name,
+        type="SPARK",
+        release_label=emr.release_label,
+        architecture=emr.architecture,
+        maximum_capacity={
+            "cpu": f"{emr.max_vcpu} vCPU",
+            "memory": f"{emr.max_memory_gb} GB",
+            "disk": f"{emr.max_disk_gb} GB",
+        },
+        # Nothing pre-initialised: workers start with a job and stop when idle.
+        auto_start_configuration={"enabled": True},
+        auto_stop_configuration={"enabled": True, "idle_timeout_minutes": emr.idle_timeout_minutes},
+        tags=layer_tags(layer),
+        opts=child_options(parent),
+    )
+
+
+def spark_job_objects(
+    parent: pulumi.Resource,
+    logical: str,
+    *,
+    entry: Path,
+    bucket: pulumi.Input[str],
+    jobs_prefix: str,
+    layer: str,
+) -> tuple[aws.s3.BucketObjectv2, aws.s3.BucketObjectv2]:
+    """Upload a Spark entry script and its modules zip under ``<jobs_prefix><sha256>/``."""
+    bundle = build_spark_job_bundle(entry)
+    if not entry.is_file():
+        pulumi.log.warn(
+            f"{entry} does not exist yet: the {layer} jobs "
+            "have no code and `pulumi up` will fail to upload it",
+            resource=parent,
+        )
+    job_prefix = f"{jobs_prefix}{bundle.digest}/"
+    modules_zip = f"{layer}_job_modules.zip"
+    script = aws.s3.BucketObjectv2(
+        f"{logical}-job-script",
+        bucket=bucket,
+        key=f"{job_prefix}{entry.name}",
+        source=pulumi.FileAsset(str(entry)),
+        # etag is not the MD5 of an SSE-KMS object: the content hash tracks changes.
+        source_hash=bundle.entry_sha256,
+        content_type="text/x-python",
+        tags=layer_tags(layer),
+        opts=child_options(parent),
+    )
+    modules = aws.s3.BucketObjectv2(
+        f"{logical}-job-modules",
+        bucket=bucket,
+        key=f"{job_prefix}{modules_zip}",
+        source=pulumi.FileAsset(str(cached_zip(bundle, f"{layer}-job", modules_zip))),
+        source_hash=bundle.zip_sha256,
+        content_type="application/zip",
+        tags=layer_tags(layer),
+        opts=child_options(parent),
+    )
+    return script, modules
+
+
+def spark_run_statements(
+    *,
+    application_arn: pulumi.Input[str],
+    job_role_arn: pulumi.Input[str],
+    sync_rule_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str],
+) -> list[pulumi.Input[dict[str, Any]]]:
+    """What a state machine needs to run jobs on one application with one job role."""
+    return [
+        {
+            "Sid": "StartSparkJobs",
+            "Effect": "Allow",
+            "Action": "emr-serverless:StartJobRun",
+            "Resource": application_arn,
+        },
+        {
+            "Sid": "WatchSparkJobs",
+            "Effect": "Allow",
+            "Action": ["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"],
+            "Resource": pulumi.Output.concat(application_arn, "/jobruns/*"),
+        },
+        {
+            "Sid": "PassJobRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": job_role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}},
+        },
+        {
+            "Sid": "SyncJobEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": sync_rule_arn,
+        },
+        kms_use(kms_key_arn, encrypt=True),
+        state_machine_log_delivery(),
+    ]
+
+
 # --- the component ---------------------------------------------------------------------------
 
 
@@ -626,57 +740,22 @@ class SilverPipeline(pulumi.ComponentResource):
         maintenance_logs = log_group("silver-maintenance", "/aws/vendedlogs/states")
 
         # --- the EMR Serverless application ------------------------------------------------
-        emr = silver.emr
-        self.application = aws.emrserverless.Application(
+        self.application = spark_application(
+            self,
             f"{name}-spark",
             name=names.resource("silver-spark"),
-            type="SPARK",
-            release_label=emr.release_label,
-            architecture=emr.architecture,
-            maximum_capacity={
-                "cpu": f"{emr.max_vcpu} vCPU",
-                "memory": f"{emr.max_memory_gb} GB",
-                "disk": f"{emr.max_disk_gb} GB",
-            },
-            # Nothing pre-initialised: workers start with a job and stop when idle.
-            auto_start_configuration={"enabled": True},
-            auto_stop_configuration={
-                "enabled": True,
-                "idle_timeout_minutes": emr.idle_timeout_minutes,
-            },
-            tags=layer_tags("silver"),
-            opts=child_options(self),
+            emr=silver.emr,
+            layer="silver",
         )
 
         # --- the job bundle ----------------------------------------------------------------
-        bundle = build_spark_job_bundle(SPARK_JOB_ENTRY)
-        if not SPARK_JOB_ENTRY.is_file():
-            pulumi.log.warn(
-                f"{SPARK_JOB_ENTRY} does not exist yet: the silver jobs "
-                "have no code and `pulumi up` will fail to upload it",
-                resource=self,
-            )
-        job_prefix = f"{JOBS_PREFIX}{bundle.digest}/"
-        self.job_script = aws.s3.BucketObjectv2(
-            f"{name}-job-script",
+        self.job_script, self.job_modules = spark_job_objects(
+            self,
+            name,
+            entry=SPARK_JOB_ENTRY,
             bucket=args.artifacts_bucket_name,
-            key=f"{job_prefix}{SPARK_JOB_ENTRY.name}",
-            source=pulumi.FileAsset(str(SPARK_JOB_ENTRY)),
-            # etag is not the MD5 of an SSE-KMS object: the content hash tracks changes.
-            source_hash=bundle.entry_sha256,
-            content_type="text/x-python",
-            tags=layer_tags("silver"),
-            opts=child_options(self),
-        )
-        self.job_modules = aws.s3.BucketObjectv2(
-            f"{name}-job-modules",
-            bucket=args.artifacts_bucket_name,
-            key=f"{job_prefix}{JOB_MODULES_ZIP}",
-            source=pulumi.FileAsset(str(_cached_zip(bundle))),
-            source_hash=bundle.zip_sha256,
-            content_type="application/zip",
-            tags=layer_tags("silver"),
-            opts=child_options(self),
+            jobs_prefix=JOBS_PREFIX,
+            layer="silver",
         )
 
         def s3_uri(bucket: pulumi.Input[str], key: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -890,38 +969,12 @@ class SilverPipeline(pulumi.ComponentResource):
         )
 
         # --- the pipeline state machine ----------------------------------------------------
-        job_runs = pulumi.Output.concat(self.application.arn, "/jobruns/*")
-        spark_statements = [
-            {
-                "Sid": "StartSparkJobs",
-                "Effect": "Allow",
-                "Action": "emr-serverless:StartJobRun",
-                "Resource": self.application.arn,
-            },
-            {
-                "Sid": "WatchSparkJobs",
-                "Effect": "Allow",
-                "Action": ["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"],
-                "Resource": job_runs,
-            },
-            {
-                "Sid": "PassJobRole",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": self.job_role.arn,
-                "Condition": {
-                    "StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}
-                },
-            },
-            {
-                "Sid": "SyncJobEvents",
-                "Effect": "Allow",
-                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                "Resource": arn("events", f"rule/{SYNC_JOB_RULE}"),
-            },
-            kms_use(args.kms_key_arn, encrypt=True),
-            state_machine_log_delivery(),
-        ]
+        spark_statements = spark_run_statements(
+            application_arn=self.application.arn,
+            job_role_arn=self.job_role.arn,
+            sync_rule_arn=arn("events", f"rule/{SYNC_JOB_RULE}"),
+            kms_key_arn=args.kms_key_arn,
+        )
         functions = [self.plan, self.finish, self.fail, self.gold_records]
         machine_role = self._role(
             "silver-pipeline",
@@ -1130,11 +1183,21 @@ class SilverPipeline(pulumi.ComponentResource):
 
 
 __all__ = [
+    "EVENT_SOURCE",
+    "SUCCEEDED_DETAIL_TYPE",
+    "JsonPath",
     "SilverPipeline",
     "SilverPipelineArgs",
     "SparkJob",
     "SparkJobBundle",
     "build_spark_job_bundle",
+    "cached_zip",
+    "job_retry",
+    "lambda_task",
     "maintenance_definition",
     "silver_definition",
+    "spark_application",
+    "spark_job_objects",
+    "spark_run_statements",
+    "states_array",
 ]

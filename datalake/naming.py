@@ -50,6 +50,9 @@ NAME_LIMITS: dict[str, int] = {
     "pipe": 64,
     "sqs-queue": 80,
     "schedule": 64,
+    "event-rule": 64,
+    "iam-user": 64,
+    "iam-group": 128,
 }
 
 # Resource purposes the platform declares (now and in the layers built on the foundation);
@@ -89,7 +92,23 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("silver-maintenance", "iam-role"),
     ("silver-maintenance", "schedule"),
     ("silver-maintenance-start", "iam-role"),
+    ("gold-spark", "emr-application"),
+    ("gold-spark-job", "iam-role"),
+    ("gold-plan", "lambda-function"),
+    ("gold-plan", "iam-role"),
+    ("gold-finish", "lambda-function"),
+    ("gold-finish", "iam-role"),
+    ("gold-fail", "lambda-function"),
+    ("gold-fail", "iam-role"),
+    ("gold-marts", "iam-role"),
+    ("gold-marts", "schedule"),
+    ("gold-marts-start", "iam-role"),
+    ("gold-after-silver", "event-rule"),
+    ("gold-after-silver", "iam-role"),
     ("gold-consumers", "athena-workgroup"),
+    ("gold-consumer", "iam-role"),
+    ("gold-consumers", "iam-group"),
+    ("gold-demo", "iam-user"),
     ("pii-hmac-key", "secret"),
 )
 

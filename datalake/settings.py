@@ -323,13 +323,26 @@ class GoldSettings(_Section):
     """Silver -> gold marts and consumer access through Athena."""
 
     schedule: str | None = Field(
-        None, description="Extra schedule; null runs gold only after each successful silver run."
+        None,
+        description="Extra schedule (in `silver.schedule_timezone`); null runs gold only after "
+        "each successful silver run.",
     )
     reuse_silver_application: bool = Field(
-        True, description="Run gold on the silver EMR Serverless application."
+        True,
+        description="Run gold on the silver EMR Serverless application; false gives gold its "
+        "own application with the same `silver.emr` settings.",
+    )
+    max_concurrency: int = Field(
+        5, ge=1, le=40, description="Marts rebuilt at the same time (Spark jobs in parallel)."
     )
     athena_bytes_scanned_cutoff_mb: int = Field(
         10_240, ge=10, description="Per-query cutoff in the consumer workgroup (Athena minimum 10)."
+    )
+    demo_user: bool = Field(
+        False,
+        description="Create an IAM user with exactly the consumer role's permissions, for trying "
+        "gold in the AWS console (no access keys or password are created; set a console "
+        "password by hand). Leave off in shared accounts.",
     )
 
     @field_validator("schedule")

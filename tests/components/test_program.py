@@ -348,6 +348,7 @@ def test_components_use_datalake_type_tokens_and_own_their_children(stack):
         "datalake:index:IngestionNetwork",
         "datalake:index:PIIMasker",
         "datalake:index:SilverPipeline",
+        "datalake:index:GoldMart",
     }
     assert not [r.type for r in resources if r.type.endswith("V2")], "deprecated *V2 resources"
     for resource in resources:

@@ -1,4 +1,4 @@
-"""End to end on the AWS emulator: raw -> bronze -> silver in the Glue catalog -> gold records.
+"""End to end on the AWS emulator: raw -> bronze -> silver -> gold, all in the Glue catalog.
 
 Every AWS call goes to moto's server (S3, DynamoDB, Glue): the controller, the ingest workers,
 pyiceberg's Glue catalog and S3 file IO, with the arrow engine.
@@ -10,16 +10,19 @@ import io
 from collections.abc import Iterator
 
 import boto3
+import duckdb
 import pyarrow.csv as pacsv
 import pytest
 from moto.server import ThreadedMotoServer
 
+from datalake.contracts.gold import MARTS
 from datalake.control import ControlStatus, ControlStore, create_control_table
 from datalake.reviews import generate_reviews, sample_file
 from tests.workloads.conftest import ARRIVED, gz
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.worker import IngestWorker
+from workloads.gold.pipeline import GoldRun
 from workloads.silver.catalogs import glue_catalog
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
 from workloads.silver.tables import table_properties
@@ -50,6 +53,7 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
     glue.create_database(
         DatabaseInput={"Name": "e2e_silver", "LocationUri": "s3://e2e-lake/silver/"}
     )
+    glue.create_database(DatabaseInput={"Name": "e2e_gold", "LocationUri": "s3://e2e-lake/gold/"})
     dynamodb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=REGION)
     store = ControlStore(create_control_table(dynamodb, "e2e-control"))
     cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=REGION)
@@ -89,3 +93,34 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
     assert catalog.load_table(("e2e_silver", "beer")).scan().to_arrow().num_rows == 66_055
     assert len(list(store.by_status("silver", ControlStatus.SUCCESS))) == 4
     assert len(list(store.by_status("gold", ControlStatus.PENDING))) == len(report.gold_records) > 0
+
+    gold = GoldRun(
+        store=store,
+        catalog=catalog,
+        silver_namespace="e2e_silver",
+        gold_namespace="e2e_gold",
+        worker_id="gold-1",
+        properties=table_properties(128, 7, 5),
+    ).run()
+    assert gold.error is None and len(gold.marts) == len(MARTS)
+    assert list(store.by_status("gold", ControlStatus.PENDING)) == []
+    gold_tables = {t["Name"] for t in glue.get_tables(DatabaseName="e2e_gold")["TableList"]}
+    assert gold_tables == {m.name for m in MARTS}
+
+    # Independent check: reviews per (month, state) straight from the generated input.
+    profiles = pacsv.read_csv(sample_file("profile"))  # noqa: F841 (DuckDB reads it by name)
+    expected = duckdb.sql(
+        """
+        SELECT year(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS y,
+               month(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS m,
+               p.state, count(*) AS n
+        FROM reviews r LEFT JOIN profiles p USING (profile_id)
+        GROUP BY ALL
+        """
+    ).fetchall()
+    mart = catalog.load_table(("e2e_gold", "state_by_review_volume")).scan().to_arrow()
+    got = {
+        (r["review_year"], r["review_month"], r["state"]): r["total_reviews"]
+        for r in mart.to_pylist()
+    }
+    assert got == {(y, m, state): n for y, m, state, n in expected}

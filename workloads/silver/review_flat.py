@@ -9,6 +9,7 @@ soft-deleted); reviews without a review_time belong to no month and are left out
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from pyiceberg.expressions import (
     BooleanExpression,
     EqualTo,
     GreaterThanOrEqual,
+    In,
     LessThan,
     Or,
 )
@@ -82,6 +84,37 @@ def _month_range(year: int, month: int) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
+def _time_ranges(months: list[Partition]) -> list[tuple[int, int]]:
+    """Epoch-second ranges covering the months, consecutive months merged into one range."""
+    ranges: list[tuple[int, int]] = []
+    for year, month in sorted(months):
+        low, high = _month_range(year, month)
+        if ranges and ranges[-1][1] == low:
+            ranges[-1] = (ranges[-1][0], high)
+        else:
+            ranges.append((low, high))
+    return ranges
+
+
+def month_filter(months: list[Partition]) -> BooleanExpression:
+    """Iceberg filter of (review_year, review_month) partitions, one term per year.
+
+    pyiceberg evaluates filters per data file; one term per month (a full history is 180 of
+    them) made planning take minutes, one per year keeps it to a handful.
+    """
+    by_year: dict[int, set[int]] = defaultdict(set)
+    for year, month in months:
+        by_year[year].add(month)
+    return _any_of(
+        [
+            EqualTo("review_year", year)
+            if len(chosen) == 12
+            else And(EqualTo("review_year", year), In("review_month", sorted(chosen)))
+            for year, chosen in sorted(by_year.items())
+        ]
+    )
+
+
 def _any_of(terms: list[BooleanExpression]) -> BooleanExpression:
     return terms[0] if len(terms) == 1 else Or(*terms)
 
@@ -103,7 +136,7 @@ def rebuild(
     in_months = _any_of(
         [
             And(GreaterThanOrEqual("review_time", low), LessThan("review_time", high))
-            for low, high in (_month_range(y, m) for y, m in ordered)
+            for low, high in _time_ranges(ordered)
         ]
     )
     connection = duckdb.connect()
@@ -132,9 +165,7 @@ def rebuild(
     joined = joined.append_column("review_year", pc.year(stamps).cast(pa.int64()))
     joined = joined.append_column("review_month", pc.month(stamps).cast(pa.int64()))
     rows = conform(joined, review_flat.schema().as_arrow())
-    partition_filter = _any_of(
-        [And(EqualTo("review_year", y), EqualTo("review_month", m)) for y, m in ordered]
-    )
+    partition_filter = month_filter(ordered)
     review_flat.overwrite(
         rows,
         overwrite_filter=partition_filter,

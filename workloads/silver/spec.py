@@ -14,15 +14,19 @@ from datalake.contracts import TableContract, silver_columns
 SPARK_TYPES = {"long": "bigint", "double": "double", "string": "string", "timestamp": "timestamp"}
 
 
-def spark_spec(contract: TableContract, properties: dict[str, str]) -> dict[str, Any]:
-    """JSON-ready description of the silver table of ``contract`` for the Spark job."""
+def spark_spec(
+    contract: TableContract, properties: dict[str, str], *, audit: bool = True
+) -> dict[str, Any]:
+    """JSON-ready description of the table of ``contract`` for the Spark job (``audit``:
+    silver's created/updated/deleted columns)."""
+    columns = silver_columns(contract) if audit else contract.columns
     return {
         "table": contract.name,
         "primary_key": list(contract.primary_key),
         "source_columns": [c.name for c in contract.columns],
         "columns": [
             {"name": c.name, "type": SPARK_TYPES[c.type.value], "nullable": c.nullable}
-            for c in silver_columns(contract)
+            for c in columns
         ],
         "partitioning": [list(p) for p in contract.silver_partitioning],
         "properties": properties,

@@ -28,13 +28,18 @@ _TYPES = {
 _TRANSFORMS: dict[str, type[Transform]] = {"day": DayTransform, "identity": IdentityTransform}
 
 
-def iceberg_schema(contract: TableContract) -> Schema:
-    """Iceberg schema of the silver table of ``contract`` (field ids in column order)."""
+def iceberg_schema(contract: TableContract, *, audit: bool = True) -> Schema:
+    """Iceberg schema of ``contract`` (field ids in column order).
+
+    ``audit``: a silver table (one row per key, with created/updated/deleted times); gold
+    marts are aggregates without them.
+    """
+    columns = silver_columns(contract) if audit else contract.columns
     fields = [
         NestedField(i, c.name, _TYPES[c.type](), required=not c.nullable, doc=c.description or None)
-        for i, c in enumerate(silver_columns(contract), start=1)
+        for i, c in enumerate(columns, start=1)
     ]
-    identifiers = [f.field_id for f in fields if f.name in contract.primary_key]
+    identifiers = [f.field_id for f in fields if audit and f.name in contract.primary_key]
     return Schema(*fields, identifier_field_ids=identifiers)
 
 
@@ -69,11 +74,16 @@ def table_properties(
 
 
 def ensure_table(
-    catalog: Catalog, namespace: str, contract: TableContract, properties: dict[str, Any]
+    catalog: Catalog,
+    namespace: str,
+    contract: TableContract,
+    properties: dict[str, Any],
+    *,
+    audit: bool = True,
 ) -> Table:
-    """Create the silver table of ``contract`` or add the contract's new columns to it."""
+    """Create the table of ``contract`` or add the contract's new columns to it."""
     identifier = (namespace, contract.name)
-    schema = iceberg_schema(contract)
+    schema = iceberg_schema(contract, audit=audit)
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:

@@ -1,0 +1,122 @@
+"""Gold marts on the arrow engine against values computed by hand (see gold_fixtures.py)."""
+
+from __future__ import annotations
+
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from datalake.contracts import REVIEW_FLAT
+from datalake.contracts.gold import MARTS
+from tests.workloads.gold_fixtures import review_flat_rows
+from workloads.gold.marts import run_marts
+from workloads.silver.tables import ensure_table, table_properties
+
+PROPERTIES = table_properties(128, 7, 5)
+JAN, FEB = (2010, 1), (2010, 2)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    catalog = SqlCatalog("gold", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
+    catalog.create_namespace("silver")
+    catalog.create_namespace("gold")
+    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT, PROPERTIES)
+    review_flat.append(review_flat_rows())
+    return catalog, review_flat
+
+
+def mart(catalog, name: str) -> list[dict]:
+    rows = catalog.load_table(("gold", name)).scan().to_arrow().to_pylist()
+    return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_top_beers_keeps_beers_with_at_least_25_reviews(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    assert mart(catalog, "top_beers_by_rating") == [
+        {
+            "review_year": 2010,
+            "review_month": 1,
+            "beer_id": 10,
+            "beer_name": "Amber",
+            "beer_style": "Lager",
+            "avg_rating": 4.2,  # (20 x 4.0 + 5 x 5.0) / 25; the deleted 1.0 is excluded
+            "total_reviews": 25,
+        }
+    ]  # beer 11 has 24 reviews in January, beer 12 has 3 in February
+
+
+def test_top_breweries_and_styles(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    breweries = mart(catalog, "top_breweries_by_rating")
+    assert [(r["brewery_id"], r["total_reviews"], r["avg_rating"]) for r in breweries] == [
+        (1, 25, 4.2)
+    ]
+    styles = mart(catalog, "top_styles_by_popularity")
+    assert [(r["beer_style"], r["total_reviews"]) for r in styles] == [("Lager", 25)]
+
+
+def test_state_volume_and_top_drinkers_have_no_minimum(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    states = {
+        (r["review_month"], r["state"]): r["total_reviews"]
+        for r in mart(catalog, "state_by_review_volume")
+    }
+    # January: ann (CA) 12 + cy (CA) 24 = 36, bob (NY) 13; February: bob 2, ann 1.
+    assert states == {(1, "CA"): 36, (1, "NY"): 13, (2, "NY"): 2, (2, "CA"): 1}
+    drinkers = {
+        (r["review_month"], r["profile_id"]): (r["total_reviews"], r["avg_rating"])
+        for r in mart(catalog, "top_drinkers")
+    }
+    assert drinkers[(1, 7)] == (24, 3.0)
+    assert drinkers[(2, 6)] == (2, 3.0)
+    assert drinkers[(2, 5)] == (1, None)  # an empty score counts as a review, not in the mean
+
+
+def test_the_last_second_of_a_month_counts_in_that_month(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    drinkers = {
+        (r["review_month"], r["profile_id"]): r["total_reviews"]
+        for r in mart(catalog, "top_drinkers")
+    }
+    assert drinkers[(1, 7)] == 24 and (2, 7) not in drinkers
+
+
+def test_running_twice_gives_the_same_rows(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    first = {m.name: mart(catalog, m.name) for m in MARTS}
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    assert {m.name: mart(catalog, m.name) for m in MARTS} == first
+
+
+def test_an_incremental_run_leaves_other_months_files_untouched(lake):
+    catalog, review_flat = lake
+    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    table = catalog.load_table(("gold", "top_drinkers"))
+    february = {
+        f["file_path"]
+        for f in table.inspect.files().to_pylist()
+        if f["partition"]["review_month"] == 2
+    }
+    run_marts(catalog, "gold", review_flat, [JAN], PROPERTIES)
+    table.refresh()
+    files = table.inspect.files().to_pylist()
+    assert {f["file_path"] for f in files if f["partition"]["review_month"] == 2} == february
+    assert len(mart(catalog, "top_drinkers")) == 5  # January: ann, bob, cy; February: ann, bob
+
+
+def test_every_mart_is_declared_with_its_period_and_measures():
+    names = {m.name for m in MARTS}
+    assert names == {
+        "top_beers_by_rating",
+        "top_breweries_by_rating",
+        "top_styles_by_popularity",
+        "state_by_review_volume",
+        "top_drinkers",
+    }
+    for declared in MARTS:
+        assert declared.contract.column_names[:2] == ("review_year", "review_month")

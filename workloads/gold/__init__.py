@@ -1,0 +1,1 @@
+"""Silver -> gold: monthly marts on two engines, replacing exactly the touched months."""
