@@ -21,9 +21,10 @@
             ──▶ Finish λ (records success)
     Athena workgroup gold-consumers: engine v3, configuration enforced, results SSE-KMS (lake
       key) in observer/athena-results/, per-query scan cutoff; one named query per mart
-    consumers   role gold-consumer (+ the optional demo user, same policy): queries in that
-                workgroup, Glue read of the gold database, the results prefix, the lake key;
-                no S3 on the lake bucket at all: Lake Formation vends gold credentials
+    consumers   role gold-consumer (+ the demo user of gold.demo_user, for the console, same
+                policy, no access key or password): queries in that workgroup, Glue read of the
+                gold database, the results prefix, the lake key; no S3 on the lake bucket at
+                all: Lake Formation vends gold credentials
     Lake Formation  LF-Tag layer = bronze | silver | gold on the three databases, the gold
                 database also classification = internal; consumers get TABLE SELECT/DESCRIBE
                 and DATABASE DESCRIBE through classification ∈ {public, internal} ∧ layer = gold
@@ -830,6 +831,8 @@ class GoldMart(pulumi.ComponentResource):
                     },
                 },
             },
+            # Queries consumers saved in the workgroup must not block `pulumi destroy` in dev.
+            force_destroy=not settings.protect_stateful,
             tags=layer_tags("gold"),
             opts=child_options(self),
         )

@@ -782,6 +782,14 @@ class SilverPipeline(pulumi.ComponentResource):
             "emr-serverless.amazonaws.com",
             s3_read(args.lake_bucket_arn, [BRONZE_PREFIX], "ReadBronze"),
             {
+                # Lake Formation vends credentials for registered locations (lake-formation
+                # mode); the call has no resource-level permissions, the LF grants decide.
+                "Sid": "LakeFormationDataAccess",
+                "Effect": "Allow",
+                "Action": "lakeformation:GetDataAccess",
+                "Resource": "*",
+            },
+            {
                 # Iceberg rewrites data files and deletes them when snapshots expire.
                 "Sid": "ReadWriteSilver",
                 "Effect": "Allow",
