@@ -451,7 +451,8 @@ def silver_definition(
         "States": {
             "Plan": lambda_task(
                 plan_function_arn,
-                {"execution_name.$": "$$.Execution.Name"},
+                # The run's input may name the tables to process ({"tables": [...]}).
+                {"execution_name.$": "$$.Execution.Name", "input.$": "$"},
                 ResultSelector={
                     "run_id.$": "$.Payload.run_id",
                     "tables.$": "$.Payload.tables",

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from datalake import cli_operate
 from datalake.config_docs import generated_docs
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
@@ -17,7 +18,12 @@ from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
 app = typer.Typer(help="Operate the serverless data lake.", no_args_is_help=True)
 config_app = typer.Typer(help="Check stack files and generate the configuration reference.")
 app.add_typer(config_app, name="config")
+local_app = typer.Typer(help="Run the whole lake on this machine, on an embedded AWS emulator.")
+app.add_typer(local_app, name="local")
+seed_app = typer.Typer(help="Sample data: generate reviews, upload seed files.")
+app.add_typer(seed_app, name="seed")
 console = Console()
+cli_operate.register(app, seed_app)  # seed upload, process, status, reprocess
 
 StackFile = Annotated[
     Path, typer.Argument(exists=True, dir_okay=False, help="A stack file, Pulumi.<stack>.yaml.")
@@ -85,6 +91,72 @@ def docs(
         else:
             path.write_text(text)
             console.print(f"wrote {path}")
+
+
+@local_app.command("run")
+def local_run(
+    reviews: Annotated[int, typer.Option(min=1, help="Generated reviews.")] = 100_000,
+    files: Annotated[int, typer.Option(min=1, max=100, help="Review files to split into.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the review generator.")] = 7,
+    engine: Annotated[
+        str, typer.Option(help="Silver/gold engine: arrow (pyiceberg + DuckDB) or spark.")
+    ] = "arrow",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Emulator port (0: any).")] = 0,
+    serve: Annotated[bool, typer.Option("--serve", help="Keep the emulator running.")] = False,
+) -> None:
+    """Run raw -> bronze -> silver -> gold end to end on an embedded emulator."""
+    if engine not in ("arrow", "spark"):
+        _fail(f"--engine must be arrow or spark, not {engine!r}")
+    # The runner drives the workloads exactly as AWS does; imported here, not at start-up.
+    from workloads.local.emulator import EmulatorError
+    from workloads.local.present import (
+        RichStages,
+        print_summary,
+        progress_bars,
+        serve_until_interrupted,
+    )
+    from workloads.local.runner import run_local
+
+    console.print(f"local run: {reviews:,} reviews in {files} files, engine {engine}")
+    try:
+        with progress_bars(console) as bars:
+
+            def summary_then_wait(lake: object, finished: object) -> None:
+                bars.stop()
+                print_summary(console, finished)
+                serve_until_interrupted(console, lake)
+
+            report = run_local(
+                reviews=reviews,
+                files=files,
+                seed=seed,
+                engine=engine,
+                port=port,
+                progress=RichStages(bars),
+                serve=summary_then_wait if serve else None,
+            )
+    except EmulatorError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted; the emulator was stopped and nothing was left running")
+    if not serve:
+        print_summary(console, report)
+    if report.errors:
+        _fail(f"{len(report.errors)} error(s) during the run (listed above)")
+
+
+@seed_app.command("generate")
+def seed_generate(
+    reviews: Annotated[int, typer.Option(min=1, help="Reviews to generate.")] = 100_000,
+    out: Annotated[Path, typer.Option(file_okay=False, help="Output folder.")] = Path("seed"),
+    seed: Annotated[int, typer.Option(help="Seed (same seed, same file).")] = 7,
+) -> None:
+    """Write generated reviews as a gzip CSV (the batch raw shape)."""
+    from datalake.reviews import write_reviews_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_reviews_csv(out / "reviews.csv.gz", reviews, seed=seed)
+    console.print(f"wrote {reviews:,} reviews to {path}")
 
 
 def main() -> None:

@@ -65,6 +65,16 @@ def test_plan_claims_records_and_writes_one_manifest_per_table(lake, config):
     assert plan(lake.store, lake.s3, config, "run-2")["tables"] == []  # nothing left to claim
 
 
+def test_plan_can_be_limited_to_some_tables(lake, config):
+    ingest(
+        lake, "raw/beer/a.csv.gz", "beer_id,brewery_id,beer_name,beer_style,beer_abv\n1,2,A,IPA,5\n"
+    )
+    ingest(lake, "raw/brewery/w.csv.gz", "brewery_id,brewery_name\n2,W\n")
+    only_beer = plan(lake.store, lake.s3, config, "run-1", only=["beer"])
+    assert [t["table"] for t in only_beer["tables"]] == ["beer"]
+    assert [t["table"] for t in plan(lake.store, lake.s3, config, "run-2")["tables"]] == ["brewery"]
+
+
 def test_finish_and_fail_mark_the_records_of_one_table(lake, config, monkeypatch):
     ingest(
         lake, "raw/beer/a.csv.gz", "beer_id,brewery_id,beer_name,beer_style,beer_abv\n1,2,A,IPA,5\n"

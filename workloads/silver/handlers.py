@@ -50,11 +50,20 @@ def worker_of(run_id: str) -> str:
     return f"silver-run:{run_id}"
 
 
-def plan(store: ControlStore, s3: Any, config: SilverRuntimeConfig, run_id: str) -> dict[str, Any]:
-    """Claim every table's records and write one manifest per table for the Spark job."""
+def plan(
+    store: ControlStore,
+    s3: Any,
+    config: SilverRuntimeConfig,
+    run_id: str,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
+    """Claim the tables' records (``only`` those named, if given) and write one manifest per
+    table for the Spark job."""
     prefix = f"silver/runs/{run_id}/"
     tables, changes = [], []
     for contract in SILVER_ORDER:
+        if only and contract.name not in only:
+            continue
         records = claim_table_records(store, contract.name, worker_of(run_id))
         if not records:
             continue
@@ -98,9 +107,11 @@ def _store(config: SilverRuntimeConfig) -> ControlStore:
 
 
 def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"execution_name": ...}`` -> the run's tables and manifests."""
+    """``{"execution_name", "input"}`` -> the run's tables and manifests (``input.tables``
+    limits the run to those tables)."""
     config = SilverRuntimeConfig.from_env()
-    return plan(_store(config), boto3.client("s3"), config, event["execution_name"])
+    only = (event.get("input") or {}).get("tables")
+    return plan(_store(config), boto3.client("s3"), config, event["execution_name"], only)
 
 
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,0 +1,268 @@
+"""Commands that operate a deployed lake: ``seed upload``, ``process``, ``status``, ``reprocess``.
+
+Resource names come from the stack outputs (``--outputs FILE`` or ``pulumi stack output``);
+``--endpoint-url`` sends every AWS call to an emulator instead of AWS. Attach them with
+:func:`register`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from datalake.control import ControlRecordError
+from datalake.operations import (
+    Aws,
+    LakeOutputs,
+    OperationsError,
+    execution_failure,
+    load_outputs,
+    parse_tables,
+    reprocess,
+    start_ingestion,
+    start_processing,
+    status_summary,
+    upload_seed,
+    wait_for,
+)
+
+EXPECTED_ERRORS = (OperationsError, ControlRecordError, ClientError, BotoCoreError, Boto3Error)
+"""Failures reported as one ``error:`` line; anything else is a bug and keeps its traceback."""
+ERROR_TEXT_WIDTH = 160
+
+OutputsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs",
+        dir_okay=False,
+        help="Stack outputs as JSON (`pulumi stack output --json > FILE`); "
+        "default: run `pulumi stack output`.",
+    ),
+]
+StackName = Annotated[
+    str | None, typer.Option("--stack", help="Pulumi stack to read the outputs from.")
+]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (an emulator)."),
+]
+Region = Annotated[
+    str | None,
+    typer.Option("--region", help="AWS region; default: the stack's region output, then boto3's."),
+]
+
+
+class ProcessLayer(StrEnum):
+    SILVER = "silver"
+    GOLD = "gold"
+
+
+def _console(*, stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``error: <message>`` on one line to stderr and exit with code 1."""
+    _console(stderr=True).print(f"[red]error:[/red] {escape(' '.join(message.split()))}")
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except EXPECTED_ERRORS as error:
+        _fail(str(error))
+
+
+def _connect(
+    outputs_file: Path | None, stack: str | None, endpoint_url: str | None, region: str | None
+) -> tuple[LakeOutputs, Aws]:
+    outputs = load_outputs(outputs_file, stack)
+    return outputs, Aws(region=region or outputs.region, endpoint_url=endpoint_url)
+
+
+def upload(
+    reviews: Annotated[int, typer.Option(min=1, help="Reviews to generate.")] = 100_000,
+    files: Annotated[int, typer.Option(min=1, help="Gzip CSV files to split them into.")] = 4,
+    seed: Annotated[int, typer.Option(help="Generator seed: same seed, same bytes.")] = 7,
+    first_id: Annotated[
+        int, typer.Option(min=1, help="First review id (raise it to add reviews).")
+    ] = 1,
+    outputs_file: OutputsFile = None,
+    stack: StackName = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+) -> None:
+    """Upload the sample breweries, beers and profiles and generated reviews to landing raw/."""
+    with _one_line_errors():
+        outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
+        with tempfile.TemporaryDirectory(prefix="datalake-seed-") as workdir:
+            keys = upload_seed(
+                aws.client("s3"),
+                outputs.landing_bucket,
+                reviews,
+                files,
+                seed,
+                Path(workdir),
+                first_id=first_id,
+            )
+    for key in keys:
+        typer.echo(f"s3://{outputs.landing_bucket}/{key}")
+    _console(stderr=True).print(
+        f"[green]ok[/green] uploaded {len(keys)} objects: 3 dimension files and "
+        f"{reviews} reviews in {files} files"
+    )
+
+
+def process(
+    layer: Annotated[ProcessLayer, typer.Option(help="Pipeline to start.", case_sensitive=False)],
+    tables: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated tables to limit the run to, e.g. beer,review."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
+    timeout: Annotated[
+        float, typer.Option(min=0, help="With --wait: give up after this many seconds.")
+    ] = 3600,
+    poll: Annotated[
+        float, typer.Option(min=0.01, help="With --wait: seconds between status checks.")
+    ] = 10,
+    outputs_file: OutputsFile = None,
+    stack: StackName = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+) -> None:
+    """Start a silver or gold run; print its execution ARN (with --wait, fail if the run does)."""
+    with _one_line_errors():
+        selected = parse_tables(layer.value, tables)
+        outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
+        arn = (
+            outputs.silver_state_machine_arn
+            if layer is ProcessLayer.SILVER
+            else outputs.gold_state_machine_arn
+        )
+        sfn = aws.client("stepfunctions")
+        execution = start_processing(sfn, arn, tables=selected)
+        typer.echo(execution)
+        if not wait:
+            return
+        status = wait_for(sfn, execution, poll, timeout)
+        if status != "SUCCEEDED":
+            _fail(f"{layer.value} run {status}: {execution_failure(sfn, execution)}")
+    typer.echo(status)
+
+
+def status(
+    errors: Annotated[int, typer.Option(min=0, help="Most recent failures to list.")] = 10,
+    outputs_file: OutputsFile = None,
+    stack: StackName = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+) -> None:
+    """Count control records per layer, table and status, and list the latest failures."""
+    with _one_line_errors():
+        outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
+        summary = status_summary(aws.control_store(outputs), errors=errors)
+    console = _console()
+    if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
+        for count in summary.counts:
+            typer.echo(f"{count.layer}\t{count.table}\t{count.status}\t{count.count}")
+        for row in summary.errors:
+            error = " ".join(row.error.split())
+            typer.echo(
+                f"error\t{row.control_id}\t{row.layer}\t{row.table}\t{row.key}\t"
+                f"{row.updated_at.isoformat()}\t{error}"
+            )
+        return
+    if not summary.counts:
+        console.print(f"no control records in {outputs.control_table_name}")
+        return
+    counts = Table(title=f"control records ({outputs.control_table_name})")
+    for column in ("layer", "table", "status"):
+        counts.add_column(column, no_wrap=True)
+    counts.add_column("records", justify="right")
+    for count in summary.counts:
+        counts.add_row(count.layer, escape(count.table), count.status, str(count.count))
+    console.print(counts)
+    if not summary.errors:
+        return
+    failures = Table(title=f"latest {len(summary.errors)} failures, newest first")
+    for column in ("control id", "layer", "table", "key", "updated", "attempts"):
+        failures.add_column(column, no_wrap=column != "key")
+    failures.add_column("error")
+    for row in summary.errors:
+        error = " ".join(row.error.split())
+        if len(error) > ERROR_TEXT_WIDTH:
+            error = error[: ERROR_TEXT_WIDTH - 1] + "…"
+        failures.add_row(
+            row.control_id,
+            row.layer,
+            escape(row.table),
+            escape(row.key),
+            f"{row.updated_at:%Y-%m-%d %H:%M:%S}",
+            f"{row.attempts}{'' if row.retryable else ' (no retry)'}",
+            escape(error),
+        )
+    console.print(failures)
+
+
+def reprocess_command(
+    control_id: Annotated[str, typer.Option("--control-id", help="Record in error to retry.")],
+    start: Annotated[
+        bool,
+        typer.Option(
+            "--start/--no-start",
+            help="For a bronze record, start its ingestion (the next silver or gold run "
+            "claims other layers' records).",
+        ),
+    ] = True,
+    outputs_file: OutputsFile = None,
+    stack: StackName = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+) -> None:
+    """Put a failed control record back to pending, with its attempts reset."""
+    with _one_line_errors():
+        outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
+        record = reprocess(aws.control_store(outputs), control_id)
+        console = _console()
+        console.print(
+            f"[green]ok[/green] {record.layer} record {record.control_id} "
+            f"({escape(record.table_name)}, {escape(record.object_key)}) is pending again"
+        )
+        if record.layer != "bronze":
+            console.print(
+                f"the next {record.layer} run claims it "
+                f"(`datalake process --layer {record.layer}` starts one now)"
+            )
+        elif start:
+            execution = start_ingestion(
+                aws.client("stepfunctions"), outputs.bronze_ingestion_state_machine_arn, record
+            )
+            console.print(f"started bronze ingestion: {execution}")
+        else:
+            console.print(
+                "not started: start the bronze ingestion state machine with "
+                f'{{"control_id": "{record.control_id}", '
+                f'"record_count": {record.record_count or 0}}}'
+            )
+
+
+def register(app: typer.Typer, seed_app: typer.Typer) -> None:
+    """Add ``upload`` to ``seed_app`` and ``process``, ``status``, ``reprocess`` to ``app``."""
+    seed_app.command("upload")(upload)
+    app.command("process")(process)
+    app.command("status")(status)
+    app.command("reprocess")(reprocess_command)

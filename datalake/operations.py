@@ -1,0 +1,451 @@
+"""Operating a deployed lake: seed data, start and follow runs, inspect and repair records.
+
+The same functions work against real AWS and against any endpoint that speaks the AWS APIs
+(moto's server, an emulator): the caller builds the boto3 clients (:class:`Aws`) and passes
+them in. The names of the deployed resources come from the stack outputs
+(:func:`load_outputs`), never from guessing, so the code needs no Pulumi import.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from datalake.contracts import CONTRACTS
+from datalake.contracts.gold import MARTS
+from datalake.control import ControlRecord, ControlStatus, ControlStore, utc_now
+from datalake.naming import Layer
+
+DIMENSION_TABLES = ("brewery", "beer", "profile")
+"""Shipped sample files, uploaded as they are (reviews are generated)."""
+PROCESSING_LAYERS = (Layer.BRONZE, Layer.SILVER, Layer.GOLD)
+FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+"""Step Functions execution statuses that end a wait (``RUNNING``, ``PENDING_REDRIVE`` do not)."""
+PULUMI_TIMEOUT_SECONDS = 120
+
+
+class OperationsError(RuntimeError):
+    """An operation that cannot be done; the message says why, in one line."""
+
+
+# --- stack outputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LakeOutputs:
+    """The stack outputs the operations need (names as ``__main__.py`` exports them)."""
+
+    landing_bucket: str
+    lake_bucket: str
+    artifacts_bucket: str
+    control_table_name: str
+    silver_state_machine_arn: str
+    gold_state_machine_arn: str
+    bronze_ingestion_state_machine_arn: str
+    region: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str) -> LakeOutputs:
+        """Take the known keys of a ``pulumi stack output --json`` object; others are ignored."""
+        required = [f.name for f in fields(cls) if f.name != "region"]
+        missing = [name for name in required if not data.get(name)]
+        if missing:
+            raise OperationsError(f"{source} lacks the stack outputs: {', '.join(missing)}")
+        values: dict[str, Any] = {}
+        for name in [*required, "region"]:
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise OperationsError(f"{source}: output {name} must be a string, not {value!r}")
+            values[name] = value or None
+        return cls(**values)
+
+
+def load_outputs(path: Path | None, stack: str | None) -> LakeOutputs:
+    """Outputs from ``path`` (``pulumi stack output --json`` saved to a file), else from Pulumi.
+
+    Without ``path``, runs ``pulumi stack output --json [--stack S]`` in the current directory
+    when the ``pulumi`` executable is on ``PATH``.
+    """
+    if path is not None:
+        if stack is not None:
+            raise OperationsError(
+                "--stack selects a Pulumi stack to read outputs from; do not combine it with "
+                "--outputs"
+            )
+        return LakeOutputs.from_mapping(_read_outputs_file(path), source=str(path))
+    return LakeOutputs.from_mapping(_pulumi_outputs(stack), source=_pulumi_source(stack))
+
+
+def _read_outputs_file(path: Path) -> Any:
+    if not path.is_file():
+        raise OperationsError(f"outputs file {path} does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise OperationsError(f"cannot read outputs file {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise OperationsError(f"outputs file {path} is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise OperationsError(
+            f"outputs file {path} must hold one JSON object (pulumi stack output --json)"
+        )
+    return data
+
+
+def _pulumi_source(stack: str | None) -> str:
+    return "pulumi stack output" + (f" --stack {stack}" if stack else "")
+
+
+def _pulumi_outputs(stack: str | None) -> dict[str, Any]:
+    executable = shutil.which("pulumi")
+    if executable is None:
+        raise OperationsError(
+            "pulumi is not on PATH: pass --outputs FILE (save it with "
+            "`pulumi stack output --json > outputs.json`)"
+        )
+    command = [executable, "stack", "output", "--json"]
+    if stack:
+        command += ["--stack", stack]
+    source = _pulumi_source(stack)
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=PULUMI_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise OperationsError(
+            f"{source} did not answer within {PULUMI_TIMEOUT_SECONDS} s; pass --outputs FILE"
+        ) from None
+    except OSError as error:
+        raise OperationsError(f"cannot run {source}: {error}") from None
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("error: ") if lines else "no message"
+        raise OperationsError(f"{source} failed (exit {result.returncode}): {reason}")
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise OperationsError(f"{source} did not print JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise OperationsError(f"{source} did not print a JSON object")
+    return data
+
+
+# --- AWS clients -------------------------------------------------------------------------------
+
+
+class Aws:
+    """boto3 clients and resources for one region and (optionally) one endpoint.
+
+    ``endpoint_url`` points every client at an emulator (moto's server, LocalStack...); without
+    it boto3 resolves endpoints as usual (including ``AWS_ENDPOINT_URL``).
+    """
+
+    def __init__(self, region: str | None = None, endpoint_url: str | None = None):
+        self.session = boto3.session.Session(region_name=region)
+        self.endpoint_url = endpoint_url
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    def resource(self, service: str) -> Any:
+        return self.session.resource(service, endpoint_url=self.endpoint_url)
+
+    def control_store(self, outputs: LakeOutputs) -> ControlStore:
+        return ControlStore(self.resource("dynamodb").Table(outputs.control_table_name))
+
+
+# --- seed data ---------------------------------------------------------------------------------
+
+
+def review_part_sizes(reviews: int, files: int) -> list[int]:
+    """``reviews`` split into ``files`` parts as even as possible (the first ones larger)."""
+    if files < 1:
+        raise OperationsError(f"files must be at least 1, not {files}")
+    if reviews < files:
+        raise OperationsError(f"cannot split {reviews} reviews into {files} non-empty files")
+    base, extra = divmod(reviews, files)
+    return [base + (1 if index < extra else 0) for index in range(files)]
+
+
+def upload_seed(
+    s3: Any,
+    landing_bucket: str,
+    reviews: int,
+    files: int,
+    seed: int,
+    workdir: Path,
+    *,
+    first_id: int = 1,
+) -> list[str]:
+    """Upload the sample dimensions and ``reviews`` generated reviews in ``files`` gzip CSVs.
+
+    Keys: ``raw/<table>/<table>.csv.gz`` for brewery, beer and profile, then
+    ``raw/review/reviews-0001.csv.gz``...; review ids run from ``first_id`` without overlap
+    between parts. The bytes depend only on the arguments (gzip mtime 0), so uploading the same
+    seed again re-delivers identical files, which bronze registers as duplicates.
+    """
+    from datalake.reviews import generate_reviews, sample_file  # numpy + pyarrow: lazily
+
+    sizes = review_part_sizes(reviews, files)
+    keys: list[str] = []
+    for table in DIMENSION_TABLES:
+        key = f"raw/{table}/{table}.csv.gz"
+        s3.upload_file(str(sample_file(table)), landing_bucket, key)
+        keys.append(key)
+    next_id = first_id
+    for index, size in enumerate(sizes):
+        name = f"reviews-{index + 1:04d}.csv.gz"
+        path = workdir / name
+        _write_gzip_csv(generate_reviews(size, seed=seed + index, first_id=next_id), path)
+        key = f"raw/review/{name}"
+        s3.upload_file(str(path), landing_bucket, key)
+        path.unlink()
+        keys.append(key)
+        next_id += size
+    return keys
+
+
+def _write_gzip_csv(table: Any, path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as handle,
+    ):
+        pacsv.write_csv(table, handle)
+
+
+# --- processing runs ---------------------------------------------------------------------------
+
+
+def known_tables(layer: str) -> tuple[str, ...]:
+    """Tables a run of ``layer`` can be limited to: the contracts (silver) or the marts (gold)."""
+    if layer == Layer.SILVER:
+        return tuple(CONTRACTS)
+    if layer == Layer.GOLD:
+        return tuple(mart.name for mart in MARTS)
+    raise OperationsError(f"runs are started for silver or gold, not {layer}")
+
+
+def parse_tables(layer: str, text: str | None) -> list[str] | None:
+    """``"beer,review"`` -> ``["beer", "review"]``, checked against :func:`known_tables`."""
+    if text is None:
+        return None
+    tables = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not tables:
+        raise OperationsError("--tables is empty; omit it to process every table")
+    known = known_tables(layer)
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise OperationsError(
+            f"unknown {layer} table(s): {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    return tables
+
+
+def execution_name(purpose: str = "cli") -> str:
+    """Unique, sortable, says who started it: ``cli-20260301T120000Z-1a2b3c4d``.
+
+    Runs use their execution name as run id (``silver/runs/<name>/``), so it shows up there too.
+    """
+    return f"{purpose}-{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def start_processing(
+    sfn: Any,
+    state_machine_arn: str,
+    *,
+    tables: Sequence[str] | None = None,
+    name: str | None = None,
+) -> str:
+    """Start a run; input ``{"tables": [...]}`` when given, else ``{}``. Returns its ARN."""
+    payload: dict[str, Any] = {"tables": list(tables)} if tables else {}
+    response = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name or execution_name(),
+        input=json.dumps(payload),
+    )
+    return str(response["executionArn"])
+
+
+def wait_for(sfn: Any, execution_arn: str, poll_seconds: float, timeout_seconds: float) -> str:
+    """Poll until the execution ends; return its final status (``SUCCEEDED``, ``FAILED``...).
+
+    Raises :class:`OperationsError` when it is still running after ``timeout_seconds``.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        if status in FINAL_STATUSES:
+            return status
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OperationsError(
+                f"execution {execution_arn} is still {status} after {timeout_seconds:g} s"
+            )
+        time.sleep(min(poll_seconds, remaining))
+
+
+def execution_failure(sfn: Any, execution_arn: str) -> str:
+    """``error: cause`` of a finished execution that did not succeed (one line)."""
+    description = sfn.describe_execution(executionArn=execution_arn)
+    parts = [str(description[k]) for k in ("error", "cause") if description.get(k)]
+    return " ".join(": ".join(parts).split()) or "no error reported"
+
+
+# --- control records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    layer: str
+    table: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    control_id: str
+    layer: str
+    table: str
+    key: str
+    attempts: int
+    retryable: bool
+    error: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    counts: list[StatusCount]
+    """Per (layer, table, status), non-zero only; layers in data-flow order, then by table."""
+    errors: list[ErrorRow]
+    """The most recent records in error, newest first."""
+
+
+def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
+    """Count every layer's records by table and status; keep the last ``errors`` failures."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    failed: list[ControlRecord] = []
+    for layer in PROCESSING_LAYERS:
+        for status in ControlStatus:
+            for record in store.by_status(layer.value, status):
+                counts[(layer.value, record.table_name, status.value)] += 1
+                if status is ControlStatus.ERROR:
+                    failed.append(record)
+    layer_order = {layer.value: i for i, layer in enumerate(PROCESSING_LAYERS)}
+    status_order = {status.value: i for i, status in enumerate(ControlStatus)}
+    rows = [
+        StatusCount(layer, table, status, count)
+        for (layer, table, status), count in sorted(
+            counts.items(),
+            key=lambda item: (layer_order[item[0][0]], item[0][1], status_order[item[0][2]]),
+        )
+    ]
+    failed.sort(key=lambda r: r.updated_at, reverse=True)
+    return StatusSummary(
+        counts=rows,
+        errors=[
+            ErrorRow(
+                control_id=r.control_id,
+                layer=r.layer,
+                table=r.table_name,
+                key=r.object_key,
+                attempts=r.attempts,
+                retryable=r.retryable,
+                error=r.error or "",
+                updated_at=r.updated_at,
+            )
+            for r in failed[: max(errors, 0)]
+        ],
+    )
+
+
+def reprocess(store: ControlStore, control_id: str) -> ControlRecord:
+    """Put a failed record back to ``pending`` with its attempts reset, for another try.
+
+    An operator's override, outside the workers' transitions (error -> pending): the write is
+    conditional on the record still being in error. Clears the error, claim and lease and marks
+    it retryable. Silver and gold runs claim pending records on their next run; a bronze record
+    needs its ingestion started (:func:`start_ingestion`), since only new records trigger it.
+    """
+    current = store.get(control_id)
+    if current is None:
+        raise OperationsError(f"control record {control_id} does not exist")
+    if current.status is not ControlStatus.ERROR:
+        raise OperationsError(
+            f"control record {control_id} is {current.status.value}, not error: "
+            "only failed records can be reprocessed"
+        )
+    if current.layer == Layer.BRONZE and current.record_count is None:
+        raise OperationsError(
+            f"control record {control_id}: the controller could not read {current.object_key} "
+            f"({current.error}); fix the file and upload it again (a new object is a new record)"
+        )
+    pending = ControlStatus.PENDING.value
+    try:
+        response = store.table.update_item(
+            Key={"control_id": control_id},
+            UpdateExpression=(
+                "SET #status = :status, #layer_status = :layer_status, #attempts = :zero, "
+                "#retryable = :retryable, #updated_at = :now "
+                "REMOVE #error, #claimed_by, #lease_expires_at"
+            ),
+            ConditionExpression=Attr("status").eq(ControlStatus.ERROR.value),
+            ExpressionAttributeNames={
+                f"#{name}": name
+                for name in (
+                    "status",
+                    "layer_status",
+                    "attempts",
+                    "retryable",
+                    "updated_at",
+                    "error",
+                    "claimed_by",
+                    "lease_expires_at",
+                )
+            },
+            ExpressionAttributeValues={
+                ":status": pending,
+                ":layer_status": f"{current.layer}#{pending}",
+                ":zero": 0,
+                ":retryable": True,
+                ":now": utc_now().isoformat(),
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        latest = store.get(control_id)
+        now = latest.status.value if latest else "deleted"
+        raise OperationsError(
+            f"control record {control_id} changed while reprocessing it: it is now {now}"
+        ) from None
+    return ControlRecord.from_item(response["Attributes"])
+
+
+def start_ingestion(sfn: Any, state_machine_arn: str, record: ControlRecord) -> str:
+    """Start bronze ingestion of one record, with the input the control-table pipe sends."""
+    payload = {"control_id": record.control_id, "record_count": record.record_count or 0}
+    response = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=execution_name("reprocess"),
+        input=json.dumps(payload),
+    )
+    return str(response["executionArn"])

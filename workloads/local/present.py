@@ -1,0 +1,118 @@
+"""How the local run shows itself: live progress bars, then the summary tables."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from datalake.naming import Bucket, Layer
+from workloads.local.resources import LocalLake
+from workloads.local.runner import LocalRunReport
+
+
+class RichStages:
+    """A progress bar per stage (the runner's StageProgress)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, stage: str, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+
+    def advance(self, stage: str, amount: int = 1) -> None:
+        self.progress.advance(self.tasks[stage], amount)
+
+
+def progress_bars(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def print_summary(console: Console, report: LocalRunReport) -> None:
+    """Rows per table per layer, quarantine, duplicates, PII, time per stage, top gold rows."""
+    bronze = Table(title="Bronze (per table)")
+    for column in ("table", "files", "rows in", "written", "quarantined", "PII masked"):
+        bronze.add_column(
+            column, justify="right" if column not in ("table", "PII masked") else "left"
+        )
+    for table, counts in report.bronze.items():
+        bronze.add_row(
+            table,
+            str(counts.get("files", 0)),
+            f"{counts.get('rows_in', 0):,}",
+            f"{counts.get('rows_written', 0):,}",
+            f"{counts.get('rows_quarantined', 0):,}",
+            ", ".join(report.masked_columns.get(table, [])) or "-",
+        )
+    console.print(bronze)
+    layers = Table(title="Silver and gold (rows)")
+    layers.add_column("table")
+    layers.add_column("rows", justify="right")
+    for name, rows in {**report.silver, **report.gold}.items():
+        layers.add_row(name, f"{rows:,}")
+    console.print(layers)
+    console.print(
+        f"duplicates skipped: {len(report.duplicates)} {report.duplicates or ''}\n"
+        f"quarantine files: {len(report.quarantine_keys)} {report.quarantine_keys or ''}\n"
+        f"compute targets: {dict(report.compute_targets)}\n"
+        f"errors: {len(report.errors)}"
+    )
+    for where, error in report.errors:
+        console.print(f"  [red]{where}[/red]: {error}")
+    timings = Table(title="Time per stage")
+    timings.add_column("stage")
+    timings.add_column("seconds", justify="right")
+    for stage, seconds in report.timings.items():
+        timings.add_row(stage, f"{seconds:.1f}")
+    timings.add_row("total", f"{sum(report.timings.values()):.1f}")
+    console.print(timings)
+    if report.gold_month:
+        year, month = report.gold_month
+        for mart, rows in report.top_rows.items():
+            table = Table(title=f"{mart} — top 10, {year}-{month:02d}")
+            for name in rows.column_names[2:]:
+                table.add_column(name)
+            for row in rows.to_pylist():
+                table.add_row(*(_cell(row[name]) for name in rows.column_names[2:]))
+            console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def serve_until_interrupted(console: Console, lake: LocalLake) -> None:
+    """Print how to reach the emulator, then wait for Ctrl-C."""
+    console.print(
+        "\n[bold]The emulator keeps running.[/bold] Explore it with the AWS CLI, pyiceberg "
+        "or DuckDB:\n"
+        f"  export AWS_ENDPOINT_URL={lake.endpoint}\n"
+        "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        f"AWS_DEFAULT_REGION={lake.settings.region}\n"
+        f"  aws s3 ls s3://{lake.buckets[Bucket.LAKE]}/ --recursive | head\n"
+        f"  aws dynamodb scan --table-name {lake.settings.names.control_table} --max-items 3\n"
+        f"  aws glue get-tables --database-name {lake.database(Layer.GOLD)}\n"
+        "Press Ctrl-C to stop."
+    )
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    console.print("emulator stopped")

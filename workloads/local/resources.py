@@ -1,0 +1,127 @@
+"""Creates the lake's runtime resources on an emulator, named as the Pulumi program names them.
+
+One function for the local mode and the tests: the same settings model and naming as the
+components, so a name can never drift between the two.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from datalake.contracts import CONTRACTS, REVIEW_FLAT
+from datalake.contracts.gold import MARTS
+from datalake.control import ControlStore, create_control_table
+from datalake.naming import Bucket, Layer
+from datalake.settings import LakeSettings
+from workloads.silver.catalogs import glue_catalog
+from workloads.silver.tables import ensure_table, table_properties
+
+
+@dataclass
+class LocalLake:
+    """Handles on a lake running on the emulator."""
+
+    settings: LakeSettings
+    endpoint: str
+    buckets: dict[Bucket, str]
+    key_arn: str
+    secret_arn: str
+    store: ControlStore
+    s3: Any
+    catalog: Any
+
+    def database(self, layer: Layer) -> str:
+        return self.settings.database_name(layer)
+
+    @property
+    def properties(self) -> dict[str, str]:
+        silver = self.settings.silver
+        return table_properties(
+            silver.target_file_size_mb, silver.snapshot_retention_days, silver.min_snapshots_to_keep
+        )
+
+    def environment(self) -> dict[str, str]:
+        """What the handlers read (the components set the same variables in AWS)."""
+        ingestion, pii = self.settings.ingestion, self.settings.pii
+        return {
+            "CONTROL_TABLE": self.settings.names.control_table,
+            "LAKE_BUCKET": self.buckets[Bucket.LAKE],
+            "MASS_THRESHOLD_RECORDS": str(ingestion.mass_threshold_records),
+            "MAX_ATTEMPTS": str(ingestion.max_attempts),
+            "LEASE_SECONDS": str(ingestion.lease_seconds),
+            "PII_SECRET_ID": self.secret_arn,
+            "PII_DEFAULT_STRATEGY": pii.default_strategy,
+            "PII_REDACTION_TOKEN": pii.redaction_token,
+            # No Comprehend on a laptop: declared columns and validated patterns decide.
+            "PII_COMPREHEND_ENABLED": "false",
+            "PII_SAMPLE_SIZE": str(pii.sample_size),
+            "PII_MIN_FRACTION": str(pii.min_fraction),
+        }
+
+
+def create_local_lake(settings: LakeSettings, endpoint: str) -> LocalLake:
+    """Key, buckets (SSE-KMS), control table, Glue databases, HMAC secret, Iceberg tables."""
+    region, names = settings.region, settings.names
+    client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=region)  # noqa: E731
+    kms = client("kms")
+    key_arn = kms.create_key(Description=f"{names.prefix} data lake key")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=names.kms_alias, TargetKeyId=key_arn)
+    s3 = client("s3")
+    buckets = {purpose: names.bucket(purpose) for purpose in Bucket}
+    for bucket in buckets.values():
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": key_arn,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+    dynamodb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=region)
+    store = ControlStore(
+        create_control_table(dynamodb, names.control_table),
+        max_attempts=settings.ingestion.max_attempts,
+        lease_seconds=settings.ingestion.lease_seconds,
+    )
+    glue = client("glue")
+    for layer in (Layer.BRONZE, Layer.SILVER, Layer.GOLD):
+        glue.create_database(
+            DatabaseInput={
+                "Name": settings.database_name(layer),
+                "LocationUri": f"s3://{buckets[Bucket.LAKE]}/{layer.value}/",
+            }
+        )
+    secret_arn = client("secretsmanager").create_secret(
+        Name=names.resource("pii-hmac-key"), SecretString=secrets.token_hex(32), KmsKeyId=key_arn
+    )["ARN"]
+    lake = LocalLake(
+        settings,
+        endpoint,
+        buckets,
+        key_arn,
+        secret_arn,
+        store,
+        s3,
+        glue_catalog(region, endpoint=endpoint),
+    )
+    for contract in (
+        *(CONTRACTS[t] for t in ("brewery", "beer", "profile", "review")),
+        REVIEW_FLAT,
+    ):
+        ensure_table(lake.catalog, lake.database(Layer.SILVER), contract, lake.properties)
+    for mart in MARTS:
+        ensure_table(
+            lake.catalog, lake.database(Layer.GOLD), mart.contract, lake.properties, audit=False
+        )
+    return lake
