@@ -222,4 +222,4 @@ def test_the_spark_engine_runs_the_same_flow():
         if line.count("│") == 3
     }
     assert rows["review"] == rows["review_flat"] == "2,000"
-    assert rows["beer"] == "66,056"  # 66,055 + 1 CDC insert - 0 (the delete is soft)
+    assert rows["beer"] == "66,058"  # 66,055 + 3 CDC inserts (the delete is soft)

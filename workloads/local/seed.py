@@ -2,8 +2,9 @@
 
 The CDC files exercise every path: inserts, updates and deletes of dimension rows, one
 malformed line (quarantined), and one file delivered twice (the second is a duplicate).
-They change dimension rows that no generated review references, so gold can be checked
-against an independent computation over the generated reviews and the sample files.
+They change only dimension rows they insert themselves, so no generated review depends on
+them and gold can be checked against an independent computation over the generated reviews
+and the sample files.
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ def _jsonl_gz(lines: list[str]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode())
 
 
-def _unreviewed(ids: pa.Array, reviewed: pa.Array, count: int) -> list[int]:
-    free = pc.filter(ids, pc.invert(pc.is_in(ids, reviewed)))
-    return free.slice(0, count).to_pylist()
-
-
 def seed_plan(reviews: int, files: int, seed: int) -> SeedPlan:
     """Dimension files, ``reviews`` generated reviews in ``files`` parts, then CDC files."""
     plan = SeedPlan()
@@ -67,33 +63,42 @@ def seed_plan(reviews: int, files: int, seed: int) -> SeedPlan:
         plan.files.append(
             SeedFile(f"raw/review/reviews-{part:04d}.csv.gz", _csv_gz(generated.slice(start, size)))
         )
-    beers = pacsv.read_csv(sample_file("beer")).column("beer_id")
-    profiles = pacsv.read_csv(sample_file("profile")).column("profile_id")
-    breweries = pacsv.read_csv(sample_file("brewery")).column("brewery_id")
-    *renamed, deleted = _unreviewed(beers, generated.column("beer_id"), 4)
-    new_beer = pc.max(beers).as_py() + 1
-    beer_lines = [
-        json.dumps({"operation": "insert", "beer_id": new_beer, "brewery_id": breweries[0].as_py(),
-                    "beer_name": "Local Run Lager", "beer_style": "Helles", "beer_abv": 4.9}),
-        *(json.dumps({"operation": "update", "beer_id": b, "beer_name": f"B{b}"}) for b in renamed),
-        json.dumps({"operation": "delete", "beer_id": deleted}),
-        MALFORMED_LINE,
+    # CDC touches dimension rows it creates itself, so no generated review depends on them:
+    # the first files insert, the second ones update and delete what the first inserted.
+    new_beer = pc.max(pacsv.read_csv(sample_file("beer")).column("beer_id")).as_py() + 1
+    new_profile = pc.max(pacsv.read_csv(sample_file("profile")).column("profile_id")).as_py() + 1
+    new_brewery = pc.max(pacsv.read_csv(sample_file("brewery")).column("brewery_id")).as_py() + 1
+    beer_inserts = [
+        json.dumps({"operation": "insert", "beer_id": new_beer + i, "brewery_id": new_brewery,
+                    "beer_name": f"Local Run Lager {i}", "beer_style": "Helles", "beer_abv": 4.9})
+        for i in range(3)
+    ] + [MALFORMED_LINE]  # fmt: skip
+    beer_changes = [
+        json.dumps({"operation": "update", "beer_id": new_beer, "beer_name": "Local Run Märzen",
+                    "beer_style": "Märzen", "beer_abv": 5.6}),
+        json.dumps({"operation": "delete", "beer_id": new_beer + 1}),
     ]  # fmt: skip
-    moved, removed = _unreviewed(profiles, generated.column("profile_id"), 2)
-    profile_lines = [
-        json.dumps({"operation": "update", "profile_id": moved, "state": "WA"}),
-        json.dumps({"operation": "delete", "profile_id": removed}),
+    profile_inserts = [
+        json.dumps({"operation": "insert", "profile_id": new_profile + i,
+                    "profile_name": f"laptop{i}", "email": f"laptop{i}@example.org", "state": "OR"})
+        for i in range(2)
+    ]  # fmt: skip
+    profile_changes = [
+        json.dumps({"operation": "update", "profile_id": new_profile, "state": "WA"}),
+        json.dumps({"operation": "delete", "profile_id": new_profile + 1}),
     ]
-    brewery_lines = [
-        json.dumps({"operation": "insert", "brewery_id": pc.max(breweries).as_py() + 1,
+    brewery_inserts = [
+        json.dumps({"operation": "insert", "brewery_id": new_brewery,
                     "brewery_name": "Laptop Brewing Co."}),
     ]  # fmt: skip
-    changes = _jsonl_gz(beer_lines)
+    first_beer_file = _jsonl_gz(beer_inserts)
     plan.files += [
-        SeedFile("raw/beer/cdc/changes-0001.jsonl.gz", changes),
-        SeedFile("raw/profile/cdc/changes-0001.jsonl.gz", _jsonl_gz(profile_lines)),
-        SeedFile("raw/brewery/cdc/changes-0001.jsonl.gz", _jsonl_gz(brewery_lines)),
-        # Firehose delivered the beer changes twice: the same content, another key.
-        SeedFile("raw/beer/cdc/changes-0001-redelivered.jsonl.gz", changes),
+        SeedFile("raw/brewery/cdc/changes-0001.jsonl.gz", _jsonl_gz(brewery_inserts)),
+        SeedFile("raw/beer/cdc/changes-0001.jsonl.gz", first_beer_file),
+        SeedFile("raw/profile/cdc/changes-0001.jsonl.gz", _jsonl_gz(profile_inserts)),
+        SeedFile("raw/beer/cdc/changes-0002.jsonl.gz", _jsonl_gz(beer_changes)),
+        SeedFile("raw/profile/cdc/changes-0002.jsonl.gz", _jsonl_gz(profile_changes)),
+        # Firehose delivered the first beer changes twice: the same content, another key.
+        SeedFile("raw/beer/cdc/changes-0001-redelivered.jsonl.gz", first_beer_file),
     ]
     return plan
