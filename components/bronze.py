@@ -36,7 +36,7 @@ from components.policies import (
     sqs_send,
     state_machine_log_delivery,
 )
-from components.workloads import standard_state_machine, workload_role
+from components.workloads import standard_state_machine, workload_log_group, workload_role
 from datalake.contracts import BRONZE_PARTITION_KEYS, CONTRACTS, TableContract, bronze_columns
 from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
 from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RAW_SUFFIXES
@@ -349,13 +349,13 @@ class BronzeZone(pulumi.ComponentResource):
             )
 
         def log_group(purpose: str, path: str) -> aws.cloudwatch.LogGroup:
-            return aws.cloudwatch.LogGroup(
+            return workload_log_group(
+                self,
                 f"{name}-{purpose}-logs",
                 name=f"{path}/{names.resource(purpose)}",
-                retention_in_days=observe.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=layer_tags("bronze"),
-                opts=child_options(self),
+                retention_days=observe.log_retention_days,
+                kms_key_arn=args.kms_key_arn,
+                layer="bronze",
             )
 
         self.controller_dlq = queue("controller")

@@ -7,6 +7,7 @@ and architecture (``components/lambda_bundle.py`` builds and caches it).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -55,7 +56,11 @@ def lambda_bundle_spec(ingestion: IngestionSettings) -> LambdaBundleSpec:
     )
 
 
+@functools.cache
 def lambda_code(ingestion: IngestionSettings) -> pulumi.FileArchive:
-    """The bundle as a Pulumi archive (built once, cached under ``.build/``)."""
+    """The bundle as a Pulumi archive (built once per program run, cached under ``.build/``).
+
+    Every component with a Lambda asks for it; hashing the sources once is enough.
+    """
     cache = Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build"))
     return pulumi.FileArchive(str(build_lambda_bundle(lambda_bundle_spec(ingestion), cache)))

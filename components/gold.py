@@ -90,7 +90,13 @@ from components.silver import (
     spark_job_objects,
     spark_run_statements,
 )
-from components.workloads import standard_state_machine, workload_role
+from components.workloads import (
+    regional_arn,
+    s3_uri,
+    standard_state_machine,
+    workload_log_group,
+    workload_role,
+)
 from datalake.contracts import Classification
 from datalake.contracts.gold import MARTS, Mart
 from datalake.naming import Layer, layer_tags
@@ -453,22 +459,17 @@ class GoldMart(pulumi.ComponentResource):
         silver_database, gold_database = args.silver_database_name, args.gold_database_name
 
         def arn(service: str, resource: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                f"arn:aws:{service}:", names.region, ":", account, ":", resource
-            )
-
-        def s3_uri(bucket: pulumi.Input[str], key: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat("s3://", bucket, "/", key)
+            return regional_arn(service, names.region, account, resource)
 
         # --- logs --------------------------------------------------------------------------
         def log_group(purpose: str, path: str) -> aws.cloudwatch.LogGroup:
-            return aws.cloudwatch.LogGroup(
+            return workload_log_group(
+                self,
                 f"{name}-{purpose.removeprefix('gold-')}-logs",
                 name=f"{path}/{names.resource(purpose)}",
-                retention_in_days=observe.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=layer_tags("gold"),
-                opts=child_options(self),
+                retention_days=observe.log_retention_days,
+                kms_key_arn=args.kms_key_arn,
+                layer="gold",
             )
 
         job_logs = log_group("gold-spark", "/aws/emr-serverless")

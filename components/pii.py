@@ -21,13 +21,13 @@ import pulumi_aws as aws
 from components.code import lambda_code
 from components.options import child_options, stateful_options
 from components.policies import (
-    assume_role_policy,
     kms_use,
     logs_write,
     policy_json,
     s3_read,
     s3_write,
 )
+from components.workloads import workload_log_group, workload_role
 from datalake.contracts import Classification, TableContract
 from datalake.naming import layer_tags
 from datalake.settings import LakeSettings
@@ -222,27 +222,21 @@ class PIIMasker(pulumi.ComponentResource):
     def _rotation(self, name: str, args: PIIMaskerArgs, days: int) -> None:
         names = args.settings.names
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        logs = aws.cloudwatch.LogGroup(
+        logs = workload_log_group(
+            self,
             f"{name}-rotation-logs",
             name=f"/aws/lambda/{names.resource('pii-key-rotation')}",
-            retention_in_days=args.settings.observability.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            tags=layer_tags("governance"),
-            opts=child_options(self),
+            retention_days=args.settings.observability.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
+            layer="governance",
         )
-        role = aws.iam.Role(
-            f"{name}-rotation-role",
+        role = workload_role(
+            self,
+            f"{name}-rotation",
             name=names.resource("pii-key-rotation"),
-            assume_role_policy=caller.account_id.apply(
-                lambda account: assume_role_policy("lambda.amazonaws.com", account)
-            ),
-            tags=layer_tags("governance"),
-            opts=child_options(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-rotation-policy",
-            role=role.id,
-            policy=policy_json(
+            service="lambda.amazonaws.com",
+            account=caller.account_id,
+            statements=(
                 {
                     "Sid": "RotateThisSecret",
                     "Effect": "Allow",
@@ -263,7 +257,7 @@ class PIIMasker(pulumi.ComponentResource):
                 kms_use(args.kms_key_arn, encrypt=True),
                 logs_write(logs.arn),
             ),
-            opts=child_options(self),
+            layer="governance",
         )
         function = aws.lambda_.Function(
             f"{name}-rotation",

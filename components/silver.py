@@ -65,7 +65,13 @@ from components.policies import (
     s3_write,
     state_machine_log_delivery,
 )
-from components.workloads import standard_state_machine, workload_role
+from components.workloads import (
+    regional_arn,
+    s3_uri,
+    standard_state_machine,
+    workload_log_group,
+    workload_role,
+)
 from datalake.layout import BRONZE_PREFIX
 from datalake.naming import layer_tags
 from datalake.settings import EmrServerlessSettings, LakeSettings
@@ -717,19 +723,17 @@ class SilverPipeline(pulumi.ComponentResource):
         self._account = account
 
         def arn(service: str, resource: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                f"arn:aws:{service}:", names.region, ":", account, ":", resource
-            )
+            return regional_arn(service, names.region, account, resource)
 
         # --- logs --------------------------------------------------------------------------
         def log_group(purpose: str, path: str) -> aws.cloudwatch.LogGroup:
-            return aws.cloudwatch.LogGroup(
+            return workload_log_group(
+                self,
                 f"{name}-{purpose.removeprefix('silver-')}-logs",
                 name=f"{path}/{names.resource(purpose)}",
-                retention_in_days=observe.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                tags=layer_tags("silver"),
-                opts=child_options(self),
+                retention_days=observe.log_retention_days,
+                kms_key_arn=args.kms_key_arn,
+                layer="silver",
             )
 
         job_logs = log_group("silver-spark", "/aws/emr-serverless")
@@ -758,9 +762,6 @@ class SilverPipeline(pulumi.ComponentResource):
             jobs_prefix=JOBS_PREFIX,
             layer="silver",
         )
-
-        def s3_uri(bucket: pulumi.Input[str], key: pulumi.Input[str]) -> pulumi.Output[str]:
-            return pulumi.Output.concat("s3://", bucket, "/", key)
 
         entry_point = s3_uri(args.artifacts_bucket_name, self.job_script.key)
         py_files = s3_uri(args.artifacts_bucket_name, self.job_modules.key)

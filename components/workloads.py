@@ -1,7 +1,9 @@
-"""Building blocks the layer components share: a workload's role, a Standard state machine.
+"""Building blocks the layer components share: a workload's role, its log group, a Standard
+state machine, and the ARN/URI spellings.
 
-Each workload gets its own role with one inline policy of exactly its statements; each state
-machine logs errors to its own log group and is encrypted with the lake key.
+Each workload gets its own role with one inline policy of exactly its statements and its own
+log group (retention from settings, encrypted with the lake key); each state machine logs
+errors to its log group and is encrypted with the lake key.
 """
 
 from __future__ import annotations
@@ -76,3 +78,35 @@ def standard_state_machine(
         tags=layer_tags(layer),
         opts=child_options(parent),
     )
+
+
+def workload_log_group(
+    parent: pulumi.Resource,
+    logical: str,
+    *,
+    name: str,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    layer: str,
+) -> aws.cloudwatch.LogGroup:
+    """A workload's log group: retention from settings, encrypted with the lake key."""
+    return aws.cloudwatch.LogGroup(
+        logical,
+        name=name,
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        tags=layer_tags(layer),
+        opts=child_options(parent),
+    )
+
+
+def regional_arn(
+    service: str, region: str, account: pulumi.Input[str], resource: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """``arn:aws:<service>:<region>:<account>:<resource>``."""
+    return pulumi.Output.concat(f"arn:aws:{service}:", region, ":", account, ":", resource)
+
+
+def s3_uri(bucket: pulumi.Input[str], key: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``s3://<bucket>/<key>``."""
+    return pulumi.Output.concat("s3://", bucket, "/", key)

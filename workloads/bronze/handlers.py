@@ -7,6 +7,7 @@ and ``python -m workloads.bronze`` in the container.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from datalake.control import ControlStore
 from workloads.bronze.controller import register_object
 from workloads.bronze.runtime import BronzeRuntimeConfig, use_lean_memory_pool
 from workloads.bronze.worker import IngestWorker
+from workloads.pii.masker import PiiMasker
 from workloads.pii.runtime import PiiRuntimeConfig, build_masker
 
 logging.getLogger().setLevel(logging.INFO)
@@ -69,15 +71,22 @@ def _event_time(text: str) -> Any:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
-    s3 = boto3.client("s3")
-    pii = PiiRuntimeConfig.from_env()
-    masker = build_masker(
+@functools.lru_cache(maxsize=4)
+def _masker(pii_settings: str) -> PiiMasker:
+    """One masker per warm Lambda container or task: the HMAC key is read from Secrets
+    Manager once, and PII verdicts stay in memory between files."""
+    pii = PiiRuntimeConfig.model_validate_json(pii_settings)
+    return build_masker(
         pii,
-        s3=s3,
+        s3=boto3.client("s3"),
         secrets=boto3.client("secretsmanager"),
         comprehend=boto3.client("comprehend") if pii.comprehend_enabled else None,
     )
+
+
+def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
+    s3 = boto3.client("s3")
+    masker = _masker(PiiRuntimeConfig.from_env().model_dump_json())
     return IngestWorker(
         store=_store(config),
         s3=s3,
