@@ -8,7 +8,9 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from datalake import cli_operate
 from datalake.config_docs import generated_docs
@@ -31,8 +33,13 @@ StackFile = Annotated[
 Project = Annotated[str, typer.Option(help="Pulumi project name.")]
 
 
+def _error_line(message: object) -> Text:
+    """``error: <message>``, the message verbatim (never read as rich markup)."""
+    return Text.assemble(("error:", "red"), " ", str(message))
+
+
 def _fail(message: str) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(_error_line(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -52,8 +59,11 @@ def validate(
     settings = _load(stack_file, project)
     protection = "on" if settings.protect_stateful else "off"
     console.print(
-        f"[green]ok[/green] {stack_file}: environment '{settings.environment}', "
-        f"region {settings.region}, protection {protection}"
+        f"[green]ok[/green] {escape(str(stack_file))}: environment "
+        f"'{escape(settings.environment)}', region {escape(settings.region)}, "
+        f"protection {protection}",
+        highlight=False,
+        soft_wrap=True,  # a long path stays on one line, as typed
     )
 
 
@@ -69,11 +79,11 @@ def names(
         for row in rows:
             typer.echo("\t".join(row))
         return
-    table = Table(title=f"{settings.names.prefix} ({settings.region})")
+    table = Table(title=Text(f"{settings.names.prefix} ({settings.region})"))
     for column in ("purpose", "kind", "name"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
 
 
@@ -90,7 +100,7 @@ def docs(
                 _fail(f"{path} is stale; run `datalake config docs`")
         else:
             path.write_text(text)
-            console.print(f"wrote {path}")
+            console.print(Text(f"wrote {path}"), highlight=False)
 
 
 @local_app.command("run")
@@ -115,13 +125,13 @@ def local_run(
         progress_bars,
         serve_until_interrupted,
     )
-    from workloads.local.runner import run_local
+    from workloads.local.runner import LocalLake, LocalRunReport, run_local
 
     console.print(f"local run: {reviews:,} reviews in {files} files, engine {engine}")
     try:
         with progress_bars(console) as bars:
 
-            def summary_then_wait(lake: object, finished: object) -> None:
+            def summary_then_wait(lake: LocalLake, finished: LocalRunReport) -> None:
                 bars.stop()
                 print_summary(console, finished)
                 serve_until_interrupted(console, lake)
@@ -156,7 +166,7 @@ def seed_generate(
 
     out.mkdir(parents=True, exist_ok=True)
     path = write_reviews_csv(out / "reviews.csv.gz", reviews, seed=seed)
-    console.print(f"wrote {reviews:,} reviews to {path}")
+    console.print(Text(f"wrote {reviews:,} reviews to {path}"), highlight=False)
 
 
 def main() -> None:
@@ -169,7 +179,7 @@ def main() -> None:
     except Exception as error:
         if debug:
             raise
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(_error_line(error), highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

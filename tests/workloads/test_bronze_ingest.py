@@ -184,6 +184,7 @@ def test_header_only_file_succeeds_with_nothing_to_write(lake):
         ),
         ("no header row", gz("1,2,A,IPA,5.0\n"), "lacks required column(s) beer_id"),
     ],
+    ids=lambda value: value if isinstance(value, str) else "body",  # gzip bodies carry a time
 )
 def test_unreadable_files_are_errors_with_a_precise_message(lake, name, body, fragment):
     key = f"raw/beer/{name.replace(' ', '-')}.csv.gz"

@@ -14,13 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from datalake.contracts import RawFormat, TableContract, get_contract
+from datalake.contracts import RawFormat, get_contract
 from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
 from datalake.errors import InvalidRawFile
 from datalake.layout import RAW_PREFIX, RawKeyError, parse_raw_key
-from workloads.bronze.reader import _check_header, _describe
+from workloads.bronze.reader import count_records, describe_error
 
 LAMBDA_TARGET = "lambda"
 ECS_TARGET = "ecs"
@@ -63,54 +62,25 @@ class Inspection:
 
 
 def inspect_object(body: Any, key: str) -> Inspection:
-    """Hash the object and, for a valid raw key, count its records."""
+    """Hash the object and, for a valid raw key, count its records.
+
+    The count is :func:`workloads.bronze.reader.count_records`: the records exactly as the
+    ingest reads them, so the reconciliation can only fail if the object changed.
+    """
     reader = _HashingReader(body)
     count: int | None = None
     problem: str | None = None
     try:
         raw = parse_raw_key(key)
+        contract = get_contract(raw.table)
         stream = pa.CompressedInputStream(pa.PythonFile(reader, mode="r"), "gzip")
-        count = _count_records(stream, raw.format, get_contract(raw.table), key)
+        count = count_records(stream, raw.format, contract, key)
     except (RawKeyError, InvalidRawFile) as error:
         problem = str(error)
     except (OSError, pa.ArrowInvalid, UnicodeDecodeError, EOFError) as error:
-        problem = f"{key}: {_describe(error)}"
+        problem = f"{key}: {describe_error(error)}"
     reader.drain()
     return Inspection(reader.digest.hexdigest(), reader.size, count, problem)
-
-
-def _count_records(
-    stream: pa.NativeFile, raw_format: RawFormat, contract: TableContract, key: str
-) -> int:
-    if raw_format is RawFormat.JSONL:
-        count, pending = 0, b""
-        while chunk := stream.read(1 << 20):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            count += sum(1 for line in lines if line.strip())
-            for line in lines:
-                line.decode("utf-8")  # an undecodable line makes the file unreadable
-        pending.decode("utf-8")
-        return count + (1 if pending.strip() else 0)
-    invalid = 0
-
-    def on_invalid_row(_: Any) -> str:
-        nonlocal invalid
-        invalid += 1
-        return "skip"
-
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(block_size=4 << 20),
-        parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, invalid_row_handler=on_invalid_row
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in contract.column_names}
-        ),
-    )
-    _check_header(reader.schema.names, contract, key)
-    return sum(batch.num_rows for batch in reader) + invalid
 
 
 def register_object(

@@ -27,6 +27,7 @@ from datalake.errors import ReconciliationError
 from datalake.layout import bronze_key, parse_raw_key, quarantine_key
 from workloads.bronze.masking import PiiMasker, mask_batch
 from workloads.bronze.reader import RawBatch, open_stream, read_batches
+from workloads.bronze.reasons import WITHHELD
 from workloads.bronze.validation import ValidatedBatch, validate_batch
 
 PARQUET_COMPRESSION = "zstd"
@@ -214,11 +215,16 @@ def _quarantine(
     contract: TableContract,
     masker: PiiMasker,
 ) -> int:
-    """Write the failing rows of a batch as JSON lines; PII stays masked here too."""
+    """Write the failing rows of a batch as JSON lines; PII stays masked here too.
+
+    In a table with PII columns the raw text of an unparsable row, and the fields of a row that
+    failed a rule, are withheld: a malformed line may have shifted a PII value into them.
+    """
     withheld = bool(contract.pii_columns)
     for row in batch.unparsable:
         text = "[withheld: the table has PII columns; see the raw object]" if withheld else row.text
-        out.write(json.dumps({"line": row.line, "reasons": [row.reason], "raw": text}) + "\n")
+        entry = {"line": row.line, "reasons": [row.reason], "raw": text}
+        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
     if not validated.reasons:
         return len(batch.unparsable)
     positions = sorted(validated.reasons)
@@ -226,6 +232,10 @@ def _quarantine(
     bad = mask_batch(bad, contract, masker)
     for position, values in zip(positions, bad.to_pylist(), strict=True):
         line = int(batch.lines[position])
+        if withheld:
+            for name in validated.failed_columns.get(position, ()):
+                if name in values and name not in contract.pii_columns:
+                    values[name] = WITHHELD
         entry = {"line": line, "reasons": validated.reasons[position], "row": values}
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return len(batch.unparsable) + len(positions)

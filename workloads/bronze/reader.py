@@ -1,29 +1,70 @@
-"""Streams a raw gzip CSV or JSON-lines object as batches of string columns.
+"""Streams a raw gzip CSV or JSON-lines object as batches of string columns: what a record is.
+
+This module is the one definition of a record, used by the controller (which counts them,
+:func:`count_records`) and by the ingest (which reads them, :func:`read_batches`):
+
+- The decompressed content must be text: a leading UTF-8 byte-order mark is ignored (both
+  formats); compressed or binary content is a file-level error that says what it is.
+- CSV records are what the CSV parser (pyarrow, RFC 4180 quoting, quoted values may span
+  lines) makes of the text. A quoted field still open at the end of the data is a file-level
+  error naming the line where its record starts: records are never merged.
+- JSON-lines records are the lines of the text, split at ``\\n``. A file that is one JSON
+  array or a pretty-printed JSON document (its first record is ``[...`` or a lone ``{``) is a
+  file-level error: it is not JSON lines.
+- A *blank line* (:func:`is_blank_line`: only Unicode whitespace or invisible format
+  characters such as a byte-order mark) is no record in either format: skipped, not counted.
 
 Nothing is held whole in memory: the object is decompressed and parsed block by block. Each
-batch carries the source line of every row (the header is line 1; for CSV a "line" is a record,
-so it equals the physical line unless a quoted value spans lines). Rows that cannot be parsed
-at all (wrong number of CSV fields, malformed JSON) come out as :class:`UnparsableRow` with the
-reason, to be quarantined, never dropped.
+batch carries the physical line where each of its records starts (line 1 is the first line of
+the decompressed file, the CSV header; line breaks are counted as the parser counts them:
+``\\r\\n``, ``\\r`` or ``\\n`` for CSV, ``\\n`` for JSON lines), so a record after a quoted value
+that spans lines or after blank lines has the line an editor shows. Rows that cannot be
+split into fields (wrong number of CSV fields, malformed JSON) come out as
+:class:`UnparsableRow` with the reason, to be quarantined, never dropped.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+import unicodedata
+import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from datalake.contracts import CDC_ENVELOPE, RawFormat, TableContract
 from datalake.errors import InvalidRawFile
+from workloads.bronze.reasons import ReasonWriter, safe_name
 
 CSV_BLOCK_BYTES = 1 << 20
 """Decompressed bytes per parsed block: small blocks keep peak memory low at no speed cost."""
 JSONL_BATCH_ROWS = 50_000
+RAW_TEXT_CHARACTERS = 2_000
+"""An unparsable row's text kept in the quarantine (tables without PII columns only)."""
+_BOM = b"\xef\xbb\xbf"
+_BINARY_SIGNATURES = (
+    (b"\x1f\x8b", "gzip-compressed data: the object is compressed twice"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"PAR1", "a Parquet file"),
+)
+_FIRST_LINE = re.compile(rb"([^\r\n]*)(\r\n|\n|\r(?!$))")
+_END_MARK = f"\x1edatalake-end-of-data-{uuid.uuid4().hex}"
+"""Appended after the data of a CSV: a record of its own unless a quoted field is still open."""
+
+
+def is_blank_line(text: str) -> bool:
+    """True for a line that is no record: only whitespace or invisible format characters."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -56,7 +97,7 @@ def open_stream(body: BinaryIO | pa.NativeFile) -> pa.NativeFile:
 
 
 def read_batches(
-    stream: pa.NativeFile, raw_format: RawFormat, contract: TableContract, key: str
+    stream: Any, raw_format: RawFormat, contract: TableContract, key: str
 ) -> Iterator[RawBatch]:
     """Batches of the object at ``key`` (named in every error)."""
     try:
@@ -67,10 +108,16 @@ def read_batches(
     except InvalidRawFile:
         raise
     except (OSError, pa.ArrowInvalid, UnicodeDecodeError, EOFError) as error:
-        raise InvalidRawFile(f"{key}: {_describe(error)}") from error
+        raise InvalidRawFile(f"{key}: {describe_error(error, contract)}") from None
 
 
-def _describe(error: BaseException) -> str:
+def count_records(stream: Any, raw_format: RawFormat, contract: TableContract, key: str) -> int:
+    """The records of an object, as :func:`read_batches` reads them (what the controller counts)."""
+    return sum(batch.rows_in for batch in read_batches(stream, raw_format, contract, key))
+
+
+def describe_error(error: BaseException, contract: TableContract | None = None) -> str:
+    """What a decompression or parse error means for the file, without quoting its content."""
     text = str(error)
     if "invalid UTF8" in text or isinstance(error, UnicodeDecodeError):
         return f"not UTF-8 text ({text})"
@@ -80,86 +127,359 @@ def _describe(error: BaseException) -> str:
         return f"not a valid gzip stream ({text})"
     if "Empty CSV file" in text:
         return "empty file: no header row"
+    parse_error = re.match(r"CSV parse error: Row #(\d+)", text)
+    if parse_error:  # the parser quotes the row after this: never repeated
+        return (
+            f"record {parse_error.group(1)} (the header is record 1) cannot be read "
+            "(not UTF-8 text?)"
+        )
+    if "straddling object" in text:
+        return (
+            f"a record without a line break is longer than the {CSV_BLOCK_BYTES // 2**20} MiB "
+            "parse block (is a line break missing?)"
+        )
+    if contract is not None and contract.pii_columns:
+        return f"unreadable ({type(error).__name__}; details withheld: the table has PII columns)"
     return text
 
 
-def _csv_batches(stream: pa.NativeFile, contract: TableContract, key: str) -> Iterator[RawBatch]:
-    unparsable: list[UnparsableRow] = []
+class _TextStream:
+    """File-like view of the decompressed bytes: checks they are text, drops a byte-order mark
+    (and, for CSV, leading blank lines), counts physical lines, and can append a suffix."""
+
+    def __init__(self, stream: Any, key: str, *, csv: bool, suffix: bytes = b""):
+        self._stream = stream
+        self._suffix = suffix
+        self._key = key
+        self._utf8 = codecs.getincrementaldecoder("utf-8")() if csv else None
+        self._offset = 0  # decompressed bytes handed on
+        self.closed = False
+        self.breaks = _LineBreaks() if csv else None
+        first = self._stream.read(1 << 16)
+        if first.startswith(_BOM):
+            first = first[len(_BOM) :]
+        for signature, what in _BINARY_SIGNATURES:
+            if first.startswith(signature):
+                raise InvalidRawFile(f"{key}: not text: the decompressed content is {what}")
+        if first[:3] == b"BZh" and first[4:10] == b"1AY&SY":
+            raise InvalidRawFile(f"{key}: not text: the decompressed content is bzip2 data")
+        if b"\x00" in first[:8192]:
+            raise InvalidRawFile(f"{key}: not text: the decompressed content is binary (NUL bytes)")
+        self.leading_blank_lines = 0
+        if csv:
+            first = self._skip_blank_lines(first)
+        self._pending = first
+        self.empty = not first
+
+    def _skip_blank_lines(self, data: bytes) -> bytes:
+        while True:
+            match = _FIRST_LINE.match(data)
+            line = match.group(1) if match else data
+            try:
+                blank = is_blank_line(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                blank = False  # perhaps a character cut by the read: the parser decides
+            if not blank:
+                return data
+            if match is None:  # blank so far, no line break yet
+                more = self._stream.read(1 << 16)
+                if not more:
+                    return b""
+                data += more
+                continue
+            data = data[match.end() :]
+            self.leading_blank_lines += 1
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending, b""
+        else:
+            chunk = self._stream.read(size if size is not None and size >= 0 else 1 << 20)
+        if chunk:
+            self._check_utf8(chunk, final=False)
+            if self.breaks is not None:
+                self.breaks.feed(chunk)
+            self._offset += len(chunk)
+            return chunk
+        self._check_utf8(b"", final=True)
+        if self.breaks is not None:
+            self.breaks.finish()
+        chunk, self._suffix = self._suffix, b""
+        return chunk
+
+    def _check_utf8(self, chunk: bytes, *, final: bool) -> None:
+        """CSV text must be UTF-8 throughout (checked here, before the parser sees a row)."""
+        if self._utf8 is None or (chunk.isascii() and not self._utf8.getstate()[0]):
+            return
+        try:
+            self._utf8.decode(chunk, final)
+        except UnicodeDecodeError as error:
+            seen = (self.breaks.lines if self.breaks else 0) + self.leading_blank_lines + 1
+            line = seen + chunk.count(b"\n", 0, max(error.start, 0))
+            raise InvalidRawFile(
+                f"{self._key}: not UTF-8 text ({error.reason} at byte "
+                f"{self._offset + error.start:,} of the decompressed data, near line {line})"
+            ) from None
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _LineBreaks:
+    """Counts the line breaks of the data and notes its empty lines (the CSV parser skips
+    them, so they are invisible in its output but move every later record's line)."""
+
+    def __init__(self) -> None:
+        self.lines = 0  # breaks seen
+        self.empty: deque[int] = deque()  # physical numbers of empty lines (after the first)
+        self._cr = False
+        self._at_line_start = False  # leading blank lines are skipped before the parser
+
+    def feed(self, chunk: bytes) -> None:
+        if self._cr:
+            chunk, self._cr = b"\r" + chunk, False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                chunk, self._cr = chunk[:-1], True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not chunk:
+            return
+        base = self.lines
+        if self._at_line_start and chunk[:1] == b"\n":
+            self.empty.append(base + 1)
+        counted = 0
+        found = chunk.find(b"\n\n")
+        while found != -1:
+            base += chunk.count(b"\n", counted, found + 1)
+            counted = found + 1
+            self.empty.append(base + 1)
+            found = chunk.find(b"\n\n", found + 1)
+        self.lines += chunk.count(b"\n")
+        self._at_line_start = chunk.endswith(b"\n")
+
+    def finish(self) -> None:
+        if self._cr:
+            self._cr = False
+            self.feed(b"\n")
+
+
+class _RecordLines:
+    """Physical start line of each record, from the breaks inside records and the empty lines."""
+
+    def __init__(self, breaks: _LineBreaks, first_line: int):
+        self.breaks = breaks
+        self.offset = first_line - 1  # leading blank lines skipped before the parser
+        self.next_start = 1
+        self.last_start = first_line
+
+    def starts(self, inner: np.ndarray) -> np.ndarray:
+        """Start lines of the next records, whose values hold ``inner`` line breaks each."""
+        if not len(inner):
+            return np.empty(0, dtype=np.int64)
+        inner = inner.astype(np.int64, copy=False)
+        before = np.concatenate(([0], np.cumsum(inner)[:-1])) if len(inner) > 1 else np.zeros(1)
+        starts = self.next_start + np.arange(len(inner), dtype=np.int64) + before.astype(np.int64)
+        empty = self.breaks.empty
+        if empty and empty[0] <= int(starts[-1] + inner[-1]):
+            starts = self._with_empty_lines(starts, inner)
+        self.next_start = int(starts[-1] + inner[-1]) + 1
+        self.last_start = int(starts[-1]) + self.offset
+        return starts + self.offset
+
+    def _with_empty_lines(self, starts: np.ndarray, inner: np.ndarray) -> np.ndarray:
+        empty, shift = self.breaks.empty, 0
+        out = starts.copy()
+        for i in range(len(starts)):
+            start = int(starts[i]) + shift
+            while empty and empty[0] < start:  # inside the previous record's values
+                empty.popleft()
+            while empty and empty[0] == start:  # an empty line before this record
+                empty.popleft()
+                shift += 1
+                start += 1
+            out[i] = start
+        end = int(out[-1] + inner[-1])
+        while empty and empty[0] <= end:  # inside the last record's values
+            empty.popleft()
+        return out
+
+
+def _line_breaks(values: pa.Array) -> pa.Array:
+    crlf = pc.count_substring(values, "\r\n")
+    breaks = pc.add(pc.count_substring(values, "\n"), pc.count_substring(values, "\r"))
+    return pc.fill_null(pc.subtract(breaks, crlf), 0)
+
+
+def _inner_breaks(batch: pa.RecordBatch) -> np.ndarray:
+    """Line breaks inside each row's values (quoted values may span lines); zeros if none."""
+    spans = None
+    for column in batch.columns:
+        data = column.buffers()[2] if column.null_count < len(column) else None
+        if data is None:
+            continue
+        raw = data.to_pybytes()
+        if b"\n" not in raw and b"\r" not in raw:
+            continue
+        counted = _line_breaks(column).to_numpy(zero_copy_only=False)
+        spans = counted if spans is None else spans + counted
+    return spans if spans is not None else np.zeros(batch.num_rows, dtype=np.int64)
+
+
+def _text_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _csv_batches(stream: Any, contract: TableContract, key: str) -> Iterator[RawBatch]:
+    end_mark = _END_MARK + "," * (len(contract.column_names) + 1)
+    text = _TextStream(stream, key, csv=True, suffix=b"\n" + end_mark.encode())
+    if text.empty:
+        raise InvalidRawFile(f"{key}: empty file: no header row")
+    assert text.breaks is not None
+    records = _RecordLines(text.breaks, first_line=text.leading_blank_lines + 1)
+    invalid: list[Any] = []  # (record number, text, expected, found) in parser order
+    ended = False
 
     def on_invalid_row(row: Any) -> str:
-        unparsable.append(
-            UnparsableRow(
-                line=row.number,
-                reason=f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                text=row.text,
-            )
-        )
+        nonlocal ended
+        if row.text == end_mark:
+            ended = True
+        else:
+            invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    every_column_as_text = {name: pa.string() for name in contract.column_names}
-    reader = pacsv.open_csv(
-        stream,
+    try:
+        reader = _open_csv(text, contract, on_invalid_row)
+    except pa.ArrowInvalid as error:
+        if "Empty CSV file" in str(error):  # not empty: the header swallowed the end mark
+            raise _unterminated(key, text.leading_blank_lines + 1) from None
+        raise
+    names = reader.schema.names
+    header_start = records.starts(np.asarray([sum(_text_breaks(n) for n in names)]))
+    if any(_END_MARK in name for name in names):
+        raise _unterminated(key, int(header_start[0]))
+    check_header(names, contract, key)
+    next_record = 2  # the parser's record numbers: the header is record 1
+    for batch in reader:
+        yield _csv_batch(batch, invalid, next_record, records)
+        next_record += batch.num_rows + len(invalid)
+        invalid.clear()
+    if invalid:  # invalid rows after the last full batch
+        empty = pa.RecordBatch.from_pydict(
+            {n: pa.array([], pa.string()) for n in names}, schema=reader.schema
+        )
+        yield _csv_batch(empty, invalid, next_record, records)
+    if not ended:  # the end mark was swallowed by the last record: a quoted field never closed
+        raise _unterminated(key, records.last_start)
+
+
+def _open_csv(text: _TextStream, contract: TableContract, on_invalid_row: Any) -> Any:
+    return pacsv.open_csv(
+        pa.PythonFile(text, mode="r"),
         # Single-threaded parsing is what gives row numbers to invalid rows.
         read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
         parse_options=pacsv.ParseOptions(
             newlines_in_values=True, invalid_row_handler=on_invalid_row
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types=every_column_as_text,
+            column_types={name: pa.string() for name in contract.column_names},
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
             null_values=[""],
         ),
     )
-    _check_header(reader.schema.names, contract, key)
-    next_line = 2
-    for batch in reader:
-        bad = [row.line for row in unparsable]
-        span = np.arange(next_line, next_line + batch.num_rows + len(bad), dtype=np.int64)
-        lines = np.setdiff1d(span, np.asarray(bad, dtype=np.int64), assume_unique=True)
-        next_line = int(span[-1]) + 1 if len(span) else next_line
-        yield RawBatch(pa.Table.from_batches([batch]), lines, list(unparsable))
-        unparsable.clear()
-    if unparsable:  # invalid rows after the last full batch
-        yield RawBatch(_empty(contract), np.empty(0, dtype=np.int64), list(unparsable))
 
 
-def _check_header(names: list[str], contract: TableContract, key: str) -> None:
+def _csv_batch(
+    batch: pa.RecordBatch, invalid: list[Any], first_record: int, records: _RecordLines
+) -> RawBatch:
+    count = batch.num_rows + len(invalid)
+    numbers = np.arange(first_record, first_record + count, dtype=np.int64)
+    bad_numbers = np.asarray([row[0] for row in invalid], dtype=np.int64)
+    is_bad = np.isin(numbers, bad_numbers, assume_unique=True)
+    inner = np.zeros(count, dtype=np.int64)
+    inner[~is_bad] = _inner_breaks(batch)
+    inner[is_bad] = [_text_breaks(row[1]) for row in invalid]
+    starts = records.starts(inner)
+    unparsable = [
+        UnparsableRow(
+            line=int(line),
+            reason=f"expected {expected} fields, found {found}",
+            text=text[:RAW_TEXT_CHARACTERS],
+        )
+        for (_, text, expected, found), line in zip(invalid, starts[is_bad], strict=True)
+        if not is_blank_line(text)  # a line of only spaces is no record
+    ]
+    return RawBatch(pa.Table.from_batches([batch]), starts[~is_bad], unparsable)
+
+
+def _unterminated(key: str, line: int) -> InvalidRawFile:
+    return InvalidRawFile(
+        f"{key}: line {line}: a quoted field opened in the record starting on this line is "
+        "never closed before the end of the data (RFC 4180 requires the closing quote); "
+        "nothing from this file was ingested"
+    )
+
+
+def check_header(names: list[str], contract: TableContract, key: str) -> None:
+    """Raise :class:`InvalidRawFile` unless the header names fit ``contract``.
+
+    Names that are not the contract's are shown only for tables without PII columns: in a
+    file without a header row the first data row is read as the header.
+    """
+    empty = [position for position, name in enumerate(names, start=1) if not name.strip()]
+    if empty:
+        raise InvalidRawFile(
+            f"{key}: header has an empty column name at position(s) "
+            f"{', '.join(map(str, empty))} (a trailing delimiter?)"
+        )
+    known = set(contract.column_names)
+
+    def listed(items: list[str]) -> str:
+        if contract.pii_columns and any(n not in known for n in items):
+            shown = [n for n in items if n in known]
+            hidden = len(items) - len(shown)
+            return ", ".join([*shown, f"{hidden} name(s) withheld (the table has PII columns)"])
+        return ", ".join(safe_name(n) for n in items)
+
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise InvalidRawFile(f"{key}: header repeats column(s) {', '.join(duplicated)}")
+        raise InvalidRawFile(f"{key}: header repeats column(s) {listed(duplicated)}")
     missing = [c for c in contract.required_columns if c not in names]
     if missing:
         raise InvalidRawFile(
             f"{key}: header lacks required column(s) {', '.join(missing)} of table "
-            f"{contract.name} (header: {', '.join(names)})"
+            f"{contract.name} (header: {listed(names)})"
         )
-    extra = [n for n in names if n not in contract.column_names]
+    extra = [n for n in names if n not in known]
     if extra:
         raise InvalidRawFile(
-            f"{key}: header has column(s) {', '.join(extra)} not in the {contract.name} "
+            f"{key}: header has column(s) {listed(extra)} not in the {contract.name} "
             f"contract (allowed: {', '.join(contract.column_names)}); update the contract "
             "before sending them"
         )
 
 
-def _empty(contract: TableContract) -> pa.Table:
-    return pa.table({name: pa.array([], pa.string()) for name in contract.column_names})
-
-
-def _jsonl_batches(stream: pa.NativeFile, contract: TableContract, key: str) -> Iterator[RawBatch]:
+def _jsonl_batches(stream: Any, contract: TableContract, key: str) -> Iterator[RawBatch]:
     allowed = set(contract.column_names) | set(CDC_ENVELOPE)
     names = [*contract.column_names, *CDC_ENVELOPE]
+    writer = ReasonWriter.for_contract(contract)
     rows: list[dict[str, str | None]] = []
     lines: list[int] = []
     unparsable: list[UnparsableRow] = []
-    for number, raw in enumerate(_lines(stream), start=1):
+    first = True
+    for number, raw in enumerate(_lines(_TextStream(stream, key, csv=False)), start=1):
+        if is_blank_line(raw):
+            continue  # blank lines are no records (counted by neither controller nor ingest)
         text = raw.strip()
-        if not text:
-            continue  # blank lines are not records (the controller does not count them)
-        problem, row = _parse_json_line(text, allowed)
+        if first:
+            _check_json_lines(text, number, key)
+            first = False
+        problem, row = _parse_json_line(text, allowed, writer)
         if problem:
-            unparsable.append(UnparsableRow(number, problem, text[:2000]))
+            unparsable.append(UnparsableRow(number, problem, text[:RAW_TEXT_CHARACTERS]))
             continue
         rows.append(row)
         lines.append(number)
@@ -170,7 +490,21 @@ def _jsonl_batches(stream: pa.NativeFile, contract: TableContract, key: str) -> 
         yield _json_batch(rows, lines, unparsable, names)
 
 
-def _lines(stream: pa.NativeFile) -> Iterator[str]:
+def _check_json_lines(text: str, line: int, key: str) -> None:
+    """The first record decides whether the file is JSON lines at all."""
+    if text.startswith("["):
+        raise InvalidRawFile(
+            f"{key}: line {line}: not JSON lines: the file holds a JSON array; write one JSON "
+            "object per line"
+        )
+    if text == "{":
+        raise InvalidRawFile(
+            f"{key}: line {line}: not JSON lines: the file holds a pretty-printed JSON "
+            "document; write one JSON object per line"
+        )
+
+
+def _lines(stream: _TextStream) -> Iterator[str]:
     pending = b""
     while chunk := stream.read(1 << 20):
         pending += chunk
@@ -181,22 +515,38 @@ def _lines(stream: pa.NativeFile) -> Iterator[str]:
         yield pending.decode("utf-8")
 
 
-def _parse_json_line(text: str, allowed: set[str]) -> tuple[str | None, dict[str, str | None]]:
+def _json_kind(item: object) -> str:
+    if isinstance(item, bool):
+        return "true or false"
+    if isinstance(item, dict):
+        return "a JSON object"
+    if isinstance(item, list):
+        return "a JSON array"
+    return "another JSON value"
+
+
+def _parse_json_line(
+    text: str, allowed: set[str], writer: ReasonWriter
+) -> tuple[str | None, dict[str, str | None]]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return f"not valid JSON ({error.msg} at column {error.colno})", {}
+    except RecursionError:
+        return "not valid JSON (nested too deeply)", {}
     if not isinstance(value, dict):
         return f"expected a JSON object, found {type(value).__name__}", {}
     unknown = sorted(set(value) - allowed)
     if unknown:
-        return f"unknown key(s) {', '.join(unknown)}", {}
+        if writer.withholds_values:  # a shifted value could be a key: names withheld too
+            return f"{len(unknown)} unknown key(s) (names withheld: the table has PII columns)", {}
+        return f"unknown key(s) {', '.join(safe_name(k) for k in unknown[:20])}", {}
     row: dict[str, str | None] = {}
     for name, item in value.items():
         if item is None or isinstance(item, str):
             row[name] = item
         elif isinstance(item, bool) or not isinstance(item, int | float):
-            return f"{name}: expected a string or number, found {json.dumps(item)[:100]}", {}
+            return writer.column(name, f"expected a string or number, found {_json_kind(item)}"), {}
         else:
             row[name] = repr(item) if isinstance(item, float) else str(item)
     return None, row

@@ -7,8 +7,10 @@ import threading
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from datalake.naming import Bucket, Layer
 from workloads.local.resources import LocalLake
@@ -49,28 +51,30 @@ def print_summary(console: Console, report: LocalRunReport) -> None:
         )
     for table, counts in report.bronze.items():
         bronze.add_row(
-            table,
+            Text(table),
             str(counts.get("files", 0)),
             f"{counts.get('rows_in', 0):,}",
             f"{counts.get('rows_written', 0):,}",
             f"{counts.get('rows_quarantined', 0):,}",
-            ", ".join(report.masked_columns.get(table, [])) or "-",
+            Text(", ".join(report.masked_columns.get(table, [])) or "-"),
         )
     console.print(bronze)
     layers = Table(title="Silver and gold (rows)")
     layers.add_column("table")
     layers.add_column("rows", justify="right")
     for name, rows in {**report.silver, **report.gold}.items():
-        layers.add_row(name, f"{rows:,}")
+        layers.add_row(Text(name), f"{rows:,}")
     console.print(layers)
     console.print(
-        f"duplicates skipped: {len(report.duplicates)} {report.duplicates or ''}\n"
-        f"quarantine files: {len(report.quarantine_keys)} {report.quarantine_keys or ''}\n"
-        f"compute targets: {dict(report.compute_targets)}\n"
-        f"errors: {len(report.errors)}"
+        Text(
+            f"duplicates skipped: {len(report.duplicates)} {report.duplicates or ''}\n"
+            f"quarantine files: {len(report.quarantine_keys)} {report.quarantine_keys or ''}\n"
+            f"compute targets: {dict(report.compute_targets)}\n"
+            f"errors: {len(report.errors)}"
+        )
     )
-    for where, error in report.errors:
-        console.print(f"  [red]{where}[/red]: {error}")
+    for where, error in report.errors:  # file names and reasons, printed verbatim
+        console.print(Text.assemble("  ", (str(where), "red"), ": ", str(error)))
     timings = Table(title="Time per stage")
     timings.add_column("stage")
     timings.add_column("seconds", justify="right")
@@ -81,12 +85,12 @@ def print_summary(console: Console, report: LocalRunReport) -> None:
     if report.gold_month:
         year, month = report.gold_month
         for mart, rows in report.top_rows.items():
-            table = Table(title=f"{mart} — top 10, {year}-{month:02d}")
+            top = Table(title=Text(f"{mart} — top 10, {year}-{month:02d}"))
             for name in rows.column_names[2:]:
-                table.add_column(name)
+                top.add_column(name)
             for row in rows.to_pylist():
-                table.add_row(*(_cell(row[name]) for name in rows.column_names[2:]))
-            console.print(table)
+                top.add_row(*(Text(_cell(row[name])) for name in rows.column_names[2:]))
+            console.print(top)
 
 
 def _cell(value: Any) -> str:
@@ -100,12 +104,13 @@ def serve_until_interrupted(console: Console, lake: LocalLake) -> None:
     console.print(
         "\n[bold]The emulator keeps running.[/bold] Explore it with the AWS CLI, pyiceberg "
         "or DuckDB:\n"
-        f"  export AWS_ENDPOINT_URL={lake.endpoint}\n"
+        f"  export AWS_ENDPOINT_URL={escape(lake.endpoint)}\n"
         "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
-        f"AWS_DEFAULT_REGION={lake.settings.region}\n"
-        f"  aws s3 ls s3://{lake.buckets[Bucket.LAKE]}/ --recursive | head\n"
-        f"  aws dynamodb scan --table-name {lake.settings.names.control_table} --max-items 3\n"
-        f"  aws glue get-tables --database-name {lake.database(Layer.GOLD)}\n"
+        f"AWS_DEFAULT_REGION={escape(lake.settings.region)}\n"
+        f"  aws s3 ls s3://{escape(lake.buckets[Bucket.LAKE])}/ --recursive | head\n"
+        f"  aws dynamodb scan --table-name {escape(lake.settings.names.control_table)} "
+        "--max-items 3\n"
+        f"  aws glue get-tables --database-name {escape(lake.database(Layer.GOLD))}\n"
         "Press Ctrl-C to stop."
     )
     stop = threading.Event()

@@ -2,9 +2,12 @@
 
 The CDC files exercise every path: inserts, updates and deletes of dimension rows, one
 malformed line (quarantined), and one file delivered twice (the second is a duplicate).
-They change only dimension rows they insert themselves, so no generated review depends on
-them and gold can be checked against an independent computation over the generated reviews
-and the sample files.
+Most changes touch dimension rows the CDC files insert themselves; two touch rows the
+generated reviews reference, so gold shows what such changes do: the most-reviewed beer is
+renamed (its reviews carry the new name in review_flat and in the beer marts) and the most
+active reviewer's profile is deleted (a soft delete: its reviews stay, with no profile name
+and no state, so ``state_by_review_volume`` counts them under an empty state).
+:class:`SeedPlan` names both, so independent checks can apply them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class SeedPlan:
     reviews: pa.Table | None = None
     malformed_lines: int = 1
     duplicate_files: int = 1
+    renamed_beer: tuple[int, str] | None = None
+    """(beer_id, new name) of the referenced beer the CDC renames."""
+    deleted_profile: int | None = None
+    """profile_id of the referenced profile the CDC deletes."""
 
 
 def _csv_gz(table: pa.Table) -> bytes:
@@ -49,6 +56,23 @@ def _csv_gz(table: pa.Table) -> bytes:
 
 def _jsonl_gz(lines: list[str]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode())
+
+
+def _most_frequent(ids: pa.ChunkedArray) -> int:
+    """The id that occurs most often (the smallest among equals: deterministic)."""
+    counts = pc.value_counts(ids.drop_null()).flatten()
+    order = pc.sort_indices(
+        pa.table({"n": counts[1], "id": counts[0]}),
+        sort_keys=[("n", "descending"), ("id", "ascending")],
+    )
+    return int(counts[0][order[0].as_py()].as_py())
+
+
+def _beer_row(beer_id: int) -> dict:
+    """The sample file's row of ``beer_id`` (an update carries every column of the row)."""
+    beers = pacsv.read_csv(sample_file("beer"))
+    (row,) = beers.filter(pc.equal(beers.column("beer_id"), beer_id)).to_pylist()
+    return {name: value for name, value in row.items() if value is not None}
 
 
 def seed_plan(reviews: int, files: int, seed: int) -> SeedPlan:
@@ -73,10 +97,17 @@ def seed_plan(reviews: int, files: int, seed: int) -> SeedPlan:
                     "beer_name": f"Local Run Lager {i}", "beer_style": "Helles", "beer_abv": 4.9})
         for i in range(3)
     ] + [MALFORMED_LINE]  # fmt: skip
+    # Changes of rows the reviews reference: the most-reviewed beer, the most active reviewer.
+    renamed = _most_frequent(generated.column("beer_id"))
+    deleted = _most_frequent(generated.column("profile_id"))
+    plan.renamed_beer = (renamed, "Local Run Renamed Ale")
+    plan.deleted_profile = deleted
     beer_changes = [
         json.dumps({"operation": "update", "beer_id": new_beer, "beer_name": "Local Run Märzen",
                     "beer_style": "Märzen", "beer_abv": 5.6}),
         json.dumps({"operation": "delete", "beer_id": new_beer + 1}),
+        json.dumps({**_beer_row(renamed), "operation": "update",
+                    "beer_name": plan.renamed_beer[1]}),
     ]  # fmt: skip
     profile_inserts = [
         json.dumps({"operation": "insert", "profile_id": new_profile + i,
@@ -86,6 +117,7 @@ def seed_plan(reviews: int, files: int, seed: int) -> SeedPlan:
     profile_changes = [
         json.dumps({"operation": "update", "profile_id": new_profile, "state": "WA"}),
         json.dumps({"operation": "delete", "profile_id": new_profile + 1}),
+        json.dumps({"operation": "delete", "profile_id": deleted}),
     ]
     brewery_inserts = [
         json.dumps({"operation": "insert", "brewery_id": new_brewery,
