@@ -1,27 +1,25 @@
-"""The data lake program: settings in, components composed, outputs out."""
+"""The data lake program: settings in, components composed, outputs out.
+
+storage → control → governance → catalog → (foundation) → pii → bronze → silver → gold
+"""
 
 import pulumi
 import pulumi_aws as aws
 
 from components import (
     BronzeZone,
-    BronzeZoneArgs,
     GoldMart,
-    GoldMartArgs,
     LakeCatalog,
-    LakeCatalogArgs,
     LakeGovernance,
-    LakeGovernanceArgs,
     LakeStorage,
-    LakeStorageArgs,
     PIIMasker,
-    PIIMaskerArgs,
     ProcessingControlTable,
-    ProcessingControlTableArgs,
     SilverPipeline,
-    SilverPipelineArgs,
+    lake_foundation,
+    lake_identity,
+    workload_defaults,
 )
-from datalake.naming import CONFIG_KEY, CONFIG_NAMESPACE, Bucket, Layer, default_tags
+from datalake.naming import CONFIG_KEY, CONFIG_NAMESPACE, Layer, default_tags
 from datalake.settings import SettingsError, load_settings
 
 try:
@@ -32,136 +30,138 @@ try:
     )
 except SettingsError as error:
     raise pulumi.RunError(str(error)) from None
-
-names = settings.names
-provider = aws.Provider(
-    "aws",
-    region=settings.region,
-    default_tags={"tags": default_tags(settings.project, settings.environment, settings.tags)},
+section = settings.section_data
+governance_settings = settings.governance
+lake = lake_identity(settings)
+opts = pulumi.ResourceOptions(
+    providers=[
+        aws.Provider(
+            "aws",
+            region=settings.region,
+            default_tags={
+                "tags": default_tags(lake["project"], lake["environment"], settings.tags)
+            },
+        )
+    ]
 )
-opts = pulumi.ResourceOptions(providers=[provider])
 
 storage = LakeStorage(
     "storage",
-    LakeStorageArgs(names, settings.storage, settings.encryption, settings.protect_stateful),
-    opts,
-)
-catalog = LakeCatalog(
-    "catalog",
-    LakeCatalogArgs(
-        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
-        database_names={
-            layer: settings.database_name(layer) for layer in Layer if layer != Layer.RAW
-        },
-        iam_compatible=settings.governance.permission_mode == "iam-compatible",
-    ),
+    {
+        "lake": lake,
+        "storage": section("storage"),
+        "encryption": section("encryption"),
+        "break_glass_principals": list(governance_settings.break_glass_principals),
+    },
     opts,
 )
 control = ProcessingControlTable(
     "control",
-    ProcessingControlTableArgs(names.control_table, storage.key_arn, settings.protect_stateful),
+    {
+        "table_name": settings.names.control_table,
+        "kms_key_arn": storage.key_arn,
+        "protect": lake["protect"],
+    },
     opts,
 )
 governance = LakeGovernance(
     "governance",
-    LakeGovernanceArgs(
-        names=names,
-        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
-        kms_key_arn=storage.key_arn,
-        permission_mode=settings.governance.permission_mode,
-        admins=settings.governance.admins,
-    ),
+    {
+        "lake": lake,
+        "lake_bucket_arn": storage.lake_bucket_arn,
+        "kms_key_arn": storage.key_arn,
+        "permission_mode": governance_settings.permission_mode,
+        "admins": governance_settings.admins,
+        "data_lake_settings": governance_settings.data_lake_settings,
+    },
     opts,
+)
+catalog = LakeCatalog(
+    "catalog",
+    {
+        "lake_bucket_name": storage.lake_bucket_name,
+        "bronze_database_name": settings.database_name(Layer.BRONZE),
+        "silver_database_name": settings.database_name(Layer.SILVER),
+        "gold_database_name": settings.database_name(Layer.GOLD),
+        "iam_compatible": governance_settings.permission_mode == "iam-compatible",
+        "lake_formation_ready": governance.lake_formation_ready,
+        "protect": lake["protect"],
+    },
+    opts,
+)
+foundation = lake_foundation(
+    lake,
+    workload_defaults(settings),
+    storage=storage,
+    control=control,
+    governance=governance,
+    catalog=catalog,
 )
 
 pii = PIIMasker(
     "pii",
-    PIIMaskerArgs(
-        settings=settings,
-        kms_key_arn=storage.key_arn,
-        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
-        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
-    ),
-    # Tags need Lake Formation admins in place.
-    pulumi.ResourceOptions(providers=[provider], depends_on=[governance]),
+    {
+        "foundation": foundation,
+        "pii": section("pii"),
+        "break_glass_principals": list(governance_settings.break_glass_principals),
+    },
+    opts,
 )
 bronze = BronzeZone(
     "bronze",
-    BronzeZoneArgs(
-        settings=settings,
-        landing_bucket_name=storage.bucket_names[Bucket.LANDING],
-        landing_bucket_arn=storage.bucket_arns[Bucket.LANDING],
-        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
-        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
-        kms_key_arn=storage.key_arn,
-        control_table_name=control.table_name,
-        control_table_arn=control.table_arn,
-        control_stream_arn=control.stream_arn,
-        bronze_database_name=catalog.database_names[Layer.BRONZE],
-        pii_worker_policy_arn=pii.worker_policy_arn,
-        pii_environment=pii.worker_environment,
-        classification_tag=pii.lf_tag,
-    ),
+    {
+        "foundation": foundation,
+        "ingestion": section("ingestion"),
+        "network": section("network"),
+        "pii_worker_policy_arn": pii.worker_policy_arn,
+        "pii_worker_environment": pii.worker_environment,
+        "classification_tag_key": pii.classification_tag_key,
+    },
     opts,
 )
-silver = SilverPipeline(
-    "silver",
-    SilverPipelineArgs(
-        settings=settings,
-        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
-        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
-        artifacts_bucket_name=storage.bucket_names[Bucket.ARTIFACTS],
-        artifacts_bucket_arn=storage.bucket_arns[Bucket.ARTIFACTS],
-        kms_key_arn=storage.key_arn,
-        control_table_name=control.table_name,
-        control_table_arn=control.table_arn,
-        silver_database_name=catalog.database_names[Layer.SILVER],
-        observer_bucket_name=storage.bucket_names[Bucket.OBSERVER],
-        observer_bucket_arn=storage.bucket_arns[Bucket.OBSERVER],
-    ),
-    # The job role's Lake Formation grants need the admins and the registered location.
-    pulumi.ResourceOptions(providers=[provider], depends_on=[governance]),
-)
+silver = SilverPipeline("silver", {"foundation": foundation, "silver": section("silver")}, opts)
 gold = GoldMart(
     "gold",
-    GoldMartArgs(
-        settings=settings,
-        lake_bucket_name=storage.bucket_names[Bucket.LAKE],
-        lake_bucket_arn=storage.bucket_arns[Bucket.LAKE],
-        artifacts_bucket_name=storage.bucket_names[Bucket.ARTIFACTS],
-        artifacts_bucket_arn=storage.bucket_arns[Bucket.ARTIFACTS],
-        observer_bucket_name=storage.bucket_names[Bucket.OBSERVER],
-        observer_bucket_arn=storage.bucket_arns[Bucket.OBSERVER],
-        kms_key_arn=storage.key_arn,
-        control_table_name=control.table_name,
-        control_table_arn=control.table_arn,
-        bronze_database_name=catalog.database_names[Layer.BRONZE],
-        silver_database_name=catalog.database_names[Layer.SILVER],
-        gold_database_name=catalog.database_names[Layer.GOLD],
-        classification_tag=pii.lf_tag,
-        silver_application_id=silver.application_id,
-        silver_application_arn=silver.application_arn,
-    ),
-    # LF-Tags and grants need the Lake Formation admins and the classification tag.
-    pulumi.ResourceOptions(providers=[provider], depends_on=[governance, pii]),
+    {
+        "foundation": foundation,
+        "gold": section("gold"),
+        # Gold shares silver's Spark application (gold.reuse_silver_application) or runs its own
+        # with the same EMR settings.
+        "event_bus_name": silver.event_bus_name,
+        "spark_application_id": silver.application_id,
+        "spark_application_arn": silver.application_arn,
+        "emr": settings.silver.emr.model_dump(mode="json"),
+        "schedule_timezone": settings.silver.schedule_timezone,
+        "target_file_size_mb": settings.silver.target_file_size_mb,
+        "consumers": list(governance_settings.consumers),
+        "layer_tag_key": governance.layer_tag_key,
+        "classification_tag_key": pii.classification_tag_key,
+    },
+    opts,
 )
 
-pulumi.export("region", settings.region)
-pulumi.export("kms_key_arn", storage.key_arn)
-pulumi.export("kms_key_alias", storage.key_alias)
-for purpose, bucket_name in storage.bucket_names.items():
-    pulumi.export(f"{purpose.value}_bucket", bucket_name)
-for layer, database_name in catalog.database_names.items():
-    pulumi.export(f"{layer.value}_database", database_name)
-pulumi.export("control_table_name", control.table_name)
-pulumi.export("control_table_stream_arn", control.stream_arn)
-pulumi.export("lakeformation_registration_role_arn", governance.registration_role_arn)
-pulumi.export("bronze_controller_function", bronze.controller_function_name)
-pulumi.export("bronze_ingestion_state_machine_arn", bronze.state_machine_arn)
-pulumi.export("bronze_ingest_image", bronze.image_ref)
-pulumi.export("pii_hmac_key_secret_arn", pii.secret_arn)
-pulumi.export("silver_state_machine_arn", silver.state_machine_arn)
-pulumi.export("silver_application_id", silver.application_id)
-pulumi.export("gold_state_machine_arn", gold.state_machine_arn)
-pulumi.export("athena_workgroup", gold.workgroup_name)
-pulumi.export("gold_consumer_role_arn", gold.consumer_role_arn)
+for name, value in {
+    "region": settings.region,
+    "kms_key_arn": storage.key_arn,
+    "kms_key_alias": storage.key_alias,
+    **{f"{purpose.value}_bucket": bucket for purpose, bucket in storage.bucket_names.items()},
+    **{f"{layer.value}_database": db for layer, db in catalog.database_names.items()},
+    "control_table_name": control.table_name,
+    "control_table_stream_arn": control.stream_arn,
+    "lakeformation_registration_role_arn": governance.registration_role_arn,
+    "bronze_controller_function": bronze.controller_function_name,
+    "bronze_ingestion_state_machine_arn": bronze.state_machine_arn,
+    "bronze_ingest_image": bronze.image_ref,
+    "pii_hmac_key_secret_arn": pii.secret_arn,
+    "silver_state_machine_arn": silver.state_machine_arn,
+    "silver_maintenance_state_machine_arn": silver.maintenance_state_machine_arn,
+    "silver_application_id": silver.application_id,
+    "lake_event_bus_name": silver.event_bus_name,
+    "gold_state_machine_arn": gold.state_machine_arn,
+    "athena_workgroup": gold.workgroup_name,
+    "gold_consumer_role_arn": gold.consumer_role_arn,
+    "state_machine_start_role_arns": pulumi.Output.all(
+        bronze.pipe_role_arn, silver.start_role_arns, gold.start_role_arns
+    ).apply(lambda v: [v[0], *v[1], *v[2]]),
+}.items():
+    pulumi.export(name, value)

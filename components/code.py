@@ -2,21 +2,31 @@
 
 ``datalake/`` + ``workloads/`` + the wheels the handlers import beyond the Lambda runtime
 (boto3) and the pyarrow layer, pinned by ``constraints.txt``, for the Lambda's Python version
-and architecture (``components/lambda_bundle.py`` builds and caches it).
+and architecture (``components/lambda_bundle.py`` builds it, ``components/bundle.py`` writes and
+caches it).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import pulumi
 
+from components.bundle import ROOT, build_cache
 from components.lambda_bundle import LambdaBundleSpec, build_lambda_bundle
 from datalake.settings import IngestionSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = [
+    "LAMBDA_PACKAGES",
+    "LAMBDA_SIZE_BUDGET_BYTES",
+    "ROOT",
+    "lambda_archive",
+    "lambda_bundle_spec",
+    "lambda_code",
+    "pinned_requirements",
+]
+
 LAMBDA_PACKAGES = (
     "pydantic",
     "pydantic-core",
@@ -46,21 +56,26 @@ def pinned_requirements(packages: tuple[str, ...], constraints: Path) -> tuple[s
     return tuple(f"{p}=={pins[p]}" for p in packages)
 
 
-def lambda_bundle_spec(ingestion: IngestionSettings) -> LambdaBundleSpec:
-    """What goes into the bundle for the configured runtime and architecture."""
+def lambda_bundle_spec(runtime: str, architecture: str) -> LambdaBundleSpec:
+    """What goes into the bundle for a Lambda runtime (``python3.12``) and architecture."""
     return LambdaBundleSpec(
         source_packages=(ROOT / "datalake", ROOT / "workloads"),
         requirements=pinned_requirements(LAMBDA_PACKAGES, ROOT / "constraints.txt"),
-        python_version=ingestion.lambda_runtime.removeprefix("python"),
-        architecture=ingestion.lambda_architecture,
+        python_version=runtime.removeprefix("python"),
+        architecture=architecture,
     )
 
 
 @functools.cache
-def lambda_code(ingestion: IngestionSettings) -> pulumi.FileArchive:
+def lambda_archive(runtime: str, architecture: str) -> pulumi.FileArchive:
     """The bundle as a Pulumi archive (built once per program run, cached under ``.build/``).
 
     Every component with a Lambda asks for it; hashing the sources once is enough.
     """
-    cache = Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build"))
-    return pulumi.FileArchive(str(build_lambda_bundle(lambda_bundle_spec(ingestion), cache)))
+    spec = lambda_bundle_spec(runtime, architecture)
+    return pulumi.FileArchive(str(build_lambda_bundle(spec, build_cache())))
+
+
+def lambda_code(ingestion: IngestionSettings) -> pulumi.FileArchive:
+    """:func:`lambda_archive` for the runtime and architecture of the ``ingestion`` settings."""
+    return lambda_archive(ingestion.lambda_runtime, ingestion.lambda_architecture)

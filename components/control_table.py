@@ -8,33 +8,36 @@ same names and keys :mod:`datalake.control` queries. On-demand billing, point-in
 recovery, encrypted with the lake key.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from components.options import stateful_options
-from datalake.control import TABLE_KEY_SCHEMA
+from datalake.control_table import TABLE_KEY_SCHEMA
 from datalake.naming import layer_tags
 
 
-@dataclass
-class ProcessingControlTableArgs:
+class ProcessingControlTableArgs(TypedDict):
     """Inputs of :class:`ProcessingControlTable`."""
 
     table_name: str
+    """Name of the DynamoDB table."""
     kms_key_arn: pulumi.Input[str]
+    """The lake's KMS key: the table and its stream are encrypted with it."""
     protect: bool
+    """Protect and retain the table, with deletion protection on (outside dev)."""
 
 
 class ProcessingControlTable(pulumi.ComponentResource):
     """Control records: one per object per layer; its stream starts the next step."""
 
     table_name: pulumi.Output[str]
+    """Name of the control table."""
     table_arn: pulumi.Output[str]
+    """ARN of the control table."""
     stream_arn: pulumi.Output[str]
+    """ARN of the table's stream (new images): it starts bronze ingestion."""
 
     def __init__(
         self,
@@ -49,7 +52,7 @@ class ProcessingControlTable(pulumi.ComponentResource):
             attributes.update((hash_key, range_key))
         self.table = aws.dynamodb.Table(
             f"{name}-table",
-            name=args.table_name,
+            name=args["table_name"],
             billing_mode="PAY_PER_REQUEST",
             hash_key=TABLE_KEY_SCHEMA["hash_key"],
             attributes=[{"name": a, "type": "S"} for a in sorted(attributes)],
@@ -65,10 +68,10 @@ class ProcessingControlTable(pulumi.ComponentResource):
             stream_enabled=True,
             stream_view_type="NEW_IMAGE",
             point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": args.kms_key_arn},
-            deletion_protection_enabled=args.protect,
+            server_side_encryption={"enabled": True, "kms_key_arn": args["kms_key_arn"]},
+            deletion_protection_enabled=args["protect"],
             tags=layer_tags("control"),
-            opts=stateful_options(self, args.protect),
+            opts=stateful_options(self, args["protect"]),
         )
         self.table_name = self.table.name
         self.table_arn = self.table.arn

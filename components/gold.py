@@ -1,15 +1,16 @@
 """GoldMart: monthly marts on Spark after each silver run, and PII-free access through Athena.
 
-    log groups (lake key, retention from settings): Spark jobs, the three Lambdas, the machine
-    compute     the silver EMR Serverless application (gold.reuse_silver_application), or its
-                own application with the same silver.emr settings
-    job bundle  artifacts gold/jobs/<sha256>/spark_job.py + gold_job_modules.zip (--py-files)
-    job role    read lake silver/, read/write/delete lake gold/; Glue: read the silver
-                database, read/write the gold database; nothing on bronze
-    Lambdas     plan · finish · fail, one role each
-    EventBridge rule: source datalake.silver, detail-type SilverPipelineSucceeded, this lake's
-      silver database ────────────────────────────┐
-    EventBridge Scheduler (gold.schedule, optional) ┴─▶ gold-marts state machine (Standard)
+    SparkRuntime "gold" (components/spark_runtime.py)
+      compute     the application passed in (spark_application_id/_arn: silver's, shared),
+                  or its own with the ``emr`` settings
+      job bundle  artifacts gold/jobs/<sha256>/spark_job.py + gold_job_modules.zip
+      job role    read lake silver/, read/write/delete lake gold/; Glue: read the silver
+                  database, read/write the gold database; nothing on bronze
+    Lambdas     plan · finish · fail, one role and one log group each
+    EventBridge rule on the lake's bus (components/gold_starts.py): source datalake.silver,
+      detail-type SilverPipelineSucceeded, this lake's silver database; DLQ ─┐
+    EventBridge Scheduler (gold.schedule, optional; DLQ) ────────────────────┴─▶ gold-marts
+      state machine (Standard); each DLQ alarms when it is not empty
             Plan λ: claim the pending gold records (one per changed month), write the manifest
             ──Choice: nothing pending──▶ done
             ──Map over the marts declared in datalake/contracts/gold.py (MaxConcurrency
@@ -21,13 +22,10 @@
             ──▶ Finish λ (records success)
     Athena workgroup gold-consumers: engine v3, configuration enforced, results SSE-KMS (lake
       key) in observer/athena-results/, per-query scan cutoff; one named query per mart
-    consumers   role gold-consumer (+ the demo user of gold.demo_user, for the console, same
-                policy, no access key or password): queries in that workgroup, Glue read of the
-                gold database, the results prefix, the lake key; no S3 on the lake bucket at
-                all: Lake Formation vends gold credentials
-    Lake Formation  LF-Tag layer = bronze | silver | gold on the three databases, the gold
-                database also classification = internal; consumers get TABLE SELECT/DESCRIBE
-                and DATABASE DESCRIBE through classification ∈ {public, internal} ∧ layer = gold
+    Lake Formation  the three databases tagged with the layer LF-Tag (governance's), the gold
+                database also classification = internal
+    GoldConsumerAccess (components/gold_access.py): the consumer role, the optional demo user,
+      their policy and PII-free, gold-only Lake Formation grants
 
 Start a run by hand (after a backfill, or to test a deployment) with no input::
 
@@ -44,63 +42,52 @@ declare the Iceberg partition spec and only writes metadata when it is created, 
 added to a mart would never reach the table. The tables inherit the gold database's LF-Tags
 (``layer=gold``, ``classification=internal``), so the consumer grants cover every mart,
 including new ones, with no change here. Because columns inherit ``internal``, the component
-refuses a mart that would publish a column classified ``pii``.
+refuses a mart that would publish a column classified ``pii`` (``components/gold_queries.py``).
 
-The consumer role trusts the principals in ``governance.consumers``; when that list is empty
-it trusts the account root, which lets any IAM principal of the account whose own policy
-allows ``sts:AssumeRole`` on it assume it (nothing else is opened).
-
-The Spark job's command line, as this component passes it::
+The Spark job's command line, as this component passes it (``components/gold_machine.py``)::
 
     --mode marts --mart M --months '[[year, month], ...]' --manifest s3://<artifacts>/gold/runs/…
     --source-database <silver database>
-    --catalog glue --database <gold database> --warehouse s3://<lake>/gold/
+    --catalog glue --database <gold database>
 """
 
-from __future__ import annotations
-
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.code import ROOT, lambda_code
-from components.options import child_options
-from components.pii import LF_TAG_KEY, grant_pii_free_access
-from components.policies import (
-    control_table_access,
-    kms_use,
-    logs_write,
-    s3_read,
-    s3_write,
+from components.alarms import executions_failed_alarm
+from components.code import ROOT
+from components.foundation import LakeFoundation, alarm_actions, lf_tag_key, section_settings
+from components.gold_access import GoldConsumerAccess
+from components.gold_machine import gold_definition
+from components.gold_queries import (
+    EXAMPLE_LIMIT,
+    check_no_pii_columns,
+    example_queries_markdown,
+    example_query,
 )
-from components.silver import (
-    EVENT_SOURCE,
-    SUCCEEDED_DETAIL_TYPE,
-    SYNC_JOB_RULE,
-    SYNC_TASK,
-    JsonPath,
-    SparkJob,
-    job_retry,
-    lambda_task,
-    spark_application,
-    spark_job_objects,
-    spark_run_statements,
+from components.gold_starts import after_silver, silver_succeeded_pattern
+from components.layer_parts import LayerParts, invoke_statement
+from components.layer_tags import tag_databases_by_layer
+from components.options import child_component_options, child_options
+from components.policies import s3_write
+from components.spark_runtime import SparkRuntime, SparkRuntimeArgs
+from components.spark_tasks import JobRetries
+from components.workloads import s3_uri
+from datalake.contracts.gold import MARTS
+from datalake.layout import (
+    ATHENA_RESULTS_PREFIX,
+    GOLD_EMR_LOGS_PREFIX,
+    GOLD_JOBS_PREFIX,
+    GOLD_PREFIX,
+    GOLD_RUNS_PREFIX,
+    SILVER_PREFIX,
 )
-from components.workloads import (
-    regional_arn,
-    s3_uri,
-    standard_state_machine,
-    workload_log_group,
-    workload_role,
-)
-from datalake.contracts import Classification
-from datalake.contracts.gold import MARTS, Mart
-from datalake.naming import Layer, layer_tags
-from datalake.settings import LakeSettings
+from datalake.naming import layer_tags
+from datalake.runtime import GoldRuntime
+from datalake.settings import GoldSettings
 
 PLAN_HANDLER = "workloads.gold.handlers.plan_handler"
 FINISH_HANDLER = "workloads.gold.handlers.finish_handler"
@@ -108,715 +95,213 @@ FAIL_HANDLER = "workloads.gold.handlers.fail_handler"
 
 SPARK_JOB_ENTRY = ROOT / "workloads" / "gold" / "spark_job.py"
 """The gold Spark entry script; read when the component is created (tests point it elsewhere)."""
-SILVER_PREFIX = "silver/"
-GOLD_PREFIX = "gold/"
-JOBS_PREFIX = "gold/jobs/"
-RUNS_PREFIX = "gold/runs/"
-EMR_LOGS_PREFIX = "emr-logs/gold/"
-ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
-
-LAYER_TAG_KEY = "layer"
-LAYER_TAG_VALUES = [Layer.BRONZE.value, Layer.SILVER.value, Layer.GOLD.value]
-GOLD_ONLY = [{"key": LAYER_TAG_KEY, "values": [Layer.GOLD.value]}]
-"""The term that limits the PII-free consumer grants to the gold layer."""
-MART_FAILED = "GoldMartFailed"
-
 PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS = 512, 300
 RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS = 256, 60
 
-CONSUMER_ATHENA_ACTIONS = (
-    "athena:StartQueryExecution",
-    "athena:GetQueryExecution",
-    "athena:GetQueryResults",
-    "athena:StopQueryExecution",
-    "athena:GetWorkGroup",
-    "athena:ListNamedQueries",
-    "athena:GetNamedQuery",
-    "athena:BatchGetNamedQuery",
-)
-CONSUMER_GLUE_ACTIONS = (
-    "glue:GetDatabase",
-    "glue:GetDatabases",
-    "glue:GetTable",
-    "glue:GetTables",
-    "glue:GetPartitions",
-)
 
-EXAMPLE_MONTH = (2012, 1)
-EXAMPLE_LIMIT = 10
+class GoldMartArgs(TypedDict):
+    """Inputs of :class:`GoldMart`."""
 
-
-@dataclass
-class GoldMartArgs:
-    """Inputs of :class:`GoldMart`: the settings and what the other components created."""
-
-    settings: LakeSettings
-    lake_bucket_name: pulumi.Input[str]
-    lake_bucket_arn: pulumi.Input[str]
-    artifacts_bucket_name: pulumi.Input[str]
-    artifacts_bucket_arn: pulumi.Input[str]
-    observer_bucket_name: pulumi.Input[str]
-    observer_bucket_arn: pulumi.Input[str]
-    """Athena results (``athena-results/``) and Spark event logs (``emr-logs/gold/``)."""
-    kms_key_arn: pulumi.Input[str]
-    control_table_name: pulumi.Input[str]
-    control_table_arn: pulumi.Input[str]
-    bronze_database_name: pulumi.Input[str]
-    silver_database_name: pulumi.Input[str]
-    gold_database_name: pulumi.Input[str]
-    classification_tag: aws.lakeformation.LfTag
-    """The PII masker's ``classification`` LF-Tag (the consumer grants are expressed in it)."""
-    silver_application_id: pulumi.Input[str] | None = None
-    """The silver EMR Serverless application, used when ``gold.reuse_silver_application``."""
-    silver_application_arn: pulumi.Input[str] | None = None
-
-
-# --- what consumers are shown ----------------------------------------------------------------
-
-
-def example_query(mart: Mart, year: int = EXAMPLE_MONTH[0], month: int = EXAMPLE_MONTH[1]) -> str:
-    """The mart's top rows of one month, ranked as its declaration says (Athena SQL)."""
-    order = ", ".join(f"{column} DESC" for column in mart.rank_by)
-    return (
-        f"SELECT * FROM {mart.name} WHERE review_year = {year} AND review_month = {month} "
-        f"ORDER BY {order} LIMIT {EXAMPLE_LIMIT}"
-    )
-
-
-def example_queries_markdown(marts: Sequence[Mart] = MARTS) -> str:
-    """One section per mart for docs/consuming.md: what it holds, its columns, a query."""
-    sections = []
-    for mart in marts:
-        columns = ", ".join(f"`{c.name}`" for c in mart.contract.columns)
-        sections.append(
-            f"### `{mart.name}`\n\n{mart.description}\n\nColumns: {columns}.\n\n"
-            f"```sql\n{example_query(mart)}\n```\n"
-        )
-    return "\n".join(sections)
-
-
-def check_no_pii_columns(marts: Sequence[Mart] = MARTS) -> None:
-    """Gold columns inherit ``classification=internal``: a ``pii`` column must never get there."""
-    leaks = [
-        f"{mart.name}.{column.name}"
-        for mart in marts
-        for column in mart.contract.columns
-        if column.classification is Classification.PII
-    ]
-    if leaks:
-        raise ValueError(
-            "gold marts inherit classification=internal and are visible to consumers; "
-            f"these columns are classified pii: {', '.join(leaks)}"
-        )
-
-
-# --- the state machine -----------------------------------------------------------------------
-
-
-def gold_definition(
-    *,
-    plan_function_arn: str,
-    finish_function_arn: str,
-    fail_function_arn: str,
-    job: SparkJob,
-    source_database: str,
-    marts: Sequence[str],
-    max_concurrency: int,
-    max_attempts: int,
-    interval_seconds: int,
-    backoff_rate: float,
-) -> dict[str, Any]:
-    """Amazon States Language of the gold run (Standard: it waits on Spark jobs)."""
-
-    def catch(result_path: str, next_state: str) -> dict[str, Any]:
-        return {"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": next_state}
-
-    run = {"run_id.$": "$.plan.run_id", "control_ids.$": "$.plan.control_ids"}
-    per_mart = {
-        "ProcessorConfig": {"Mode": "INLINE"},
-        "StartAt": "BuildMart",
-        "States": {
-            "BuildMart": {
-                "Type": "Task",
-                "Resource": SYNC_TASK,
-                "Parameters": job.parameters(
-                    JsonPath("States.Format('gold-{}', $.mart)"),
-                    [
-                        *("--mode", "marts"),
-                        *("--mart", JsonPath("$.mart")),
-                        *("--months", JsonPath("States.JsonToString($.months)")),
-                        *("--manifest", JsonPath("$.manifest")),
-                        *("--source-database", source_database),
-                    ],
-                ),
-                "ResultPath": None,
-                "Retry": job_retry(
-                    max_attempts=max_attempts,
-                    interval_seconds=interval_seconds,
-                    backoff_rate=backoff_rate,
-                ),
-                # The failure is kept with the mart; the other marts carry on.
-                "Catch": [catch("$.failure", "MartFailed")],
-                "Next": "MartBuilt",
-            },
-            "MartBuilt": {
-                "Type": "Pass",
-                "Parameters": {"mart.$": "$.mart", "status": "success"},
-                "End": True,
-            },
-            "MartFailed": {
-                "Type": "Pass",
-                "Parameters": {"mart.$": "$.mart", "status": "error", "error.$": "$.failure"},
-                "End": True,
-            },
-        },
-    }
-    return {
-        "Comment": "Rebuild the months of the pending gold records in every mart",
-        "StartAt": "Plan",
-        "States": {
-            "Plan": lambda_task(
-                plan_function_arn,
-                {"execution_name.$": "$$.Execution.Name"},
-                ResultSelector={
-                    "run_id.$": "$.Payload.run_id",
-                    "months.$": "$.Payload.months",
-                    "control_ids.$": "$.Payload.control_ids",
-                    "manifest.$": "$.Payload.manifest",
-                    # The declared marts, as a literal: the Map iterates over exactly these.
-                    "marts": list(marts),
-                },
-                ResultPath="$.plan",
-                Next="AnyPending",
-            ),
-            "AnyPending": {
-                "Type": "Choice",
-                "Choices": [
-                    {"Variable": "$.plan.months[0]", "IsPresent": True, "Next": "BuildMarts"}
-                ],
-                "Default": "NothingPending",
-            },
-            "NothingPending": {"Type": "Succeed"},
-            "BuildMarts": {
-                "Type": "Map",
-                "ItemsPath": "$.plan.marts",
-                "ItemSelector": {
-                    "mart.$": "$$.Map.Item.Value",
-                    "months.$": "$.plan.months",
-                    "manifest.$": "$.plan.manifest",
-                },
-                "MaxConcurrency": max_concurrency,
-                "ItemProcessor": per_mart,
-                # Every mart's outcome, and the failed ones apart for the Choice below.
-                "ResultSelector": {
-                    "results.$": "$",
-                    "failed.$": "$[?(@.status == 'error')]",
-                },
-                "ResultPath": "$.marts",
-                "Next": "AnyMartFailed",
-            },
-            "AnyMartFailed": {
-                "Type": "Choice",
-                "Choices": [
-                    {"Variable": "$.marts.failed[0]", "IsPresent": True, "Next": "MartsFailed"}
-                ],
-                "Default": "Finish",
-            },
-            "MartsFailed": {
-                "Type": "Pass",
-                "Parameters": {
-                    "Error": MART_FAILED,
-                    "Cause.$": "States.JsonToString($.marts.failed)",
-                },
-                "ResultPath": "$.failure",
-                "Next": "RecordFailure",
-            },
-            "Finish": lambda_task(
-                finish_function_arn,
-                run,
-                ResultPath=None,
-                Catch=[catch("$.failure", "RecordFailure")],
-                End=True,
-            ),
-            # The run's records are marked error with the cause (every failed mart), then the
-            # execution fails: the failed-runs alarm sees it.
-            "RecordFailure": lambda_task(
-                fail_function_arn,
-                {**run, "error.$": "$.failure"},
-                ResultPath=None,
-                Catch=[catch("$.record_failure", "Failed")],
-                Next="Failed",
-            ),
-            "Failed": {
-                "Type": "Fail",
-                "ErrorPath": "$.failure.Error",
-                "CausePath": "$.failure.Cause",
-            },
-        },
-    }
-
-
-# --- consumer access -------------------------------------------------------------------------
-
-
-def consumer_policy(
-    *,
-    region: str,
-    account: str,
-    workgroup: str,
-    gold_database: str,
-    observer_bucket_arn: str,
-    kms_key_arn: str,
-) -> dict[str, Any]:
-    """What a gold consumer may do through IAM; Lake Formation decides which data it sees.
-
-    No statement names the lake bucket: Athena reads gold with credentials Lake Formation
-    vends for the tables it granted, so bronze, silver and gold objects stay out of IAM reach.
-    """
-    glue = f"arn:aws:glue:{region}:{account}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "QueryInGoldWorkgroup",
-                "Effect": "Allow",
-                "Action": list(CONSUMER_ATHENA_ACTIONS),
-                "Resource": f"arn:aws:athena:{region}:{account}:workgroup/{workgroup}",
-            },
-            {
-                "Sid": "ReadGoldCatalog",
-                "Effect": "Allow",
-                "Action": list(CONSUMER_GLUE_ACTIONS),
-                "Resource": [
-                    f"{glue}:catalog",
-                    f"{glue}:database/{gold_database}",
-                    f"{glue}:table/{gold_database}/*",
-                ],
-            },
-            {
-                # GetDataAccess has no resource-level permissions; Lake Formation decides.
-                "Sid": "LakeFormationDataAccess",
-                "Effect": "Allow",
-                "Action": "lakeformation:GetDataAccess",
-                "Resource": "*",
-            },
-            {
-                "Sid": "ReadWriteQueryResults",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                "Resource": f"{observer_bucket_arn}/{ATHENA_RESULTS_PREFIX}*",
-            },
-            {
-                "Sid": "ListQueryResults",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": observer_bucket_arn,
-                "Condition": {"StringLike": {"s3:prefix": [f"{ATHENA_RESULTS_PREFIX}*"]}},
-            },
-            {
-                "Sid": "LocateResultsBucket",
-                "Effect": "Allow",
-                "Action": "s3:GetBucketLocation",
-                "Resource": observer_bucket_arn,
-            },
-            {
-                # Query results are encrypted with the lake key.
-                "Sid": "UseLakeKeyForResults",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                "Resource": kms_key_arn,
-            },
-        ],
-    }
-
-
-# --- the component ---------------------------------------------------------------------------
+    foundation: LakeFoundation
+    """The lake's foundation: buckets, key, control table, databases, workload conventions."""
+    gold: NotRequired[dict[str, Any]]
+    """The ``gold`` settings section as JSON (``GoldSettings``; defaults when absent)."""
+    spark_application_id: NotRequired[pulumi.Input[str]]
+    """The EMR Serverless application to share (silver's), used when
+    ``gold.reuse_silver_application`` is true (the default)."""
+    spark_application_arn: NotRequired[pulumi.Input[str]]
+    """That application's ARN."""
+    emr: NotRequired[dict[str, Any]]
+    """Settings of gold's own application (``EmrServerlessSettings`` as JSON), used when
+    ``gold.reuse_silver_application`` is false; the program passes ``silver.emr``."""
+    schedule_timezone: NotRequired[str]
+    """IANA time zone of ``gold.schedule`` (the program passes ``silver.schedule_timezone``)."""
+    target_file_size_mb: NotRequired[int]
+    """Iceberg target file size of the marts (the program passes ``silver``'s); default 128."""
+    consumers: NotRequired[list[str]]
+    """IAM principals allowed to assume the consumer role (``governance.consumers``)."""
+    layer_tag_key: NotRequired[pulumi.Input[str]]
+    """Key of governance's ``layer`` LF-Tag (default ``layer``)."""
+    classification_tag_key: NotRequired[pulumi.Input[str]]
+    """Key of the PII masker's ``classification`` LF-Tag (default ``classification``)."""
+    event_bus_name: NotRequired[pulumi.Input[str]]
+    """The lake's event bus silver publishes on (``SilverPipeline.event_bus_name``: pass it,
+    so the rule waits for the bus); default its name, ``<project>-<env>-lake``."""
 
 
 class GoldMart(pulumi.ComponentResource):
     """The gold Spark job and its state machine, its starts, the Athena workgroup, consumers."""
 
     state_machine_arn: pulumi.Output[str]
+    """The gold-marts state machine."""
     application_id: pulumi.Output[str]
+    """The EMR Serverless application gold runs on."""
     job_role_arn: pulumi.Output[str]
+    """The gold Spark job's runtime role."""
     workgroup_name: pulumi.Output[str]
+    """The consumers' Athena workgroup."""
     consumer_role_arn: pulumi.Output[str]
-    demo_user_name: pulumi.Output[str] | None
+    """The role consumers assume to query gold."""
+    demo_user_name: pulumi.Output[str]
+    """The demo user (registered only with ``gold.demo_user``)."""
+    start_role_arns: pulumi.Output[list[str]]
+    """Roles EventBridge (and the optional schedule) assume to start the gold machine."""
 
     def __init__(
         self, name: str, args: GoldMartArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("datalake:index:GoldMart", name, None, opts)
         check_no_pii_columns()
-        self._name = name
-        settings = args.settings
-        self._lake_names = names = settings.names
-        gold, ingestion, observe = settings.gold, settings.ingestion, settings.observability
-        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        account = caller.account_id
-        self._account = account
-        silver_database, gold_database = args.silver_database_name, args.gold_database_name
+        foundation = args["foundation"]
+        gold = section_settings(GoldSettings, "gold", args.get("gold"))
+        parts = self._parts = LayerParts(self, name, "gold", foundation)
+        silver_database = foundation["silver_database_name"]
 
-        def arn(service: str, resource: str) -> pulumi.Output[str]:
-            return regional_arn(service, names.region, account, resource)
+        # --- Spark: gold's job on the shared (or its own) application -----------------------
+        self.spark = SparkRuntime(
+            name, spark_runtime_args(args, gold), child_component_options(self)
+        )
 
-        # --- logs --------------------------------------------------------------------------
-        def log_group(purpose: str, path: str) -> aws.cloudwatch.LogGroup:
-            return workload_log_group(
-                self,
-                f"{name}-{purpose.removeprefix('gold-')}-logs",
-                name=f"{path}/{names.resource(purpose)}",
-                retention_days=observe.log_retention_days,
-                kms_key_arn=args.kms_key_arn,
-                layer="gold",
+        # --- Lambdas: plan, finish, fail ----------------------------------------------------
+        workloads = foundation["workloads"]
+        file_size = args.get("target_file_size_mb", 128)
+        environment = pulumi.Output.all(
+            foundation["control_table_name"], foundation["artifacts_bucket_name"]
+        ).apply(
+            lambda v: GoldRuntime(
+                control_table=v[0],
+                artifacts_bucket=v[1],
+                max_attempts=workloads["max_attempts"],
+                lease_seconds=workloads["lease_seconds"],
+                target_file_size_mb=file_size,
+            ).to_environment()
+        )
+        records = {"memory_mb": RECORD_MEMORY_MB, "timeout_seconds": RECORD_TIMEOUT_SECONDS}
+        self.plan = parts.function(
+            "gold-plan",
+            "Claims pending gold records and writes the run's manifest of marts",
+            PLAN_HANDLER,
+            environment,
+            [s3_write(foundation["artifacts_bucket_arn"], [GOLD_RUNS_PREFIX], "WriteManifests")],
+            memory_mb=PLAN_MEMORY_MB,
+            timeout_seconds=PLAN_TIMEOUT_SECONDS,
+        )
+        self.finish = parts.function(
+            "gold-finish",
+            "Marks a gold run's records success",
+            FINISH_HANDLER,
+            environment,
+            [],
+            **records,
+        )
+        self.fail = parts.function(
+            "gold-fail",
+            "Marks a failed gold run's records error with the cause",
+            FAIL_HANDLER,
+            environment,
+            [],
+            **records,
+        )
+
+        # --- the state machine and its alarm ------------------------------------------------
+        functions = [self.plan, self.finish, self.fail]
+        self.state_machine = parts.machine(
+            "gold-marts",
+            [invoke_statement("InvokeGoldFunctions", functions), *self.spark.run_statements()],
+            pulumi.Output.all(*(f.arn for f in functions), self.spark.job(), silver_database).apply(
+                lambda v: gold_definition(
+                    plan_function_arn=v[0],
+                    finish_function_arn=v[1],
+                    fail_function_arn=v[2],
+                    job=v[3],
+                    source_database=v[4],
+                    marts=[mart.name for mart in MARTS],
+                    max_concurrency=gold.max_concurrency,
+                    retries=JobRetries.of(workloads),
+                ).to_json(parts.names.partition)
+            ),
+        )
+        executions_failed_alarm(
+            self,
+            f"{name}-failed-runs-alarm",
+            name=parts.names.resource("gold-failed-runs"),
+            description="Gold state machine executions failed (a mart could not be built)",
+            machine=self.state_machine,
+            actions=alarm_actions(foundation["lake"]),
+            layer="gold",
+        )
+
+        # --- starts: after each successful silver run, and on the optional schedule ---------
+        self.after_silver = after_silver(
+            self,
+            parts,
+            machine=self.state_machine,
+            silver_database=silver_database,
+            event_bus_name=args.get("event_bus_name", parts.names.event_bus),
+        )
+        if gold.schedule:
+            parts.scheduled_start(
+                "gold-marts",
+                "Runs the gold marts on a schedule (besides after each silver run)",
+                self.state_machine,
+                expression=gold.schedule,
+                timezone=args.get("schedule_timezone", "UTC"),
+                sid="StartGoldRun",
+                input_json=json.dumps({"trigger": "schedule"}),
+                logical=f"{name}-schedule",
             )
 
-        job_logs = log_group("gold-spark", "/aws/emr-serverless")
-        function_logs = {
-            purpose: log_group(purpose, "/aws/lambda")
-            for purpose in ("gold-plan", "gold-finish", "gold-fail")
-        }
-        machine_logs = log_group("gold-marts", "/aws/vendedlogs/states")
-
-        # --- compute: the silver application, or one of gold's own -------------------------
-        if gold.reuse_silver_application:
-            if args.silver_application_id is None or args.silver_application_arn is None:
-                raise ValueError(
-                    "gold.reuse_silver_application is true: pass the silver application's "
-                    "id and ARN (GoldMartArgs.silver_application_id/_arn)"
-                )
-            self.application = None
-            application_id = pulumi.Output.from_input(args.silver_application_id)
-            application_arn = pulumi.Output.from_input(args.silver_application_arn)
-        else:
-            self.application = spark_application(
-                self,
-                f"{name}-spark",
-                name=names.resource("gold-spark"),
-                emr=settings.silver.emr,
-                layer="gold",
-            )
-            application_id, application_arn = self.application.id, self.application.arn
-
-        # --- the job bundle ----------------------------------------------------------------
-        self.job_script, self.job_modules = spark_job_objects(
+        # --- Athena, the databases' LF-Tags, the consumers ----------------------------------
+        self.workgroup = self._workgroup(gold)
+        classification_key = args.get(
+            "classification_tag_key", lf_tag_key(foundation["lake"], "classification")
+        )
+        tagged = tag_databases_by_layer(
             self,
             name,
-            entry=SPARK_JOB_ENTRY,
-            bucket=args.artifacts_bucket_name,
-            jobs_prefix=JOBS_PREFIX,
-            layer="gold",
+            foundation,
+            layer_tag_key=args.get("layer_tag_key", lf_tag_key(foundation["lake"], "layer")),
+            classification_tag_key=classification_key,
         )
-        entry_point = s3_uri(args.artifacts_bucket_name, self.job_script.key)
-        py_files = s3_uri(args.artifacts_bucket_name, self.job_modules.key)
-        warehouse = s3_uri(args.lake_bucket_name, GOLD_PREFIX)
-        log_uri = s3_uri(args.observer_bucket_name, EMR_LOGS_PREFIX)
-
-        # --- the job runtime role ----------------------------------------------------------
-        lake = args.lake_bucket_arn
-        self.job_role = self._role(
-            "gold-spark-job",
-            "emr-serverless.amazonaws.com",
-            s3_read(lake, [SILVER_PREFIX], "ReadSilver"),
+        self.access = GoldConsumerAccess(
+            name,
             {
-                # The job replaces the changed months: Iceberg writes new files and deletes
-                # old ones when snapshots expire.
-                "Sid": "ReadWriteGold",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                ],
-                "Resource": [pulumi.Output.concat(lake, f"/{GOLD_PREFIX}*")],
+                "foundation": foundation,
+                "workgroup_name": self.workgroup.name,
+                "layer_tag_key": tagged,
+                "classification_tag_key": classification_key,
+                "consumers": list(args.get("consumers", [])),
+                "demo_user": gold.demo_user,
             },
-            {
-                "Sid": "ListSilverAndGold",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": lake,
-                "Condition": {
-                    "StringLike": {
-                        "s3:prefix": [
-                            SILVER_PREFIX,
-                            f"{SILVER_PREFIX}*",
-                            GOLD_PREFIX,
-                            f"{GOLD_PREFIX}*",
-                        ]
-                    }
-                },
-            },
-            s3_read(args.artifacts_bucket_arn, [JOBS_PREFIX, RUNS_PREFIX], "ReadCodeAndManifests"),
-            {
-                "Sid": "ReadSilverCatalog",
-                "Effect": "Allow",
-                "Action": [
-                    "glue:GetDatabase",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:GetPartitions",
-                ],
-                "Resource": [
-                    arn("glue", "catalog"),
-                    pulumi.Output.concat(arn("glue", "database/"), silver_database),
-                    pulumi.Output.concat(arn("glue", "table/"), silver_database, "/*"),
-                ],
-            },
-            {
-                "Sid": "GoldCatalog",
-                "Effect": "Allow",
-                "Action": [
-                    "glue:GetDatabase",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:GetPartitions",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                ],
-                "Resource": [
-                    arn("glue", "catalog"),
-                    pulumi.Output.concat(arn("glue", "database/"), gold_database),
-                    pulumi.Output.concat(arn("glue", "table/"), gold_database, "/*"),
-                ],
-            },
-            {
-                # GetDataAccess has no resource-level permissions; Lake Formation decides.
-                "Sid": "LakeFormationDataAccess",
-                "Effect": "Allow",
-                "Action": "lakeformation:GetDataAccess",
-                "Resource": "*",
-            },
-            kms_use(args.kms_key_arn, encrypt=True),
-            {
-                "Sid": "FindJobLogGroup",
-                "Effect": "Allow",
-                "Action": "logs:DescribeLogGroups",
-                "Resource": arn("logs", "log-group:*"),
-            },
-            {
-                "Sid": "WriteJobLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [job_logs.arn, pulumi.Output.concat(job_logs.arn, ":*")],
-            },
-            s3_write(args.observer_bucket_arn, [EMR_LOGS_PREFIX], "WriteEventLogs"),
+            child_component_options(self),
         )
-        # Lake Formation decides on Glue metadata of governed databases: the job reads the
-        # silver tables (review_flat is created by the silver job, so no grant can name it
-        # before the first silver run) and creates, replaces and describes the gold tables.
-        lake_formation = [
-            ("silver-database", ["DESCRIBE"], {"database": {"name": silver_database}}),
-            (
-                "silver-tables",
-                ["SELECT", "DESCRIBE"],
-                {"table": {"database_name": silver_database, "wildcard": True}},
-            ),
-            (
-                "gold-database",
-                ["DESCRIBE", "CREATE_TABLE", "ALTER"],
-                {"database": {"name": gold_database}},
-            ),
-            (
-                "gold-tables",
-                ["SELECT", "INSERT", "DELETE", "DESCRIBE", "ALTER"],
-                {"table": {"database_name": gold_database, "wildcard": True}},
-            ),
-            (
-                "gold-location",
-                ["DATA_LOCATION_ACCESS"],
-                {
-                    "data_location": {
-                        "arn": pulumi.Output.concat(lake, "/", GOLD_PREFIX.rstrip("/"))
-                    }
-                },
-            ),
-        ]
-        for purpose, permissions, resource in lake_formation:
-            aws.lakeformation.Permissions(
-                f"{name}-job-{purpose}-grant",
-                principal=self.job_role.arn,
-                permissions=permissions,
-                **resource,
-                opts=child_options(self),
-            )
 
-        # --- Lambdas: plan, finish, fail ---------------------------------------------------
-        code = lambda_code(ingestion)
-        environment = {
-            "CONTROL_TABLE": args.control_table_name,
-            "ARTIFACTS_BUCKET": args.artifacts_bucket_name,
-            "GOLD_DATABASE": gold_database,
-            "SILVER_DATABASE": silver_database,
-            "MAX_ATTEMPTS": str(ingestion.max_attempts),
-            "LEASE_SECONDS": str(ingestion.lease_seconds),
-            "TARGET_FILE_SIZE_MB": str(settings.silver.target_file_size_mb),
+        self.state_machine_arn = self.state_machine.arn
+        self.application_id = self.spark.application_id
+        self.job_role_arn = self.spark.job_role_arn
+        self.workgroup_name = self.workgroup.name
+        self.consumer_role_arn = self.access.consumer_role_arn
+        self.demo_user_name = self.access.demo_user_name
+        self.start_role_arns = self._parts.start_role_arns()
+        outputs: dict[str, Any] = {
+            "start_role_arns": self.start_role_arns,
+            "state_machine_arn": self.state_machine_arn,
+            "application_id": self.application_id,
+            "job_role_arn": self.job_role_arn,
+            "workgroup_name": self.workgroup_name,
+            "consumer_role_arn": self.consumer_role_arn,
         }
-        records = control_table_access(args.control_table_arn, update=True)
-        functions: dict[str, aws.lambda_.Function] = {}
-        for purpose, description, handler, memory_mb, timeout_seconds, extra in (
-            (
-                "gold-plan",
-                "Claims pending gold records and writes the run's manifest of marts",
-                PLAN_HANDLER,
-                PLAN_MEMORY_MB,
-                PLAN_TIMEOUT_SECONDS,
-                [s3_write(args.artifacts_bucket_arn, [RUNS_PREFIX], "WriteManifests")],
-            ),
-            (
-                "gold-finish",
-                "Marks a gold run's records success",
-                FINISH_HANDLER,
-                RECORD_MEMORY_MB,
-                RECORD_TIMEOUT_SECONDS,
-                [],
-            ),
-            (
-                "gold-fail",
-                "Marks a failed gold run's records error with the cause",
-                FAIL_HANDLER,
-                RECORD_MEMORY_MB,
-                RECORD_TIMEOUT_SECONDS,
-                [],
-            ),
-        ):
-            logs = function_logs[purpose]
-            role = self._role(
-                purpose,
-                "lambda.amazonaws.com",
-                records,
-                *extra,
-                kms_use(args.kms_key_arn, encrypt=True),
-                logs_write(logs.arn),
-            )
-            functions[purpose] = aws.lambda_.Function(
-                f"{name}-{purpose.removeprefix('gold-')}",
-                name=names.resource(purpose),
-                description=description,
-                role=role.arn,
-                runtime=ingestion.lambda_runtime,
-                architectures=[ingestion.lambda_architecture],
-                handler=handler,
-                code=code,
-                memory_size=memory_mb,
-                timeout=timeout_seconds,
-                environment={"variables": environment},
-                logging_config={"log_format": "JSON", "log_group": logs.name},
-                tags=layer_tags("gold"),
-                opts=child_options(self, depends_on=[logs]),
-            )
-        self.plan, self.finish, self.fail = (
-            functions["gold-plan"],
-            functions["gold-finish"],
-            functions["gold-fail"],
-        )
+        if gold.demo_user:
+            outputs["demo_user_name"] = self.demo_user_name
+        self.register_outputs(outputs)
 
-        # --- the state machine -------------------------------------------------------------
-        machine_role = self._role(
-            "gold-marts",
-            "states.amazonaws.com",
-            {
-                "Sid": "InvokeGoldFunctions",
-                "Effect": "Allow",
-                "Action": "lambda:InvokeFunction",
-                "Resource": [
-                    resource
-                    for f in functions.values()
-                    for resource in (f.arn, pulumi.Output.concat(f.arn, ":*"))
-                ],
-            },
-            *spark_run_statements(
-                application_arn=application_arn,
-                job_role_arn=self.job_role.arn,
-                sync_rule_arn=arn("events", f"rule/{SYNC_JOB_RULE}"),
-                kms_key_arn=args.kms_key_arn,
-            ),
-        )
-        spark_job = pulumi.Output.all(
-            application_id,
-            self.job_role.arn,
-            entry_point,
-            py_files,
-            gold_database,
-            warehouse,
-            job_logs.name,
-            log_uri,
-        ).apply(lambda v: SparkJob(*v))
-        definition = pulumi.Output.all(
-            self.plan.arn, self.finish.arn, self.fail.arn, spark_job, silver_database
-        ).apply(
-            lambda v: gold_definition(
-                plan_function_arn=v[0],
-                finish_function_arn=v[1],
-                fail_function_arn=v[2],
-                job=v[3],
-                source_database=v[4],
-                marts=[mart.name for mart in MARTS],
-                max_concurrency=gold.max_concurrency,
-                max_attempts=ingestion.max_attempts,
-                interval_seconds=ingestion.retry_interval_seconds,
-                backoff_rate=ingestion.retry_backoff_rate,
-            )
-        )
-        self.state_machine = standard_state_machine(
-            self,
-            f"{name}-marts",
-            name=names.resource("gold-marts"),
-            role=machine_role,
-            logs=machine_logs,
-            definition=definition.apply(lambda d: json.dumps(d, indent=2)),
-            kms_key_arn=args.kms_key_arn,
-            layer="gold",
-        )
-        actions = [observe.alarm_topic_arn] if observe.alarm_topic_arn else []
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-failed-runs-alarm",
-            name=names.resource("gold-failed-runs"),
-            alarm_description="Gold state machine executions failed (a mart could not be built)",
-            namespace="AWS/States",
-            metric_name="ExecutionsFailed",
-            dimensions={"StateMachineArn": self.state_machine.arn},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            ok_actions=actions,
-            tags=layer_tags("gold"),
-            opts=child_options(self),
-        )
-
-        # --- starts: after each successful silver run, and on the optional schedule --------
-        self.after_silver = self._after_silver(silver_database)
-        self.schedule = None
-        if gold.schedule:
-            start_role = self._start_role("gold-marts-start", "scheduler.amazonaws.com")
-            self.schedule = aws.scheduler.Schedule(
-                f"{name}-schedule",
-                name=names.resource("gold-marts"),
-                description="Runs the gold marts on a schedule (besides after each silver run)",
-                schedule_expression=gold.schedule,
-                schedule_expression_timezone=settings.silver.schedule_timezone,
-                flexible_time_window={"mode": "OFF"},
-                target={
-                    "arn": self.state_machine.arn,
-                    "role_arn": start_role.arn,
-                    "input": json.dumps({"trigger": "schedule"}),
-                    "retry_policy": {
-                        "maximum_event_age_in_seconds": 3600,
-                        "maximum_retry_attempts": 3,
-                    },
-                },
-                opts=child_options(self),
-            )
-
-        # --- Athena: the consumers' workgroup and a named query per mart -------------------
-        self.workgroup = aws.athena.Workgroup(
-            f"{name}-workgroup",
-            name=names.resource("gold-consumers"),
+    def _workgroup(self, gold: GoldSettings) -> aws.athena.Workgroup:
+        """The consumers' workgroup, and one named query per mart in it."""
+        parts, foundation = self._parts, self._parts.foundation
+        workgroup = aws.athena.Workgroup(
+            f"{parts.name}-workgroup",
+            name=parts.names.resource("gold-consumers"),
             description="Queries on the gold marts (PII-free); results encrypted with the lake key",
             state="ENABLED",
             configuration={
@@ -825,238 +310,70 @@ class GoldMart(pulumi.ComponentResource):
                 "bytes_scanned_cutoff_per_query": gold.athena_bytes_scanned_cutoff_mb * 1024 * 1024,
                 "engine_version": {"selected_engine_version": ATHENA_ENGINE_VERSION},
                 "result_configuration": {
-                    "output_location": s3_uri(args.observer_bucket_name, ATHENA_RESULTS_PREFIX),
+                    "output_location": s3_uri(
+                        foundation["observer_bucket_name"], ATHENA_RESULTS_PREFIX
+                    ),
                     "encryption_configuration": {
                         "encryption_option": "SSE_KMS",
-                        "kms_key_arn": args.kms_key_arn,
+                        "kms_key_arn": foundation["kms_key_arn"],
                     },
                 },
             },
             # Queries consumers saved in the workgroup must not block `pulumi destroy` in dev.
-            force_destroy=not settings.protect_stateful,
+            force_destroy=not foundation["lake"]["protect"],
             tags=layer_tags("gold"),
             opts=child_options(self),
         )
         for mart in MARTS:
             aws.athena.NamedQuery(
-                f"{name}-query-{mart.name}",
+                f"{parts.name}-query-{mart.name}",
                 # A label inside the workgroup (Athena names queries by id), not a physical name.
                 name=mart.name,
                 description=f"{mart.description} Top {EXAMPLE_LIMIT} of one month.",
-                workgroup=self.workgroup.name,
-                database=gold_database,
+                workgroup=workgroup.name,
+                database=foundation["gold_database_name"],
                 query=example_query(mart),
                 opts=child_options(self),
             )
-
-        # --- consumers: a role (and an optional demo user) with one policy -----------------
-        consumer_document = pulumi.Output.all(
-            account, self.workgroup.name, gold_database, args.observer_bucket_arn, args.kms_key_arn
-        ).apply(
-            lambda v: json.dumps(
-                consumer_policy(
-                    region=names.region,
-                    account=v[0],
-                    workgroup=v[1],
-                    gold_database=v[2],
-                    observer_bucket_arn=v[3],
-                    kms_key_arn=v[4],
-                )
-            )
-        )
-        consumers = list(settings.governance.consumers)
-        self.consumer_role = aws.iam.Role(
-            f"{name}-consumer-role",
-            name=names.resource("gold-consumer"),
-            description="Queries the gold marts with Athena; Lake Formation shows gold, no PII",
-            assume_role_policy=account.apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                # Empty consumers: principals of this account allowed to
-                                # assume the role by their own IAM policy.
-                                "Principal": {"AWS": consumers or [f"arn:aws:iam::{a}:root"]},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                )
-            ),
-            tags=layer_tags("gold"),
-            opts=child_options(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-consumer-policy",
-            role=self.consumer_role.id,
-            policy=consumer_document,
-            opts=child_options(self),
-        )
-        principals: list[pulumi.Input[str]] = [self.consumer_role.arn]
-        self.demo_user = None
-        if gold.demo_user:
-            group = aws.iam.Group(
-                f"{name}-consumers-group",
-                name=names.resource("gold-consumers"),
-                opts=child_options(self),
-            )
-            aws.iam.GroupPolicy(
-                f"{name}-consumers-group-policy",
-                group=group.name,
-                policy=consumer_document,
-                opts=child_options(self),
-            )
-            self.demo_user = aws.iam.User(
-                f"{name}-demo-user",
-                name=names.resource("gold-demo"),
-                # A console password added by hand must not block `pulumi destroy`.
-                force_destroy=True,
-                tags={**layer_tags("gold"), "purpose": "try gold in the AWS console"},
-                opts=child_options(self),
-            )
-            aws.iam.UserGroupMembership(
-                f"{name}-demo-user-membership",
-                user=self.demo_user.name,
-                groups=[group.name],
-                opts=child_options(self),
-            )
-            principals.append(self.demo_user.arn)
-
-        # --- Lake Formation: layer tags on the databases, PII-free grants on gold ----------
-        self.layer_tag = aws.lakeformation.LfTag(
-            f"{name}-layer-tag",
-            key=LAYER_TAG_KEY,
-            values=LAYER_TAG_VALUES,
-            opts=child_options(self),
-        )
-        database_tags = []
-        for layer, database in (
-            (Layer.BRONZE, args.bronze_database_name),
-            (Layer.SILVER, silver_database),
-            (Layer.GOLD, gold_database),
-        ):
-            tags = [{"key": LAYER_TAG_KEY, "value": layer.value}]
-            if layer is Layer.GOLD:
-                # Inherited by every gold table and column: no gold column is pii.
-                tags.append({"key": LF_TAG_KEY, "value": Classification.INTERNAL.value})
-            database_tags.append(
-                aws.lakeformation.ResourceLfTags(
-                    f"{name}-{layer.value}-database-tags",
-                    database={"name": database},
-                    lf_tags=tags,
-                    opts=child_options(self, depends_on=[self.layer_tag, args.classification_tag]),
-                )
-            )
-        for index, principal in enumerate(principals):
-            who = "consumer" if index == 0 else "demo-user"
-            depends = [self.layer_tag, args.classification_tag, *database_tags]
-            grant_pii_free_access(
-                f"{name}-{who}-tables-grant",
-                parent=self,
-                principal=principal,
-                extra_expression=GOLD_ONLY,
-                depends_on=depends,
-            )
-            grant_pii_free_access(
-                f"{name}-{who}-database-grant",
-                parent=self,
-                principal=principal,
-                extra_expression=GOLD_ONLY,
-                resource_type="DATABASE",
-                depends_on=depends,
-            )
-
-        self.state_machine_arn = self.state_machine.arn
-        self.application_id = application_id
-        self.job_role_arn = self.job_role.arn
-        self.workgroup_name = self.workgroup.name
-        self.consumer_role_arn = self.consumer_role.arn
-        self.demo_user_name = self.demo_user.name if self.demo_user else None
-        outputs: dict[str, Any] = {
-            "state_machine_arn": self.state_machine_arn,
-            "application_id": self.application_id,
-            "job_role_arn": self.job_role_arn,
-            "workgroup_name": self.workgroup_name,
-            "consumer_role_arn": self.consumer_role_arn,
-        }
-        if self.demo_user_name is not None:
-            outputs["demo_user_name"] = self.demo_user_name
-        self.register_outputs(outputs)
-
-    def _role(
-        self, purpose: str, service: str, *statements: pulumi.Input[dict[str, Any]]
-    ) -> aws.iam.Role:
-        """One role per workload, with one inline policy of exactly its statements."""
-        return workload_role(
-            self,
-            f"{self._name}-{purpose.removeprefix('gold-')}",
-            name=self._lake_names.resource(purpose),
-            service=service,
-            account=self._account,
-            statements=statements,
-            layer="gold",
-        )
-
-    def _start_role(self, purpose: str, service: str) -> aws.iam.Role:
-        """A role ``service`` assumes to start the gold state machine, and nothing else."""
-        return self._role(
-            purpose,
-            service,
-            {
-                "Sid": "StartGoldRun",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": self.state_machine.arn,
-            },
-        )
-
-    def _after_silver(self, silver_database: pulumi.Input[str]) -> aws.cloudwatch.EventRule:
-        """Start a gold run on each SilverPipelineSucceeded event of this lake's silver."""
-        name, names = self._name, self._lake_names
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-after-silver",
-            name=names.resource("gold-after-silver"),
-            description="Starts the gold marts after each successful silver run",
-            event_pattern=pulumi.Output.from_input(silver_database).apply(
-                lambda database: json.dumps(silver_succeeded_pattern(database))
-            ),
-            tags=layer_tags("gold"),
-            opts=child_options(self),
-        )
-        role = self._start_role("gold-after-silver", "events.amazonaws.com")
-        aws.cloudwatch.EventTarget(
-            f"{name}-after-silver-target",
-            rule=rule.name,
-            arn=self.state_machine.arn,
-            role_arn=role.arn,
-            input_transformer={
-                "input_paths": {"silver_run_id": "$.detail.run_id"},
-                "input_template": '{"trigger": "silver", "silver_run_id": "<silver_run_id>"}',
-            },
-            retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 3},
-            opts=child_options(self),
-        )
-        return rule
+        return workgroup
 
 
-def silver_succeeded_pattern(silver_database: str) -> dict[str, Any]:
-    """The silver pipeline's success event, for this lake's silver database only."""
-    return {
-        "source": [EVENT_SOURCE],
-        "detail-type": [SUCCEEDED_DETAIL_TYPE],
-        "detail": {"database": [silver_database]},
-    }
+def spark_runtime_args(args: GoldMartArgs, gold: GoldSettings) -> SparkRuntimeArgs:
+    """Gold's Spark runtime: reads silver (files and tables), writes gold; on the application
+    passed in when ``gold.reuse_silver_application``, else on its own."""
+    foundation = args["foundation"]
+    runtime = SparkRuntimeArgs(
+        foundation=foundation,
+        layer="gold",
+        entry_script=str(SPARK_JOB_ENTRY),
+        code_prefix=GOLD_JOBS_PREFIX,
+        manifests_prefix=GOLD_RUNS_PREFIX,
+        event_logs_prefix=GOLD_EMR_LOGS_PREFIX,
+        reads=[{"prefix": SILVER_PREFIX, "database": foundation["silver_database_name"]}],
+        writes={
+            "prefix": GOLD_PREFIX,
+            "database": foundation["gold_database_name"],
+            "list_partitions": True,
+        },
+    )
+    if not gold.reuse_silver_application:
+        runtime["emr"] = dict(args.get("emr", {}))
+        return runtime
+    if "spark_application_id" not in args or "spark_application_arn" not in args:
+        raise ValueError(
+            "gold.reuse_silver_application is true: pass the silver application's "
+            "id and ARN (GoldMartArgs spark_application_id / spark_application_arn)"
+        )
+    runtime["application_id"] = args["spark_application_id"]
+    runtime["application_arn"] = args["spark_application_arn"]
+    return runtime
 
 
 __all__ = [
     "GoldMart",
     "GoldMartArgs",
     "check_no_pii_columns",
-    "consumer_policy",
     "example_queries_markdown",
     "example_query",
-    "gold_definition",
     "silver_succeeded_pattern",
 ]

@@ -8,8 +8,8 @@ wheels, installed for the Lambda's Python version and architecture (never this m
       ├─ datalake/ workloads/ ...       source packages, each under its own name
       └─ pydantic/ pydantic_core/ ...   wheel contents at the root
 
-Same inputs give a byte-identical zip, so Pulumi sees no change (and uploads nothing) unless
-the code or the pins change.
+Same inputs give a byte-identical zip (written by ``components/bundle.py``, like the Spark job
+bundles), so Pulumi sees no change (and uploads nothing) unless the code or the pins change.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from components.bundle import is_executable, write_zip_file
 
 # Bump when the bundling logic changes, so cached zips and wheel dirs built by older code
 # are not reused.
@@ -45,11 +46,6 @@ manylinux_2_28 wheels (DuckDB ships only those) run as well as manylinux2014 one
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 )
-
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-ZIP_COMPRESSLEVEL = 9
-FILE_MODE = 0o644
-EXECUTABLE_MODE = 0o755
 
 EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
@@ -112,7 +108,7 @@ def build_lambda_bundle(spec: LambdaBundleSpec, cache_dir: Path) -> Path:
 
     digest = hashlib.sha256(f"bundle:{FORMAT_VERSION}:{wheels_key}\n".encode())
     for arcname, path in sources:
-        line = [arcname, _is_executable(path), hashlib.sha256(path.read_bytes()).hexdigest()]
+        line = [arcname, is_executable(path), hashlib.sha256(path.read_bytes()).hexdigest()]
         digest.update(json.dumps(line).encode() + b"\n")
     target = cache_dir / f"lambda-bundle-{digest.hexdigest()}.zip"
     if target.exists():
@@ -125,7 +121,8 @@ def build_lambda_bundle(spec: LambdaBundleSpec, cache_dir: Path) -> Path:
         if arcname in entries:
             raise LambdaBundleError(f"{arcname} is both in a source package and in a wheel")
         entries[arcname] = path
-    _write_zip(entries, target)
+    # Permission bits only, as every bundle so far: the bytes, so the deployed code, stay put.
+    write_zip_file(target, dict(entries), file_type=0)
     return target
 
 
@@ -270,30 +267,3 @@ def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
             if filename.endswith(EXCLUDED_SUFFIXES) or not path.is_file():
                 continue
             yield prefix + path.relative_to(root).as_posix(), path
-
-
-def _is_executable(path: Path) -> bool:
-    return bool(path.stat().st_mode & stat.S_IXUSR)
-
-
-def _write_zip(entries: dict[str, Path], target: Path) -> None:
-    """Write ``entries`` sorted, with fixed timestamps, modes and compression, atomically."""
-    fd, staging = tempfile.mkstemp(prefix=".lambda-bundle-", suffix=".zip", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
-            for arcname in sorted(entries):
-                path = entries[arcname]
-                info = zipfile.ZipInfo(arcname, date_time=ZIP_DATE_TIME)
-                info.create_system = 3  # Unix, so external_attr carries the mode on any host
-                mode = EXECUTABLE_MODE if _is_executable(path) else FILE_MODE
-                info.external_attr = mode << 16
-                zf.writestr(
-                    info,
-                    path.read_bytes(),
-                    compress_type=zipfile.ZIP_DEFLATED,
-                    compresslevel=ZIP_COMPRESSLEVEL,
-                )
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise

@@ -21,16 +21,53 @@ def document(*statements: Statement) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def assume_role_policy(service: str, account_id: str | None = None) -> str:
-    """Trust policy for an AWS service principal, limited to this account when known."""
+def assume_role_policy(
+    service: str, account_id: str | None = None, source_arns: Sequence[str] = ()
+) -> str:
+    """Trust policy for an AWS service principal, limited to this account when known and to
+    the resources in ``source_arns`` (``aws:SourceArn``, ``*`` patterns) when given."""
     statement: Statement = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    condition: dict[str, Any] = {}
     if account_id:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        condition["StringEquals"] = {"aws:SourceAccount": account_id}
+    if source_arns:
+        condition["ArnLike"] = {"aws:SourceArn": list(source_arns)}
+    if condition:
+        statement["Condition"] = condition
     return json.dumps(document(statement))
+
+
+TRUST_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "states.amazonaws.com": ("states", ("stateMachine:{prefix}-*",)),
+    # The lake's schedules live in the default schedule group; Scheduler sends the group.
+    "scheduler.amazonaws.com": ("scheduler", ("schedule-group/default",)),
+    # Rules on the default bus (rule/<name>) and on the lake's bus (rule/<bus>/<name>).
+    "events.amazonaws.com": ("events", ("rule/{prefix}-*",)),
+    "pipes.amazonaws.com": ("pipes", ("pipe/{prefix}-*",)),
+    "emr-serverless.amazonaws.com": ("emr-serverless", ("/applications/*",)),
+    "ecs-tasks.amazonaws.com": ("ecs", ("*",)),
+}
+"""What each service sends as ``aws:SourceArn`` when it assumes a workload's role: the service
+in the ARN and its resource patterns. Lambda sends none (execution roles cannot use it);
+ECS sends it for task roles only, so execution roles are built without it."""
+
+
+def trust_source_arns(
+    service: str, *, partition: str, region: str, account: str, prefix: str
+) -> list[str]:
+    """The ``aws:SourceArn`` patterns a role trusted by ``service`` accepts (none if the
+    service does not send the key)."""
+    if service not in TRUST_SOURCES:
+        return []
+    arn_service, resources = TRUST_SOURCES[service]
+    return [
+        f"arn:{partition}:{arn_service}:{region}:{account}:{r.format(prefix=prefix)}"
+        for r in resources
+    ]
 
 
 Arn = pulumi.Input[str]
@@ -66,6 +103,24 @@ def kms_use(key_arn: Arn, *, encrypt: bool) -> Statement:
     if encrypt:
         actions += ["kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
     return {"Sid": "UseLakeKey", "Effect": "Allow", "Action": actions, "Resource": key_arn}
+
+
+STATE_MACHINE_CONTEXT_KEY = "kms:EncryptionContext:aws:states:stateMachineArn"
+
+
+def start_execution(sid: str, machine_arn: Arn, key_arn: Arn) -> list[Statement]:
+    """Start one state machine encrypted with the lake key: StartExecution needs the key too
+    (data keys for the execution's input), scoped to that machine's encryption context."""
+    return [
+        {"Sid": sid, "Effect": "Allow", "Action": "states:StartExecution", "Resource": machine_arn},
+        {
+            "Sid": f"{sid}Encryption",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {STATE_MACHINE_CONTEXT_KEY: machine_arn}},
+        },
+    ]
 
 
 def control_table_access(table_arn: Arn, *, update: bool) -> Statement:

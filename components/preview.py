@@ -22,6 +22,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 
+from datalake.naming import partition_of
 from datalake.stack_file import stack_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,7 @@ PROGRAM = ROOT / "__main__.py"
 ACCOUNT_ID = "123456789012"
 """Placeholder account of the mocks."""
 DEPLOYER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/Deployer"
+"""The deploying role the mocks report (in the ``aws`` partition; ``LakeMocks`` adapts it)."""
 
 
 @dataclass
@@ -49,38 +51,58 @@ class Registered:
 
 
 class LakeMocks(pulumi.runtime.Mocks):
-    """Gives resources plausible ids and ARNs, and answers the AWS data-source calls."""
+    """Gives resources plausible ids and ARNs, and answers the AWS data-source calls, in the
+    partition of the stack's region (the placeholder ARNs keep ``eu-west-1``)."""
+
+    def __init__(self, partition: str = "aws") -> None:
+        self.partition = partition
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
         physical = state.get("bucket") or state.get("name") or args.name
         service = args.typ.split(":")[1].split("/")[0]
-        state.setdefault("arn", f"arn:aws:{service}:eu-west-1:{ACCOUNT_ID}:{physical}")
+        state.setdefault("arn", f"arn:{self.partition}:{service}:eu-west-1:{ACCOUNT_ID}:{physical}")
         if args.typ == "aws:s3/bucket:Bucket":
-            state["arn"] = f"arn:aws:s3:::{physical}"
+            state["arn"] = f"arn:{self.partition}:s3:::{physical}"
         if args.typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+            state["arn"] = f"arn:{self.partition}:iam::{ACCOUNT_ID}:role/{physical}"
         if args.typ == "aws:iam/user:User":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:user/{physical}"
+            state["arn"] = f"arn:{self.partition}:iam::{ACCOUNT_ID}:user/{physical}"
         if args.typ == "aws:iam/group:Group":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:group/{physical}"
+            state["arn"] = f"arn:{self.partition}:iam::{ACCOUNT_ID}:group/{physical}"
         if args.typ == "aws:athena/workgroup:Workgroup":
-            state["arn"] = f"arn:aws:athena:eu-west-1:{ACCOUNT_ID}:workgroup/{physical}"
+            state["arn"] = (
+                f"arn:{self.partition}:athena:eu-west-1:{ACCOUNT_ID}:workgroup/{physical}"
+            )
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = f"key-{args.name}"
-            state["arn"] = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-{args.name}"
+            state["arn"] = f"arn:{self.partition}:kms:eu-west-1:{ACCOUNT_ID}:key/key-{args.name}"
         if args.typ == "docker-build:index:Image":
             state["ref"] = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/image@sha256:{'0' * 64}"
         if args.typ == "aws:ecr/repository:Repository":
             state["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/{physical}"
             state["registryId"] = ACCOUNT_ID
         if args.typ == "aws:ecs/taskDefinition:TaskDefinition":
-            state["arn"] = f"arn:aws:ecs:eu-west-1:{ACCOUNT_ID}:task-definition/{state['family']}:1"
+            state["arn"] = (
+                f"arn:{self.partition}:ecs:eu-west-1:{ACCOUNT_ID}:task-definition/{state['family']}:1"
+            )
+        if args.typ == "aws:cloudwatch/eventBus:EventBus":
+            state["arn"] = (
+                f"arn:{self.partition}:events:eu-west-1:{ACCOUNT_ID}:event-bus/{physical}"
+            )
+        if args.typ == "aws:cloudwatch/eventRule:EventRule":
+            bus = state.get("eventBusName", "default")
+            rule = physical if bus == "default" else f"{bus}/{physical}"
+            state["arn"] = f"arn:{self.partition}:events:eu-west-1:{ACCOUNT_ID}:rule/{rule}"
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/{physical}"
         if args.typ == "aws:dynamodb/table:Table":
             state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
         if args.typ == "aws:emrserverless/application:Application":
             physical = "00" + hashlib.sha256(args.name.encode()).hexdigest()[:14]
-            state["arn"] = f"arn:aws:emr-serverless:eu-west-1:{ACCOUNT_ID}:/applications/{physical}"
+            state["arn"] = (
+                f"arn:{self.partition}:emr-serverless:eu-west-1:{ACCOUNT_ID}:/applications/{physical}"
+            )
         return str(physical), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
@@ -88,14 +110,17 @@ class LakeMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Deployer/ci-session",
+                "arn": f"arn:{self.partition}:sts::{ACCOUNT_ID}:assumed-role/Deployer/ci-session",
                 "userId": "AROAEXAMPLE:ci-session",
                 "id": ACCOUNT_ID,
             }
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            return {"partition": self.partition, "dnsSuffix": "amazonaws.com", "id": self.partition}
         if args.token == "aws:ssm/getParameter:getParameter":
-            layer = "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python312-Arm64:26"
+            layer = (
+                f"arn:{self.partition}:lambda:eu-west-1:336392948345:"
+                "layer:AWSSDKPandas-Python312-Arm64:26"
+            )
             return {"name": args.args["name"], "value": layer, "type": "String", "id": "x"}
         if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             length = int(args.args.get("passwordLength", 32))
@@ -105,7 +130,8 @@ class LakeMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ["eu-west-1a", "eu-west-1b", "eu-west-1c"], "id": "eu-west-1"}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
-            return {"arn": args.args["arn"], "issuerArn": DEPLOYER_ROLE_ARN, "id": "x"}
+            issuer = DEPLOYER_ROLE_ARN.replace("arn:aws:", f"arn:{self.partition}:", 1)
+            return {"arn": args.args["arn"], "issuerArn": issuer, "id": "x"}
         raise NotImplementedError(f"no mock for {args.token}")
 
 
@@ -148,7 +174,8 @@ def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
 
 def run_program(stack: str, config: dict[str, Any]) -> list[Registered]:
     """Run ``__main__.py`` as stack ``stack`` with ``config`` and return what it registered."""
-    monitor = RecordingMonitor(LakeMocks())
+    region = (config.get("datalake:lake") or {}).get("region", "")
+    monitor = RecordingMonitor(LakeMocks(partition_of(region)))
     pulumi.runtime.set_mocks(
         monitor.mocks, project="datalake", stack=stack, preview=False, monitor=monitor
     )

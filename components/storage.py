@@ -9,31 +9,33 @@
 Every bucket: SSE-KMS with the lake key and bucket keys, all public access blocked, ownership
 enforced, a policy denying non-TLS requests and uploads that ask for another encryption or
 another key, lifecycle rules from settings, and server access logs to the observer bucket.
+The key and bucket policies also draw the lake's perimeter (``components.perimeter``): raw,
+bronze, silver, quarantine and the verdicts stay with the lake's own roles.
 """
 
-from __future__ import annotations
-
 import json
-from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from components.foundation import LakeIdentity, names_of, section_settings
 from components.options import child_options, stateful_options
+from components.perimeter import Perimeter, bucket_policy, deployment_perimeter, key_policy
+from datalake.layout import (
+    ACCESS_LOGS_PREFIX,
+    ATHENA_RESULTS_PREFIX,
+    access_logs_prefix,
+    layer_prefix,
+)
 from datalake.naming import Bucket, LakeNames, layer_tags
 from datalake.settings import EncryptionSettings, LayerStorage, StorageSettings
 
-ACCESS_LOGS_PREFIX = "access-logs/"
-ATHENA_RESULTS_PREFIX = "athena-results/"
-
 # Which settings section governs which prefix of which bucket.
 LIFECYCLE_PREFIXES: dict[Bucket, dict[str, str]] = {
-    Bucket.LANDING: {"raw": "raw/"},
+    Bucket.LANDING: {"raw": layer_prefix("raw")},
     Bucket.LAKE: {
-        "bronze": "bronze/",
-        "silver": "silver/",
-        "gold": "gold/",
-        "quarantine": "quarantine/",
+        layer: layer_prefix(layer) for layer in ("bronze", "silver", "gold", "quarantine")
     },
     Bucket.ARTIFACTS: {},
     Bucket.OBSERVER: {"access_logs": ACCESS_LOGS_PREFIX, "athena_results": ATHENA_RESULTS_PREFIX},
@@ -47,49 +49,68 @@ BUCKET_LAYER_TAG: dict[Bucket, str] = {
 }
 
 
-@dataclass
-class LakeStorageArgs:
+class LakeStorageArgs(TypedDict):
     """Inputs of :class:`LakeStorage`."""
 
-    names: LakeNames
-    storage: StorageSettings
-    encryption: EncryptionSettings
-    protect: bool
+    lake: LakeIdentity
+    """The lake's identity: bucket and key names, protection."""
+    storage: NotRequired[dict[str, Any]]
+    """The ``storage`` settings section (lifecycle, versioning, force destroy); defaults apply."""
+    encryption: NotRequired[dict[str, Any]]
+    """The ``encryption`` settings section (key rotation and deletion window)."""
+    break_glass_principals: NotRequired[list[str]]
+    """IAM principals outside the lake's roles that may still read raw, bronze and silver
+    and use the key directly (``governance.break_glass_principals``)."""
 
 
 class LakeStorage(pulumi.ComponentResource):
     """Customer-managed KMS key and the landing, lake, artifacts and observer buckets."""
 
     key_arn: pulumi.Output[str]
+    """ARN of the lake's customer-managed KMS key."""
     key_id: pulumi.Output[str]
+    """Id of the lake's KMS key."""
     key_alias: pulumi.Output[str]
-    bucket_names: dict[Bucket, pulumi.Output[str]]
-    bucket_arns: dict[Bucket, pulumi.Output[str]]
+    """Alias of the lake's KMS key."""
+    landing_bucket_name: pulumi.Output[str]
+    """Landing bucket (``raw/``)."""
+    landing_bucket_arn: pulumi.Output[str]
+    """Landing bucket ARN."""
+    lake_bucket_name: pulumi.Output[str]
+    """Lake bucket (``bronze/``, ``silver/``, ``gold/``, ``quarantine/``)."""
+    lake_bucket_arn: pulumi.Output[str]
+    """Lake bucket ARN."""
+    artifacts_bucket_name: pulumi.Output[str]
+    """Artifacts bucket (code bundles, run manifests)."""
+    artifacts_bucket_arn: pulumi.Output[str]
+    """Artifacts bucket ARN."""
+    observer_bucket_name: pulumi.Output[str]
+    """Observer bucket (access logs, Athena results, Spark event logs)."""
+    observer_bucket_arn: pulumi.Output[str]
+    """Observer bucket ARN."""
 
     def __init__(
         self, name: str, args: LakeStorageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("datalake:index:LakeStorage", name, None, opts)
-        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        account_id = caller.account_id
+        lake = args["lake"]
+        names = names_of(lake)
+        storage = section_settings(StorageSettings, "storage", args.get("storage"))
+        encryption = section_settings(EncryptionSettings, "encryption", args.get("encryption"))
+        perimeter = deployment_perimeter(self, names, args.get("break_glass_principals", []))
 
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"{args.names.prefix} data lake key",
+            description=f"{names.prefix} data lake key",
             enable_key_rotation=True,
-            rotation_period_in_days=args.encryption.key_rotation_days,
-            deletion_window_in_days=args.encryption.key_deletion_window_days,
-            policy=pulumi.Output.all(account_id, partition.partition).apply(
-                lambda v: json.dumps(
-                    _key_policy(account_id=v[0], partition=v[1], region=args.names.region)
-                )
-            ),
-            opts=stateful_options(self, args.protect),
+            rotation_period_in_days=encryption.key_rotation_days,
+            deletion_window_in_days=encryption.key_deletion_window_days,
+            policy=perimeter.apply(lambda p: json.dumps(key_policy(p))),
+            opts=stateful_options(self, lake["protect"]),
         )
         self.alias = aws.kms.Alias(
             f"{name}-key-alias",
-            name=args.names.kms_alias,
+            name=names.kms_alias,
             target_key_id=self.key.key_id,
             opts=child_options(self),
         )
@@ -97,13 +118,23 @@ class LakeStorage(pulumi.ComponentResource):
         self.buckets: dict[Bucket, aws.s3.Bucket] = {}
         # Observer first: the others send their access logs to it.
         for purpose in (Bucket.OBSERVER, Bucket.LANDING, Bucket.LAKE, Bucket.ARTIFACTS):
-            self.buckets[purpose] = self._bucket(name, purpose, args, account_id)
+            self.buckets[purpose] = self._bucket(
+                name, purpose, names, storage, lake["protect"], perimeter
+            )
 
         self.key_arn = self.key.arn
         self.key_id = self.key.key_id
         self.key_alias = self.alias.name
         self.bucket_names = {p: b.bucket for p, b in self.buckets.items()}
         self.bucket_arns = {p: b.arn for p, b in self.buckets.items()}
+        self.landing_bucket_name = self.bucket_names[Bucket.LANDING]
+        self.landing_bucket_arn = self.bucket_arns[Bucket.LANDING]
+        self.lake_bucket_name = self.bucket_names[Bucket.LAKE]
+        self.lake_bucket_arn = self.bucket_arns[Bucket.LAKE]
+        self.artifacts_bucket_name = self.bucket_names[Bucket.ARTIFACTS]
+        self.artifacts_bucket_arn = self.bucket_arns[Bucket.ARTIFACTS]
+        self.observer_bucket_name = self.bucket_names[Bucket.OBSERVER]
+        self.observer_bucket_arn = self.bucket_arns[Bucket.OBSERVER]
         self.register_outputs(
             {
                 "key_arn": self.key_arn,
@@ -113,15 +144,21 @@ class LakeStorage(pulumi.ComponentResource):
         )
 
     def _bucket(
-        self, name: str, purpose: Bucket, args: LakeStorageArgs, account_id: pulumi.Output[str]
+        self,
+        name: str,
+        purpose: Bucket,
+        names: LakeNames,
+        storage: StorageSettings,
+        protect: bool,
+        perimeter: pulumi.Output[Perimeter],
     ) -> aws.s3.Bucket:
         logical = f"{name}-{purpose.value}"
         bucket = aws.s3.Bucket(
             logical,
-            bucket=args.names.bucket(purpose),
-            force_destroy=args.storage.force_destroy,
+            bucket=names.bucket(purpose),
+            force_destroy=storage.force_destroy,
             tags=layer_tags(BUCKET_LAYER_TAG[purpose]),
-            opts=stateful_options(self, args.protect),
+            opts=stateful_options(self, protect),
         )
         opts = child_options(self, depends_on=[bucket])
         ownership = aws.s3.BucketOwnershipControls(
@@ -156,14 +193,9 @@ class LakeStorage(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{logical}-policy",
             bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self.key.arn, account_id).apply(
+            policy=pulumi.Output.all(bucket.arn, self.key.arn, perimeter).apply(
                 lambda v: json.dumps(
-                    bucket_policy(
-                        bucket_arn=v[0],
-                        key_arn=v[1],
-                        account_id=v[2],
-                        receives_access_logs=purpose is Bucket.OBSERVER,
-                    )
+                    bucket_policy(purpose=purpose, bucket_arn=v[0], key_arn=v[1], perimeter=v[2])
                 )
             ),
             # S3 rejects a policy while the public access block is being changed.
@@ -175,14 +207,14 @@ class LakeStorage(pulumi.ComponentResource):
                 f"{logical}-versioning",
                 bucket=bucket.id,
                 versioning_configuration={
-                    "status": "Enabled" if args.storage.versioning else "Suspended"
+                    "status": "Enabled" if storage.versioning else "Suspended"
                 },
                 opts=opts,
             )
         aws.s3.BucketLifecycleConfiguration(
             f"{logical}-lifecycle",
             bucket=bucket.id,
-            rules=lifecycle_rules(purpose, args.storage),
+            rules=lifecycle_rules(purpose, storage),
             # Lifecycle rules on noncurrent versions need versioning in place first.
             opts=child_options(self, depends_on=[bucket] + ([versioning] if versioning else [])),
         )
@@ -191,7 +223,7 @@ class LakeStorage(pulumi.ComponentResource):
                 f"{logical}-access-logging",
                 bucket=bucket.id,
                 target_bucket=self.buckets[Bucket.OBSERVER].id,
-                target_prefix=f"{ACCESS_LOGS_PREFIX}{purpose.value}/",
+                target_prefix=access_logs_prefix(purpose.value),
                 target_object_key_format={
                     "partitioned_prefix": {"partition_date_source": "EventTime"}
                 },
@@ -200,115 +232,11 @@ class LakeStorage(pulumi.ComponentResource):
         return bucket
 
 
-def _key_policy(*, account_id: str, partition: str, region: str) -> dict:
-    """Key policy: the account administers through IAM; S3 log delivery and CloudWatch Logs
-    may encrypt logs (each only for this account's resources)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministersThroughIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "S3ServerAccessLogDelivery",
-                "Effect": "Allow",
-                "Principal": {"Service": "logging.s3.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-            {
-                "Sid": "CloudWatchLogsEncryption",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-                        )
-                    }
-                },
-            },
-        ],
-    }
-
-
-def bucket_policy(
-    *, bucket_arn: str, key_arn: str, account_id: str, receives_access_logs: bool
-) -> dict:
-    """TLS-only access; uploads may not ask for another encryption type or another key.
-
-    Uploads that send no encryption header are encrypted by the bucket default (the lake
-    key), so they are allowed: requiring the header would break writers that rely on
-    default encryption (S3 log delivery, pyiceberg, Spark).
-    """
-    objects = f"{bucket_arn}/*"
-    statements: list[dict] = [
-        {
-            "Sid": sid,
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, objects],
-            "Condition": condition,
-        }
-        for sid, condition in (
-            ("DenyInsecureTransport", {"Bool": {"aws:SecureTransport": "false"}}),
-            ("DenyOutdatedTls", {"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
-        )
-    ] + [
-        {
-            "Sid": "DenyOtherEncryption",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutObject",
-            "Resource": objects,
-            "Condition": {
-                "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
-            },
-        },
-        {
-            "Sid": "DenyOtherKmsKey",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutObject",
-            "Resource": objects,
-            "Condition": {
-                "StringNotEqualsIfExists": {
-                    "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn
-                }
-            },
-        },
-    ]
-    if receives_access_logs:
-        statements.append(
-            {
-                "Sid": "AllowS3ServerAccessLogDelivery",
-                "Effect": "Allow",
-                "Principal": {"Service": "logging.s3.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/{ACCESS_LOGS_PREFIX}*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def lifecycle_rules(purpose: Bucket, storage: StorageSettings) -> list[dict]:
+def lifecycle_rules(
+    purpose: Bucket, storage: StorageSettings
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Lifecycle rules of one bucket: per-prefix retention/transitions plus hygiene rules."""
-    rules: list[dict] = [
+    rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
         {
             "id": "abort-incomplete-multipart-uploads",
             "status": "Enabled",
@@ -333,8 +261,9 @@ def lifecycle_rules(purpose: Bucket, storage: StorageSettings) -> list[dict]:
         layer: LayerStorage = getattr(storage, section)
         if layer.retention_days is None and not layer.transitions:
             continue
-        rule: dict = {"id": f"{section.replace('_', '-')}-lifecycle", "status": "Enabled"}
-        rule["filter"] = {"prefix": prefix}
+        rule = aws.s3.BucketLifecycleConfigurationRuleArgsDict(
+            id=f"{section.replace('_', '-')}-lifecycle", status="Enabled", filter={"prefix": prefix}
+        )
         if layer.retention_days is not None:
             rule["expiration"] = {"days": layer.retention_days}
         if layer.transitions:

@@ -8,14 +8,42 @@ errors to its log group and is encrypted with the lake key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.options import child_options
-from components.policies import assume_role_policy, policy_json
-from datalake.naming import layer_tags
+from components.policies import assume_role_policy, policy_json, trust_source_arns
+from datalake.naming import LakeNames, layer_tags, partition_of
+
+
+@dataclass(frozen=True)
+class WorkloadRole:
+    """A workload's role and its one inline policy.
+
+    ``arn`` resolves only once the policy is attached: a state machine, pipe or function
+    created with it cannot be created (and checked by AWS) before its permissions exist.
+    """
+
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        """The role's ARN, available once its inline policy is attached."""
+        return pulumi.Output.all(self.role.arn, self.policy.id).apply(lambda v: v[0])
+
+    @property
+    def name(self) -> pulumi.Output[str]:
+        """The role's name."""
+        return self.role.name
+
+    @property
+    def id(self) -> pulumi.Output[str]:
+        """The role's id."""
+        return self.role.id
 
 
 def workload_role(
@@ -27,24 +55,43 @@ def workload_role(
     account: pulumi.Input[str],
     statements: tuple[pulumi.Input[dict[str, Any]], ...],
     layer: str,
-) -> aws.iam.Role:
-    """A role trusted by ``service`` in this account, with one inline policy."""
+    names: LakeNames | None = None,
+    source_arns: bool = True,
+) -> WorkloadRole:
+    """A role trusted by ``service`` in this account, with one inline policy.
+
+    With ``names``, the trust is also limited to the lake's own resources of that service
+    (``aws:SourceArn``, for the services that send it; ``source_arns=False`` for a role a
+    service assumes without sending it, like an ECS task execution role)."""
+
+    def trust(account_id: str) -> str:
+        sources = (
+            trust_source_arns(
+                service,
+                partition=names.partition,
+                region=names.region,
+                account=account_id,
+                prefix=names.prefix,
+            )
+            if names is not None and source_arns
+            else []
+        )
+        return assume_role_policy(service, account_id, sources)
+
     role = aws.iam.Role(
         f"{logical}-role",
         name=name,
-        assume_role_policy=pulumi.Output.from_input(account).apply(
-            lambda a: assume_role_policy(service, a)
-        ),
+        assume_role_policy=pulumi.Output.from_input(account).apply(trust),
         tags=layer_tags(layer),
         opts=child_options(parent),
     )
-    aws.iam.RolePolicy(
+    policy = aws.iam.RolePolicy(
         f"{logical}-policy",
         role=role.id,
         policy=policy_json(*statements),
         opts=child_options(parent),
     )
-    return role
+    return WorkloadRole(role, policy)
 
 
 def standard_state_machine(
@@ -52,7 +99,7 @@ def standard_state_machine(
     logical: str,
     *,
     name: str,
-    role: aws.iam.Role,
+    role: WorkloadRole,
     logs: aws.cloudwatch.LogGroup,
     definition: pulumi.Input[str],
     kms_key_arn: pulumi.Input[str],
@@ -103,8 +150,10 @@ def workload_log_group(
 def regional_arn(
     service: str, region: str, account: pulumi.Input[str], resource: pulumi.Input[str]
 ) -> pulumi.Output[str]:
-    """``arn:aws:<service>:<region>:<account>:<resource>``."""
-    return pulumi.Output.concat(f"arn:aws:{service}:", region, ":", account, ":", resource)
+    """``arn:<partition>:<service>:<region>:<account>:<resource>``, in the region's partition."""
+    return pulumi.Output.concat(
+        f"arn:{partition_of(region)}:{service}:", region, ":", account, ":", resource
+    )
 
 
 def s3_uri(bucket: pulumi.Input[str], key: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -27,6 +27,7 @@ from datalake.operations import (
     LakeOutputs,
     OperationsError,
     execution_failure,
+    load_output_mapping,
     load_outputs,
     parse_tables,
     reprocess,
@@ -36,6 +37,7 @@ from datalake.operations import (
     upload_seed,
     wait_for,
 )
+from datalake.verify import verify_main
 
 EXPECTED_ERRORS = (OperationsError, ControlRecordError, ClientError, BotoCoreError, Boto3Error)
 """Failures reported as one ``error:`` line; anything else is a bug and keeps its traceback."""
@@ -260,9 +262,47 @@ def reprocess_command(
             )
 
 
+def verify(
+    outputs_file: OutputsFile = None,
+    stack: StackName = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    deployer: Annotated[
+        str | None,
+        typer.Option("--deployer", help="Role ARN that runs `pulumi up` (checked as LF admin)."),
+    ] = None,
+    start_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--start-role",
+            help="Start role ARN to simulate (repeatable; default: the stack's "
+            "state_machine_start_role_arns output).",
+        ),
+    ] = None,
+    iam_compatible: Annotated[
+        bool, typer.Option("--iam-compatible", help="The lake runs in iam-compatible mode.")
+    ] = False,
+) -> None:
+    """Check a deployed lake: LF admins, no IAM_ALLOWED_PRINCIPALS, buckets, start roles."""
+    with _one_line_errors():
+        data = load_output_mapping(outputs_file, stack)
+        aws = Aws(region=region or data.get("region"), endpoint_url=endpoint_url)
+        report = verify_main(
+            data,
+            clients=aws,
+            deployer_arn=deployer,
+            start_role_arns=start_role or None,
+            iam_compatible=iam_compatible,
+        )
+    typer.echo(report.render())
+    raise typer.Exit(code=report.exit_code)
+
+
 def register(app: typer.Typer, seed_app: typer.Typer) -> None:
-    """Add ``upload`` to ``seed_app`` and ``process``, ``status``, ``reprocess`` to ``app``."""
+    """Add ``upload`` to ``seed_app`` and ``process``, ``status``, ``reprocess``, ``verify``
+    to ``app``."""
     seed_app.command("upload")(upload)
     app.command("process")(process)
     app.command("status")(status)
     app.command("reprocess")(reprocess_command)
+    app.command("verify")(verify)

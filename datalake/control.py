@@ -11,54 +11,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from datalake.control_encoding import (
+    ControlStatus,
+    can_transition,
+    failure_values,
+    layer_status_of,
+    status_change,
+    update_expression,
+)
+from datalake.control_encoding import (
+    failure_update_parameters as failure_update_parameters,  # the state machine's update
+)
+from datalake.control_table import (
+    INDEX_BY_LAYER_STATUS,
+    INDEX_BY_OBJECT_KEY,
+    INDEX_BY_TABLE_CHECKSUM,
+)
+from datalake.control_table import TABLE_KEY_SCHEMA as TABLE_KEY_SCHEMA  # components read it
+
 MAX_ERROR_LENGTH = 4000
-
-# Index names and key attributes; the component declares the same constants.
-INDEX_BY_OBJECT_KEY = "by-object-key"
-INDEX_BY_LAYER_STATUS = "by-layer-status"
-INDEX_BY_TABLE_CHECKSUM = "by-table-checksum"
-TABLE_KEY_SCHEMA: dict[str, Any] = {
-    "hash_key": "control_id",
-    "indexes": {
-        INDEX_BY_OBJECT_KEY: ("object_key", "created_at"),
-        INDEX_BY_LAYER_STATUS: ("layer_status", "created_at"),
-        INDEX_BY_TABLE_CHECKSUM: ("table_name", "checksum"),
-    },
-}
-
-
-class ControlStatus(StrEnum):
-    """Lifecycle of a control record."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCESS = "success"
-    ERROR = "error"
-    DUPLICATE = "duplicate"
-
-
-ALLOWED_TRANSITIONS: dict[ControlStatus, frozenset[ControlStatus]] = {
-    ControlStatus.PENDING: frozenset({ControlStatus.RUNNING}),
-    ControlStatus.RUNNING: frozenset(
-        {ControlStatus.SUCCESS, ControlStatus.ERROR, ControlStatus.RUNNING}
-    ),
-    ControlStatus.ERROR: frozenset({ControlStatus.RUNNING}),
-    ControlStatus.SUCCESS: frozenset(),
-    ControlStatus.DUPLICATE: frozenset(),
-}
-"""``running -> running`` is a re-claim after the lease of a crashed worker expired."""
-
-
-def can_transition(current: ControlStatus, new: ControlStatus) -> bool:
-    """Whether a record may move from ``current`` to ``new``."""
-    return new in ALLOWED_TRANSITIONS[current]
 
 
 class ControlRecordError(RuntimeError):
@@ -110,7 +87,7 @@ class ControlRecord(BaseModel):
     @property
     def layer_status(self) -> str:
         """Partition key of the (layer, status) index."""
-        return f"{self.layer}#{self.status.value}"
+        return layer_status_of(self.layer, self.status)
 
     def to_item(self) -> dict[str, Any]:
         """DynamoDB item: timestamps as ISO-8601 UTC strings, no null attributes."""
@@ -247,15 +224,40 @@ class ControlStore:
             ControlStatus.ERROR,
             condition=self._held_by(worker),
             now=utc_now(),
-            values={
-                "error": error[:MAX_ERROR_LENGTH],
-                "lease_expires_at": None,
-                "retryable": retryable,
-            },
+            values=failure_values(error[:MAX_ERROR_LENGTH], retryable=retryable),
             on_conflict="raise",
         )
         assert record is not None
         return record
+
+    def requeue(
+        self, control_id: str, *, current: ControlRecord | None = None
+    ) -> ControlRecord | None:
+        """Put a record in error back to ``pending`` with its attempts reset, retryable.
+
+        An operator's override, outside the workers' transitions (error -> pending): clears the
+        error, claim and lease; conditional on the record still being in error. ``None`` when
+        it no longer is.
+        """
+        current = current or self.get(control_id)
+        if current is None:
+            raise ControlRecordError(f"control record {control_id} does not exist")
+        if current.status is not ControlStatus.ERROR:
+            return None
+        values = {
+            **status_change(current.layer, ControlStatus.PENDING, utc_now().isoformat()),
+            "attempts": 0,
+            "retryable": True,
+            "error": None,
+            "claimed_by": None,
+            "lease_expires_at": None,
+        }
+        return self._write(
+            control_id,
+            values,
+            condition=Attr("status").eq(ControlStatus.ERROR.value),
+            on_conflict=None,
+        )
 
     def attempts_exhausted(self, record: ControlRecord) -> bool:
         """True when an errored record will not be claimed again (alarm on this)."""
@@ -281,7 +283,7 @@ class ControlStore:
         """Records of a layer in a status, oldest first (all pages)."""
         kwargs: dict[str, Any] = {
             "IndexName": INDEX_BY_LAYER_STATUS,
-            "KeyConditionExpression": Key("layer_status").eq(f"{layer}#{status.value}"),
+            "KeyConditionExpression": Key("layer_status").eq(layer_status_of(layer, status)),
         }
         while True:
             response = self.table.query(**kwargs)
@@ -324,22 +326,28 @@ class ControlStore:
                     "is not an allowed transition"
                 )
             return None
-        sets = {
-            "status": status.value,
-            "layer_status": f"{current.layer}#{status.value}",
-            "updated_at": now.isoformat(),
-        }
-        removes = [k for k, v in values.items() if v is None]
-        sets.update({k: v for k, v in values.items() if v is not None})
-        names = {f"#{k}": k for k in [*sets, *removes]}
-        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
-        attribute_values = {f":{k}": v for k, v in sets.items()}
-        if add_attempt:
-            expression += ", #attempts = if_not_exists(#attempts, :zero) + :one"
-            names["#attempts"] = "attempts"
-            attribute_values.update({":zero": 0, ":one": 1})
-        if removes:
-            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        changes = {**status_change(current.layer, status, now.isoformat()), **values}
+        return self._write(
+            control_id,
+            changes,
+            condition=condition,
+            on_conflict=on_conflict,
+            add_attempt=add_attempt,
+        )
+
+    def _write(
+        self,
+        control_id: str,
+        values: dict[str, Any],
+        *,
+        condition: Any,
+        on_conflict: str | None,
+        add_attempt: bool = False,
+    ) -> ControlRecord | None:
+        """One conditional ``update_item``: ``None`` values are removed, the others set."""
+        expression, names, attribute_values = update_expression(
+            values, increment="attempts" if add_attempt else None
+        )
         try:
             response = self.table.update_item(
                 Key={"control_id": control_id},
@@ -363,37 +371,3 @@ class ControlStore:
 
 def _condition_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def create_control_table(dynamodb: Any, table_name: str) -> Any:
-    """Create the control table with the same keys, indexes and stream as the component.
-
-    For the local (emulated) lake and tests; in AWS the ``ProcessingControlTable`` component
-    declares it. ``dynamodb`` is a boto3 DynamoDB service resource.
-    """
-    indexes: dict[str, tuple[str, str]] = TABLE_KEY_SCHEMA["indexes"]
-    attributes = {TABLE_KEY_SCHEMA["hash_key"]}
-    for hash_key, range_key in indexes.values():
-        attributes.update((hash_key, range_key))
-    table = dynamodb.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": TABLE_KEY_SCHEMA["hash_key"], "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, (hash_key, range_key) in indexes.items()
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    table.wait_until_exists()
-    return table

@@ -1,15 +1,24 @@
-"""Where objects live in the lake: prefixes and deterministic object keys.
+"""Where objects live in the lake: every S3 prefix and deterministic object key.
 
-    landing:  raw/<table>/[any/sub/path/]<name>.csv.gz | <name>.jsonl.gz
-    lake:     bronze/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.parquet
-              quarantine/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.jsonl.gz
+    landing:    raw/<table>/[any/sub/path/]<name>.csv.gz | <name>.jsonl.gz
+    lake:       bronze/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.parquet
+                quarantine/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.jsonl.gz
+                silver/<table>/...   gold/<mart>/...   (Iceberg: the tables own their files)
+                pii-verdicts/<table>/v<version>/<columns>.json
+    artifacts:  silver/jobs/<sha256>/...   gold/jobs/<sha256>/...     (Spark job bundles)
+                silver/runs/<run_id>/<table>.json|.changes, review_flat.partitions
+                gold/runs/<run_id>/marts.json                          (run manifests)
+    observer:   access-logs/<bucket purpose>/...   athena-results/...
+                emr-logs/silver/...   emr-logs/gold/...
 
 Bronze and quarantine keys derive from the raw object's control record (its id and arrival
-date), so a retry overwrites the same keys instead of writing a second copy.
+date), so a retry overwrites the same keys instead of writing a second copy. Components,
+workloads and the CLI take these names from here; nothing else spells a prefix.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,11 +27,35 @@ from datalake.contracts import RawFormat, get_contract
 RAW_PREFIX = "raw/"
 BRONZE_PREFIX = "bronze/"
 QUARANTINE_PREFIX = "quarantine/"
+SILVER_PREFIX = "silver/"
+GOLD_PREFIX = "gold/"
+PII_VERDICT_PREFIX = "pii-verdicts/"
+"""Lake bucket: Comprehend/pattern verdicts per table version and column set."""
+SILVER_JOBS_PREFIX = f"{SILVER_PREFIX}jobs/"
+SILVER_RUNS_PREFIX = f"{SILVER_PREFIX}runs/"
+GOLD_JOBS_PREFIX = f"{GOLD_PREFIX}jobs/"
+GOLD_RUNS_PREFIX = f"{GOLD_PREFIX}runs/"
+"""Artifacts bucket: Spark job bundles (by digest) and each run's manifests."""
+ACCESS_LOGS_PREFIX = "access-logs/"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+EMR_LOGS_PREFIX = "emr-logs/"
+SILVER_EMR_LOGS_PREFIX = f"{EMR_LOGS_PREFIX}silver/"
+GOLD_EMR_LOGS_PREFIX = f"{EMR_LOGS_PREFIX}gold/"
+"""Observer bucket: server access logs, Athena query results, Spark event logs."""
+LAYER_PREFIXES: dict[str, str] = {
+    "raw": RAW_PREFIX,
+    "bronze": BRONZE_PREFIX,
+    "silver": SILVER_PREFIX,
+    "gold": GOLD_PREFIX,
+    "quarantine": QUARANTINE_PREFIX,
+}
+"""Prefix of each layer's data (raw in the landing bucket, the others in the lake bucket)."""
 RAW_SUFFIXES: dict[str, RawFormat] = {
     ".csv.gz": RawFormat.CSV,
     ".jsonl.gz": RawFormat.JSONL,
     ".json.gz": RawFormat.JSONL,
 }
+_REVIEW_FLAT_MONTH = re.compile(r"review_year=(\d{4})/review_month=(\d{1,2})$")
 ID_IN_NAME = 12
 """Characters of the control id in bronze/quarantine names (keeps same-named files apart)."""
 
@@ -73,3 +106,39 @@ def quarantine_key(table: str, source_name: str, control_id: str, arrived: datet
     """Key of the quarantined rows of a raw object (JSON lines, gzip)."""
     name = f"{source_name}-{control_id[:ID_IN_NAME]}.jsonl.gz"
     return f"{QUARANTINE_PREFIX}{table}/{_partition(arrived)}/{name}"
+
+
+def layer_prefix(layer: str) -> str:
+    """The prefix of a layer's data (a Glue database's location, a lifecycle rule's filter)."""
+    return LAYER_PREFIXES[layer]
+
+
+def raw_key(table: str, name: str) -> str:
+    """Landing key of a raw file ``name`` (``<stem>.csv.gz`` or ``.jsonl.gz``) of ``table``."""
+    return f"{RAW_PREFIX}{table}/{name}"
+
+
+def access_logs_prefix(bucket_purpose: str) -> str:
+    """Observer prefix of one bucket's server access logs."""
+    return f"{ACCESS_LOGS_PREFIX}{bucket_purpose}/"
+
+
+def silver_run_prefix(run_id: str) -> str:
+    """Artifacts prefix of one silver run's manifests, change lists and partitions."""
+    return f"{SILVER_RUNS_PREFIX}{run_id}/"
+
+
+def gold_manifest_key(run_id: str) -> str:
+    """Artifacts key of one gold run's manifest (every mart's SQL and spec)."""
+    return f"{GOLD_RUNS_PREFIX}{run_id}/marts.json"
+
+
+def review_flat_month_key(year: int, month: int) -> str:
+    """Object key a gold control record names: one review_flat month (an Iceberg partition)."""
+    return f"{SILVER_PREFIX}review_flat/review_year={year}/review_month={month:02d}"
+
+
+def review_flat_month_of(key: str) -> tuple[int, int] | None:
+    """The (year, month) a :func:`review_flat_month_key` names, or ``None``."""
+    match = _REVIEW_FLAT_MONTH.search(key)
+    return (int(match[1]), int(match[2])) if match else None

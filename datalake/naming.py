@@ -53,6 +53,7 @@ NAME_LIMITS: dict[str, int] = {
     "event-rule": 64,
     "iam-user": 64,
     "iam-group": 128,
+    "event-bus": 256,
 }
 
 # Resource purposes the platform declares (now and in the layers built on the foundation);
@@ -72,6 +73,7 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("bronze-pipe", "pipe"),
     ("bronze-ingest-dlq", "sqs-queue"),
     ("bronze-ingest", "ecs-cluster"),
+    ("ingestion-flow-logs", "iam-role"),
     ("processing-control", "dynamodb-table"),
     ("silver-pipeline", "state-machine"),
     ("gold-marts", "state-machine"),
@@ -104,6 +106,11 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("gold-marts", "schedule"),
     ("gold-marts-start", "iam-role"),
     ("gold-after-silver", "event-rule"),
+    ("gold-after-silver-dlq", "sqs-queue"),
+    ("silver-pipeline-schedule-dlq", "sqs-queue"),
+    ("silver-maintenance-schedule-dlq", "sqs-queue"),
+    ("gold-marts-schedule-dlq", "sqs-queue"),
+    ("lake", "event-bus"),
     ("gold-after-silver", "iam-role"),
     ("gold-consumers", "athena-workgroup"),
     ("gold-consumer", "iam-role"),
@@ -111,6 +118,30 @@ PLANNED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("gold-demo", "iam-user"),
     ("pii-hmac-key", "secret"),
 )
+
+_PARTITIONS: tuple[tuple[str, str], ...] = (
+    ("us-gov-", "aws-us-gov"),
+    ("cn-", "aws-cn"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+)
+_DNS_SUFFIXES = {
+    "aws-cn": "amazonaws.com.cn",
+    "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov",
+}
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of ``region``: ``aws-us-gov`` for GovCloud, ``aws-cn`` for China,
+    ``aws-iso``/``aws-iso-b`` for the isolated regions, else ``aws`` (no AWS call needed)."""
+    return next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+
+
+def service_endpoint(service: str, region: str) -> str:
+    """A regional service endpoint as ``kms:ViaService`` names it (``s3.<region>.<suffix>``)."""
+    return f"{service}.{region}.{_DNS_SUFFIXES.get(partition_of(region), 'amazonaws.com')}"
+
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -124,6 +155,20 @@ class LakeNames:
     environment: str
     region: str
     bucket_suffix: str | None = None
+
+    @property
+    def partition(self) -> str:
+        """The ARN partition of the lake's region (``aws``, ``aws-us-gov``, ``aws-cn``...)."""
+        return partition_of(self.region)
+
+    def arn(self, service: str, account: str, resource: str) -> str:
+        """``arn:<partition>:<service>:<region>:<account>:<resource>``."""
+        return f"arn:{self.partition}:{service}:{self.region}:{account}:{resource}"
+
+    @property
+    def event_bus(self) -> str:
+        """The lake's own EventBridge bus (layer-to-layer events)."""
+        return self.resource("lake")
 
     @property
     def prefix(self) -> str:

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
 
 from datalake.contracts import CONTRACTS
 from datalake.contracts.gold import MARTS
 from datalake.control import ControlRecord, ControlStatus, ControlStore, utc_now
+from datalake.layout import raw_key
 from datalake.naming import Layer
 
 DIMENSION_TABLES = ("brewery", "beer", "profile")
@@ -88,6 +87,18 @@ def load_outputs(path: Path | None, stack: str | None) -> LakeOutputs:
             )
         return LakeOutputs.from_mapping(_read_outputs_file(path), source=str(path))
     return LakeOutputs.from_mapping(_pulumi_outputs(stack), source=_pulumi_source(stack))
+
+
+def load_output_mapping(path: Path | None, stack: str | None) -> dict[str, Any]:
+    """The raw stack outputs, from ``path`` or from ``pulumi stack output --json``."""
+    if path is not None:
+        if stack is not None:
+            raise OperationsError(
+                "--stack selects a Pulumi stack to read outputs from; do not combine it with "
+                "--outputs"
+            )
+        return dict(_read_outputs_file(path))
+    return _pulumi_outputs(stack)
 
 
 def _read_outputs_file(path: Path) -> Any:
@@ -203,7 +214,7 @@ def upload_seed(
     sizes = review_part_sizes(reviews, files)
     keys: list[str] = []
     for table in DIMENSION_TABLES:
-        key = f"raw/{table}/{table}.csv.gz"
+        key = raw_key(table, f"{table}.csv.gz")
         s3.upload_file(str(sample_file(table)), landing_bucket, key)
         keys.append(key)
     next_id = first_id
@@ -211,7 +222,7 @@ def upload_seed(
         name = f"reviews-{index + 1:04d}.csv.gz"
         path = workdir / name
         _write_gzip_csv(generate_reviews(size, seed=seed + index, first_id=next_id), path)
-        key = f"raw/review/{name}"
+        key = raw_key("review", name)
         s3.upload_file(str(path), landing_bucket, key)
         path.unlink()
         keys.append(key)
@@ -379,10 +390,11 @@ def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
 def reprocess(store: ControlStore, control_id: str) -> ControlRecord:
     """Put a failed record back to ``pending`` with its attempts reset, for another try.
 
-    An operator's override, outside the workers' transitions (error -> pending): the write is
-    conditional on the record still being in error. Clears the error, claim and lease and marks
-    it retryable. Silver and gold runs claim pending records on their next run; a bronze record
-    needs its ingestion started (:func:`start_ingestion`), since only new records trigger it.
+    An operator's override, outside the workers' transitions (:meth:`ControlStore.requeue`:
+    conditional on the record still being in error; clears the error, claim and lease and
+    marks it retryable). Silver and gold runs claim pending records on their next run; a
+    bronze record needs its ingestion started (:func:`start_ingestion`), since only new
+    records trigger it.
     """
     current = store.get(control_id)
     if current is None:
@@ -397,47 +409,14 @@ def reprocess(store: ControlStore, control_id: str) -> ControlRecord:
             f"control record {control_id}: the controller could not read {current.object_key} "
             f"({current.error}); fix the file and upload it again (a new object is a new record)"
         )
-    pending = ControlStatus.PENDING.value
-    try:
-        response = store.table.update_item(
-            Key={"control_id": control_id},
-            UpdateExpression=(
-                "SET #status = :status, #layer_status = :layer_status, #attempts = :zero, "
-                "#retryable = :retryable, #updated_at = :now "
-                "REMOVE #error, #claimed_by, #lease_expires_at"
-            ),
-            ConditionExpression=Attr("status").eq(ControlStatus.ERROR.value),
-            ExpressionAttributeNames={
-                f"#{name}": name
-                for name in (
-                    "status",
-                    "layer_status",
-                    "attempts",
-                    "retryable",
-                    "updated_at",
-                    "error",
-                    "claimed_by",
-                    "lease_expires_at",
-                )
-            },
-            ExpressionAttributeValues={
-                ":status": pending,
-                ":layer_status": f"{current.layer}#{pending}",
-                ":zero": 0,
-                ":retryable": True,
-                ":now": utc_now().isoformat(),
-            },
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    requeued = store.requeue(control_id, current=current)
+    if requeued is None:
         latest = store.get(control_id)
         now = latest.status.value if latest else "deleted"
         raise OperationsError(
             f"control record {control_id} changed while reprocessing it: it is now {now}"
-        ) from None
-    return ControlRecord.from_item(response["Attributes"])
+        )
+    return requeued
 
 
 def start_ingestion(sfn: Any, state_machine_arn: str, record: ControlRecord) -> str:

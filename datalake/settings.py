@@ -211,9 +211,10 @@ class NetworkSettings(_Section):
         default_factory=list, description="Existing security groups for the Fargate tasks."
     )
     assign_public_ip: bool = Field(
-        True,
-        description="Give tasks a public IP (needed in public subnets to pull the image; "
-        "false for private subnets with a NAT gateway or VPC endpoints).",
+        False,
+        description="Give tasks a public IP. The VPC created when no subnets are given is then "
+        "public (internet gateway) instead of private with VPC endpoints (the default); with "
+        "your own subnets, true only if they are public (no NAT gateway or endpoints).",
     )
     vpc_cidr: str = Field(
         "10.42.0.0/16",
@@ -356,10 +357,24 @@ class GovernanceSettings(_Section):
 
     admins: list[IamPrincipalArn] = Field(
         default_factory=list,
-        description="Lake Formation admins; empty uses the identity running `pulumi up`.",
+        description="Lake Formation admins besides the identity running `pulumi up`, which "
+        "always stays an admin (the deploy creates tags, grants and tables that need it).",
+    )
+    data_lake_settings: Literal["managed", "external"] = Field(
+        "managed",
+        description="`managed`: this stack owns the account's Lake Formation settings (admins, "
+        "default permissions); one stack per account and region may. `external`: another stack "
+        "or team owns them; the deployer must already be a Lake Formation admin "
+        "(`datalake verify` checks it) and `admins` must be empty.",
     )
     consumers: list[IamPrincipalArn] = Field(
         default_factory=list, description="Principals granted gold (PII-free) access."
+    )
+    break_glass_principals: list[IamPrincipalArn] = Field(
+        default_factory=list,
+        description="Principals besides the lake's own roles that may read raw, bronze, "
+        "silver, quarantine and the PII HMAC key and use the lake key directly (incident "
+        "response); everyone else is denied by the bucket, key and secret policies.",
     )
     permission_mode: Literal["lake-formation", "iam-compatible"] = Field(
         "lake-formation",
@@ -424,6 +439,13 @@ class LakeSettings(_Section):
     def names(self) -> LakeNames:
         """The naming family of this deployment."""
         return LakeNames(self.project, self.environment, self.region, self.storage.bucket_suffix)
+
+    def section_data(self, section: str) -> dict[str, Any]:
+        """One section as the plain data a component takes (its stack-file keys)."""
+        value = getattr(self, section)
+        if not isinstance(value, BaseModel):
+            raise KeyError(f"{section!r} is not a settings section")
+        return value.model_dump(mode="json")
 
     def database_name(self, layer: Layer) -> str:
         """Glue database of a layer (explicit setting or derived name)."""
@@ -584,6 +606,27 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
                     config_path("pii", "strategies", key),
                     "expected <table>.<column> of a contract or a PII type: "
                     + ", ".join(PII_TYPES),
+                )
+            )
+
+    governance = settings.governance
+    if governance.data_lake_settings == "external":
+        if governance.admins:
+            add(
+                SettingsIssue(
+                    config_path("governance", "admins"),
+                    "admins are set by the stack that manages the Lake Formation settings; "
+                    "with data_lake_settings 'external' allowed: [] (or set it to 'managed')",
+                    governance.admins,
+                )
+            )
+        if governance.permission_mode == "iam-compatible":
+            add(
+                SettingsIssue(
+                    config_path("governance", "permission_mode"),
+                    "the default permissions are account settings; with data_lake_settings "
+                    "'external' allowed: 'lake-formation' (or set it to 'managed')",
+                    governance.permission_mode,
                 )
             )
 

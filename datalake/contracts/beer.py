@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datalake.contracts.model import Classification, Column, ColumnType, TableContract
 
-_SCORE = {"minimum": 1.0, "maximum": 5.0, "step": 0.5}
+
+def _score(name: str) -> Column:
+    """A review score: 1 to 5 in half steps."""
+    return Column(name, ColumnType.DOUBLE, minimum=1.0, maximum=5.0, step=0.5)
+
 
 BREWERY = TableContract(
     name="brewery",
@@ -55,11 +59,11 @@ REVIEW = TableContract(
         Column("brewery_id", ColumnType.LONG),
         Column("beer_id", ColumnType.LONG),
         Column("profile_id", ColumnType.LONG),
-        Column("review_overall", ColumnType.DOUBLE, **_SCORE),
-        Column("review_aroma", ColumnType.DOUBLE, **_SCORE),
-        Column("review_appearance", ColumnType.DOUBLE, **_SCORE),
-        Column("review_palate", ColumnType.DOUBLE, **_SCORE),
-        Column("review_taste", ColumnType.DOUBLE, **_SCORE),
+        _score("review_overall"),
+        _score("review_aroma"),
+        _score("review_appearance"),
+        _score("review_palate"),
+        _score("review_taste"),
         Column(
             "review_time",
             ColumnType.LONG,

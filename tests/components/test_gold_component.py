@@ -19,24 +19,22 @@ from moto import mock_aws
 from moto.core import enable_iam_authentication
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from components.asl import JsonPath, states_array
 from components.gold import (
     check_no_pii_columns,
     example_queries_markdown,
     example_query,
 )
-from components.preview import ACCOUNT_ID, ROOT, Registered, run_program, stack_config
-from components.silver import (
-    EVENT_SOURCE,
-    SUCCEEDED_DETAIL_TYPE,
-    JsonPath,
-    build_spark_job_bundle,
-    job_retry,
-    states_array,
-)
+from components.preview import ACCOUNT_ID, ROOT, Registered, run_program
+from components.silver_machine import EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE
+from components.spark_bundle import build_spark_job_bundle
+from components.spark_tasks import job_retry
 from datalake.contracts import Classification, Column, ColumnType
 from datalake.contracts.gold import MARTS
 from datalake.settings import SettingsError, load_settings
 from datalake.stack_file import load_stack_file
+from tests.asl import validate_asl
+from tests.components.inventory import Inventory, as_list, assert_starts_only, with_lake
 
 REGION = "eu-west-1"
 LAKE = "datalake-dev-lake-eu-west-1"
@@ -50,43 +48,12 @@ MACHINE = "aws:sfn/stateMachine:StateMachine"
 ROLE, ROLE_POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
 GRANT = "aws:lakeformation/permissions:Permissions"
 APPLICATION = "aws:emrserverless/application:Application"
+SPARK_RUNTIME = "datalake:index:SparkRuntime"
 MART_NAMES = [mart.name for mart in MARTS]
 
 
-def of_type(resources: list[Registered], type_: str) -> list[Registered]:
-    return [r for r in resources if r.type == type_]
-
-
-def named(resources: list[Registered], type_: str, name: str) -> Registered:
-    (found,) = [r for r in of_type(resources, type_) if r.name == name]
-    return found
-
-
-def gold_children(resources: list[Registered]) -> list[Registered]:
-    (component,) = of_type(resources, COMPONENT)
-    return [r for r in resources if r.parent == component.urn]
-
-
-def definition(resources: list[Registered]) -> dict[str, Any]:
-    return json.loads(named(resources, MACHINE, "gold-marts").inputs["definition"])
-
-
-def policy(resources: list[Registered], name: str) -> dict[str, dict[str, Any]]:
-    """Statements of one gold inline policy, by Sid."""
-    document = json.loads(named(resources, ROLE_POLICY, name).inputs["policy"])
-    return {s["Sid"]: s for s in document["Statement"]}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def with_gold(**gold: Any) -> dict[str, Any]:
-    config = stack_config("dev")
-    lake = dict(config["datalake:lake"])
-    lake["gold"] = {**lake.get("gold", {}), **gold}
-    config["datalake:lake"] = lake
-    return config
+    return with_lake(gold=gold)
 
 
 @pytest.fixture(scope="module")
@@ -112,18 +79,18 @@ def dev_settings():
 
 
 def test_gold_reuses_the_silver_application_by_default(dev_resources):
-    (application,) = of_type(dev_resources, APPLICATION)  # silver's, and no other
+    (application,) = Inventory(dev_resources).of_type(APPLICATION)  # silver's, and no other
     assert application.name == "silver-spark"
-    states = definition(dev_resources)["States"]
+    states = Inventory(dev_resources).definition("gold-marts")["States"]
     build = states["BuildMarts"]["ItemProcessor"]["States"]["BuildMart"]["Parameters"]
     app_id = "00" + hashlib.sha256(b"silver-spark").hexdigest()[:14]
     assert build["ApplicationId"] == app_id
-    start = policy(dev_resources, "gold-marts-policy")["StartSparkJobs"]
+    start = Inventory(dev_resources).policy("gold-marts-policy")["StartSparkJobs"]
     assert start["Resource"].endswith(f"/applications/{app_id}")
 
 
 def test_own_application_has_the_silver_emr_settings(variant_resources, dev_settings):
-    applications = {a.name: a for a in of_type(variant_resources, APPLICATION)}
+    applications = {a.name: a for a in Inventory(variant_resources).of_type(APPLICATION)}
     assert set(applications) == {"silver-spark", "gold-spark"}
     silver, gold = applications["silver-spark"].inputs, applications["gold-spark"].inputs
     assert gold["name"] == "datalake-dev-gold-spark"
@@ -134,9 +101,13 @@ def test_own_application_has_the_silver_emr_settings(variant_resources, dev_sett
         "idleTimeoutMinutes": dev_settings.silver.emr.idle_timeout_minutes,
     }
     assert gold["tags"] == {"layer": "gold"}
-    (component,) = of_type(variant_resources, COMPONENT)
-    assert applications["gold-spark"].parent == component.urn
-    build = definition(variant_resources)["States"]["BuildMarts"]["ItemProcessor"]["States"]
+    # in the gold component, through its Spark runtime
+    lake = Inventory(variant_resources)
+    assert applications["gold-spark"].urn in {r.urn for r in lake.children_of(COMPONENT)}
+    assert applications["gold-spark"].parent == lake.named(SPARK_RUNTIME, "gold").urn
+    build = Inventory(variant_resources).definition("gold-marts")["States"]["BuildMarts"][
+        "ItemProcessor"
+    ]["States"]
     app_id = "00" + hashlib.sha256(b"gold-spark").hexdigest()[:14]
     assert build["BuildMart"]["Parameters"]["ApplicationId"] == app_id
 
@@ -145,11 +116,11 @@ def test_own_application_has_the_silver_emr_settings(variant_resources, dev_sett
 
 
 def test_job_role_reads_silver_writes_gold_and_nothing_else_of_the_lake(dev_resources):
-    role = named(dev_resources, ROLE, "gold-spark-job-role")
+    role = Inventory(dev_resources).named(ROLE, "gold-spark-job-role")
     assert role.inputs["name"] == "datalake-dev-gold-spark-job"
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "emr-serverless.amazonaws.com"}
-    statements = policy(dev_resources, "gold-spark-job-policy")
+    statements = Inventory(dev_resources).policy("gold-spark-job-policy")
     assert statements["ReadSilver"]["Action"] == ["s3:GetObject"]
     assert statements["ReadSilver"]["Resource"] == [f"arn:aws:s3:::{LAKE}/silver/*"]
     assert statements["ReadWriteGold"]["Resource"] == [f"arn:aws:s3:::{LAKE}/gold/*"]
@@ -177,7 +148,7 @@ def test_job_role_reads_silver_writes_gold_and_nothing_else_of_the_lake(dev_reso
 
 
 def test_job_role_reads_the_silver_catalog_and_writes_the_gold_one(dev_resources):
-    statements = policy(dev_resources, "gold-spark-job-policy")
+    statements = Inventory(dev_resources).policy("gold-spark-job-policy")
     silver, gold = statements["ReadSilverCatalog"], statements["GoldCatalog"]
     assert silver["Resource"] == [
         f"{GLUE}:catalog",
@@ -193,7 +164,7 @@ def test_job_role_reads_the_silver_catalog_and_writes_the_gold_one(dev_resources
     assert {"glue:CreateTable", "glue:UpdateTable"} <= set(gold["Action"])
     grants = {
         r.name: r.inputs
-        for r in gold_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == GRANT and r.name.startswith("gold-job-")
     }
     assert {g["principal"] for g in grants.values()} == {
@@ -210,7 +181,7 @@ def test_job_role_reads_the_silver_catalog_and_writes_the_gold_one(dev_resources
 def test_job_code_is_uploaded_content_addressed(dev_resources):
     objects = {
         r.name: r.inputs
-        for r in gold_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:s3/bucketObjectv2:BucketObjectv2"
     }
     script, modules = objects["gold-job-script"], objects["gold-job-modules"]
@@ -239,13 +210,25 @@ def test_the_bundle_ships_modules_the_job_imports_from_a_sibling_package(tmp_pat
     ]
 
 
+def test_the_gold_bundle_ships_the_module_both_spark_jobs_share():
+    bundle = build_spark_job_bundle(ROOT / "workloads" / "gold" / "spark_job.py")
+    assert "workloads/shared/spark_common.py" in bundle.modules
+    assert "workloads/shared/__init__.py" in bundle.modules
+    assert not [m for m in bundle.modules if m.startswith("workloads/silver/")]
+
+
+@pytest.mark.parametrize("fixture", ["dev_resources", "prod_resources", "variant_resources"])
+def test_the_gold_definition_is_valid_asl(fixture, request):
+    assert validate_asl(Inventory(request.getfixturevalue(fixture)).definition("gold-marts")) == []
+
+
 # --- Lambdas -------------------------------------------------------------------------------
 
 
 def test_lambdas_run_the_gold_handlers_with_one_role_each(dev_resources):
     functions = {
         f.name: f.inputs
-        for f in gold_children(dev_resources)
+        for f in Inventory(dev_resources).children_of(COMPONENT)
         if f.type == "aws:lambda/function:Function"
     }
     assert {n: f["handler"] for n, f in functions.items()} == {
@@ -260,21 +243,21 @@ def test_lambdas_run_the_gold_handlers_with_one_role_each(dev_resources):
         assert env["ARTIFACTS_BUCKET"] == ARTIFACTS
         assert function["loggingConfig"]["logGroup"].startswith("/aws/lambda/datalake-dev-gold-")
     for purpose in ("plan", "finish", "fail"):
-        statements = policy(dev_resources, f"gold-{purpose}-policy")
+        statements = Inventory(dev_resources).policy(f"gold-{purpose}-policy")
         assert statements["ControlRecords"]["Resource"][1].endswith("processing-control/index/*")
         assert statements["UseLakeKey"]["Resource"] == KEY_ARN
         assert statements["WriteOwnLogs"]["Resource"][0].endswith(f"datalake-dev-gold-{purpose}")
         extra = set(statements) - {"ControlRecords", "UseLakeKey", "WriteOwnLogs"}
         # The planner writes the run's manifest of marts, which the Spark job reads.
         assert extra == ({"WriteManifests"} if purpose == "plan" else set())
-    manifests = policy(dev_resources, "gold-plan-policy")["WriteManifests"]
+    manifests = Inventory(dev_resources).policy("gold-plan-policy")["WriteManifests"]
     assert manifests["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/gold/runs/*"]
 
 
 def test_log_groups_are_encrypted_with_retention(dev_resources):
     groups = {
         r.inputs["name"]: r.inputs
-        for r in gold_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:cloudwatch/logGroup:LogGroup"
     }
     assert set(groups) == {
@@ -291,10 +274,10 @@ def test_log_groups_are_encrypted_with_retention(dev_resources):
 
 
 def test_machine_plans_then_maps_over_exactly_the_declared_marts(dev_resources):
-    machine = named(dev_resources, MACHINE, "gold-marts")
+    machine = Inventory(dev_resources).named(MACHINE, "gold-marts")
     assert machine.inputs["name"] == "datalake-dev-gold-marts"
     assert machine.inputs["type"] == "STANDARD"
-    document = definition(dev_resources)
+    document = Inventory(dev_resources).definition("gold-marts")
     states = document["States"]
     assert document["StartAt"] == "Plan"
     plan = states["Plan"]
@@ -316,7 +299,9 @@ def test_machine_plans_then_maps_over_exactly_the_declared_marts(dev_resources):
 def test_each_mart_runs_on_spark_with_retry_and_a_catch_that_spares_the_others(
     dev_resources, dev_settings
 ):
-    processor = definition(dev_resources)["States"]["BuildMarts"]["ItemProcessor"]
+    processor = Inventory(dev_resources).definition("gold-marts")["States"]["BuildMarts"][
+        "ItemProcessor"
+    ]
     states = processor["States"]
     build = states[processor["StartAt"]]
     assert build["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
@@ -327,24 +312,29 @@ def test_each_mart_runs_on_spark_with_retry_and_a_catch_that_spares_the_others(
     assert submit["EntryPoint"].startswith(f"s3://{ARTIFACTS}/gold/jobs/")
     assert submit["EntryPoint"].endswith("/spark_job.py")
     assert f"spark.sql.catalog.glue.warehouse=s3://{LAKE}/gold/" in submit["SparkSubmitParameters"]
-    assert submit["EntryPointArguments.$"] == states_array(
-        [
-            *("--mode", "marts", "--mart", JsonPath("$.mart")),
-            *("--months", JsonPath("States.JsonToString($.months)")),
-            *("--manifest", JsonPath("$.manifest")),
-            *("--source-database", "datalake_dev_silver"),
-            *("--catalog", "glue", "--database", "datalake_dev_gold"),
-            *("--warehouse", f"s3://{LAKE}/gold/"),
-        ]
+    assert (
+        submit["EntryPointArguments.$"]
+        == states_array(
+            [
+                *("--mode", "marts", "--mart", JsonPath("$.mart")),
+                *("--months", JsonPath("States.JsonToString($.months)")),
+                *("--manifest", JsonPath("$.manifest")),
+                *("--source-database", "datalake_dev_silver"),
+                *("--catalog", "glue", "--database", "datalake_dev_gold"),
+            ]
+        ).expression
     )
     logging = parameters["ConfigurationOverrides"]["MonitoringConfiguration"]
     assert logging["S3MonitoringConfiguration"] == {"LogUri": f"s3://{OBSERVER}/emr-logs/gold/"}
     ingestion = dev_settings.ingestion
-    assert build["Retry"] == job_retry(
-        max_attempts=ingestion.max_attempts,
-        interval_seconds=ingestion.retry_interval_seconds,
-        backoff_rate=ingestion.retry_backoff_rate,
-    )
+    assert build["Retry"] == [
+        retry.to_asl()
+        for retry in job_retry(
+            max_attempts=ingestion.max_attempts,
+            interval_seconds=ingestion.retry_interval_seconds,
+            backoff_rate=ingestion.retry_backoff_rate,
+        )
+    ]
     assert build["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "MartFailed"}
     ]
@@ -357,7 +347,7 @@ def test_each_mart_runs_on_spark_with_retry_and_a_catch_that_spares_the_others(
 
 
 def test_a_failed_mart_records_the_failure_and_fails_the_run(dev_resources):
-    states = definition(dev_resources)["States"]
+    states = Inventory(dev_resources).definition("gold-marts")["States"]
     assert states["BuildMarts"]["ResultSelector"] == {
         "results.$": "$",
         "failed.$": "$[?(@.status == 'error')]",
@@ -396,7 +386,7 @@ def test_the_definition_is_valid_amazon_states_language(dev_resources):
                 "Type": "AWS::StepFunctions::StateMachine",
                 "Properties": {
                     "RoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/gold",
-                    "Definition": definition(dev_resources),
+                    "Definition": Inventory(dev_resources).definition("gold-marts"),
                 },
             }
         },
@@ -405,13 +395,18 @@ def test_the_definition_is_valid_amazon_states_language(dev_resources):
 
 
 def test_concurrency_follows_settings(variant_resources):
-    assert definition(variant_resources)["States"]["BuildMarts"]["MaxConcurrency"] == 3
+    assert (
+        Inventory(variant_resources).definition("gold-marts")["States"]["BuildMarts"][
+            "MaxConcurrency"
+        ]
+        == 3
+    )
     with pytest.raises(SettingsError, match=r"datalake:lake\.gold\.max_concurrency"):
         load_settings({"gold": {"max_concurrency": 41}}, project="datalake", environment="dev")
 
 
 def test_machine_role_is_least_privilege(dev_resources):
-    statements = policy(dev_resources, "gold-marts-policy")
+    statements = Inventory(dev_resources).policy("gold-marts-policy")
     functions = statements["InvokeGoldFunctions"]["Resource"]
     assert len(functions) == 6  # three functions and their versions
     assert all("datalake-dev-gold-" in f for f in functions)
@@ -427,30 +422,30 @@ def test_machine_role_is_least_privilege(dev_resources):
 
 
 def test_the_silver_success_event_starts_gold(dev_resources):
-    rule = named(dev_resources, "aws:cloudwatch/eventRule:EventRule", "gold-after-silver")
+    rule = Inventory(dev_resources).named("aws:cloudwatch/eventRule:EventRule", "gold-after-silver")
     assert rule.inputs["name"] == "datalake-dev-gold-after-silver"
     assert json.loads(rule.inputs["eventPattern"]) == {
         "source": [EVENT_SOURCE],
         "detail-type": [SUCCEEDED_DETAIL_TYPE],
         "detail": {"database": ["datalake_dev_silver"]},  # this lake's silver only
     }
-    assert (EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE) == ("datalake.silver", "SilverPipelineSucceeded")
-    (target,) = of_type(dev_resources, "aws:cloudwatch/eventTarget:EventTarget")
+    (target,) = Inventory(dev_resources).of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["rule"] == "datalake-dev-gold-after-silver"
     assert target.inputs["arn"].endswith("datalake-dev-gold-marts")
     assert target.inputs["roleArn"].endswith(":role/datalake-dev-gold-after-silver")
-    role = named(dev_resources, ROLE, "gold-after-silver-role")
+    role = Inventory(dev_resources).named(ROLE, "gold-after-silver-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    (start,) = policy(dev_resources, "gold-after-silver-policy").values()
-    assert (start["Action"], start["Resource"]) == ("states:StartExecution", target.inputs["arn"])
+    assert_starts_only(
+        Inventory(dev_resources).policy("gold-after-silver-policy"), target.inputs["arn"]
+    )
 
 
 def test_schedule_only_when_set(dev_resources, variant_resources):
     def gold_schedules(resources: list[Registered]) -> list[dict[str, Any]]:
         return [
             r.inputs
-            for r in gold_children(resources)
+            for r in Inventory(resources).children_of(COMPONENT)
             if r.type == "aws:scheduler/schedule:Schedule"
         ]
 
@@ -461,8 +456,10 @@ def test_schedule_only_when_set(dev_resources, variant_resources):
     assert schedule["scheduleExpressionTimezone"] == "UTC"
     assert schedule["target"]["arn"].endswith("datalake-dev-gold-marts")
     assert schedule["target"]["roleArn"].endswith(":role/datalake-dev-gold-marts-start")
-    (start,) = policy(variant_resources, "gold-marts-start-policy").values()
-    assert start["Resource"] == schedule["target"]["arn"]
+    start = Inventory(variant_resources).policy("gold-marts-start-policy")
+    dead_letters = schedule["target"]["deadLetterConfig"]["arn"]
+    assert dead_letters.endswith(":datalake-dev-gold-marts-schedule-dlq")
+    assert_starts_only(start, schedule["target"]["arn"], dead_letters)
 
 
 # --- Athena --------------------------------------------------------------------------------
@@ -473,7 +470,7 @@ def test_workgroup_is_enforced_engine_3_with_encrypted_results_and_a_cutoff(
     stack, dev_resources, prod_resources
 ):
     resources = dev_resources if stack == "dev" else prod_resources
-    (workgroup,) = of_type(resources, "aws:athena/workgroup:Workgroup")
+    (workgroup,) = Inventory(resources).of_type("aws:athena/workgroup:Workgroup")
     assert workgroup.inputs["name"] == f"datalake-{stack}-gold-consumers"
     assert workgroup.inputs["forceDestroy"] is (stack == "dev")  # saved queries block a destroy
     configuration = workgroup.inputs["configuration"]
@@ -493,7 +490,7 @@ def test_workgroup_is_enforced_engine_3_with_encrypted_results_and_a_cutoff(
 
 
 def test_one_named_query_per_mart_built_from_its_declaration(dev_resources):
-    declared = of_type(dev_resources, "aws:athena/namedQuery:NamedQuery")
+    declared = Inventory(dev_resources).of_type("aws:athena/namedQuery:NamedQuery")
     queries = {q.inputs["name"]: q.inputs for q in declared}
     assert sorted(queries) == sorted(MART_NAMES)
     for mart in MARTS:
@@ -518,19 +515,21 @@ def test_the_consuming_doc_shows_every_mart_query():
 
 
 def consumer_document(resources: list[Registered]) -> dict[str, Any]:
-    return json.loads(named(resources, ROLE_POLICY, "gold-consumer-policy").inputs["policy"])
+    return json.loads(
+        Inventory(resources).named(ROLE_POLICY, "gold-consumer-policy").inputs["policy"]
+    )
 
 
 def test_consumer_role_trusts_the_configured_consumers_or_the_account(
     dev_resources, prod_resources
 ):
     def trust(resources: list[Registered]) -> dict[str, Any]:
-        role = named(resources, ROLE, "gold-consumer-role")
+        role = Inventory(resources).named(ROLE, "gold-consumer-role")
         (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         assert statement["Action"] == "sts:AssumeRole"
         return statement["Principal"]
 
-    assert named(dev_resources, ROLE, "gold-consumer-role").inputs["name"] == (
+    assert Inventory(dev_resources).named(ROLE, "gold-consumer-role").inputs["name"] == (
         "datalake-dev-gold-consumer"
     )
     assert trust(dev_resources) == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]}
@@ -575,24 +574,31 @@ def test_consumer_policy_is_exactly_athena_glue_gold_results_and_key(dev_resourc
     )
     assert statements["LocateResultsBucket"]["Action"] == "s3:GetBucketLocation"
     assert statements["UseLakeKeyForResults"]["Resource"] == KEY_ARN
+    assert statements["UseLakeKeyForResults"]["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [f"s3.{REGION}.amazonaws.com", f"athena.{REGION}.amazonaws.com"]
+        }
+    }
     assert LAKE not in json.dumps(statements)  # no S3 statement on the lake bucket at all
     s3 = {sid for sid, s in statements.items() if "s3:" in json.dumps(s["Action"])}
     assert all(OBSERVER in json.dumps(statements[sid]["Resource"]) for sid in s3)
 
 
 def test_demo_user_only_when_enabled_without_credentials(dev_resources, variant_resources):
-    assert of_type(dev_resources, "aws:iam/user:User") == []
-    (user,) = of_type(variant_resources, "aws:iam/user:User")
+    assert Inventory(dev_resources).of_type("aws:iam/user:User") == []
+    (user,) = Inventory(variant_resources).of_type("aws:iam/user:User")
     assert user.inputs["name"] == "datalake-dev-gold-demo"
     for kind in ("aws:iam/accessKey:AccessKey", "aws:iam/userLoginProfile:UserLoginProfile"):
-        assert of_type(variant_resources, kind) == []
-    (group,) = of_type(variant_resources, "aws:iam/group:Group")
+        assert Inventory(variant_resources).of_type(kind) == []
+    (group,) = Inventory(variant_resources).of_type("aws:iam/group:Group")
     assert group.inputs["name"] == "datalake-dev-gold-consumers"
-    (membership,) = of_type(variant_resources, "aws:iam/userGroupMembership:UserGroupMembership")
+    (membership,) = Inventory(variant_resources).of_type(
+        "aws:iam/userGroupMembership:UserGroupMembership"
+    )
     assert membership.inputs == {"user": user.inputs["name"], "groups": [group.inputs["name"]]}
-    (group_policy,) = of_type(variant_resources, "aws:iam/groupPolicy:GroupPolicy")
+    (group_policy,) = Inventory(variant_resources).of_type("aws:iam/groupPolicy:GroupPolicy")
     assert json.loads(group_policy.inputs["policy"]) == consumer_document(variant_resources)
-    demo_grants = [r for r in of_type(variant_resources, GRANT) if "demo-user" in r.name]
+    demo_grants = [r for r in Inventory(variant_resources).of_type(GRANT) if "demo-user" in r.name]
     assert {g.inputs["principal"] for g in demo_grants} == {
         f"arn:aws:iam::{ACCOUNT_ID}:user/datalake-dev-gold-demo"
     }
@@ -603,29 +609,35 @@ def test_demo_user_only_when_enabled_without_credentials(dev_resources, variant_
 
 
 def test_layer_tag_and_database_tags(dev_resources):
-    tags = {r.name: r.inputs for r in of_type(dev_resources, "aws:lakeformation/lfTag:LfTag")}
-    assert tags["gold-layer-tag"] == {"key": "layer", "values": ["bronze", "silver", "gold"]}
+    tags = {
+        r.name: r.inputs for r in Inventory(dev_resources).of_type("aws:lakeformation/lfTag:LfTag")
+    }
+    # governance owns the layer tag; gold tags the databases with it
+    assert tags["governance-layer-tag"] == {
+        "key": "datalake-dev-layer",
+        "values": ["bronze", "silver", "gold"],
+    }
     database_tags = {
         r.inputs["database"]["name"]: r.inputs["lfTags"]
-        for r in of_type(dev_resources, "aws:lakeformation/resourceLfTags:ResourceLfTags")
+        for r in Inventory(dev_resources).of_type("aws:lakeformation/resourceLfTags:ResourceLfTags")
         if "database" in r.inputs
     }
     assert database_tags == {
-        "datalake_dev_bronze": [{"key": "layer", "value": "bronze"}],
-        "datalake_dev_silver": [{"key": "layer", "value": "silver"}],
+        "datalake_dev_bronze": [{"key": "datalake-dev-layer", "value": "bronze"}],
+        "datalake_dev_silver": [{"key": "datalake-dev-layer", "value": "silver"}],
         "datalake_dev_gold": [
-            {"key": "layer", "value": "gold"},
-            {"key": "classification", "value": "internal"},
+            {"key": "datalake-dev-layer", "value": "gold"},
+            {"key": "datalake-dev-classification", "value": "internal"},
         ],
     }
 
 
 def test_consumers_get_pii_free_gold_tables_and_the_gold_database(dev_resources):
     role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/datalake-dev-gold-consumer"
-    grants = {r.name: r.inputs for r in of_type(dev_resources, GRANT)}
+    grants = {r.name: r.inputs for r in Inventory(dev_resources).of_type(GRANT)}
     expression = [
-        {"key": "classification", "values": ["public", "internal"]},
-        {"key": "layer", "values": ["gold"]},
+        {"key": "datalake-dev-classification", "values": ["public", "internal"]},
+        {"key": "datalake-dev-layer", "values": ["gold"]},
     ]
     tables = grants["gold-consumer-tables-grant"]
     assert tables["principal"] == role_arn
@@ -644,13 +656,13 @@ def test_consumers_get_pii_free_gold_tables_and_the_gold_database(dev_resources)
 
 def test_no_tag_grant_can_match_bronze_silver_or_pii(dev_resources, variant_resources):
     for resources in (dev_resources, variant_resources):
-        policies = [r.inputs.get("lfTagPolicy") for r in of_type(resources, GRANT)]
+        policies = [r.inputs.get("lfTagPolicy") for r in Inventory(resources).of_type(GRANT)]
         policies = [p for p in policies if p]
         assert len(policies) in (2, 4)
         for lf_policy in policies:
             terms = {e["key"]: e["values"] for e in lf_policy["expressions"]}
-            assert terms["layer"] == ["gold"]  # never bronze or silver
-            assert "pii" not in terms["classification"]
+            assert terms["datalake-dev-layer"] == ["gold"]  # never bronze or silver
+            assert "pii" not in terms["datalake-dev-classification"]
 
 
 def test_a_mart_with_a_pii_column_is_refused():
@@ -677,20 +689,24 @@ def test_every_gold_physical_name_is_planned(variant_resources, dev_settings):
         "aws:cloudwatch/eventRule:EventRule",
         "aws:athena/workgroup:Workgroup",
     }
-    physical = [r.inputs["name"] for r in gold_children(variant_resources) if r.type in named_kinds]
+    physical = [
+        r.inputs["name"]
+        for r in Inventory(variant_resources).children_of(COMPONENT)
+        if r.type in named_kinds
+    ]
     assert len(physical) == 18
     assert sorted(set(physical) - planned) == []
 
 
 def test_component_registers_its_outputs(dev_resources, variant_resources):
-    (component,) = of_type(dev_resources, COMPONENT)
+    (component,) = Inventory(dev_resources).of_type(COMPONENT)
     outputs = component.outputs
     assert outputs["state_machine_arn"].endswith("datalake-dev-gold-marts")
     assert outputs["workgroup_name"] == WORKGROUP
     assert outputs["consumer_role_arn"].endswith(":role/datalake-dev-gold-consumer")
     assert outputs["job_role_arn"].endswith(":role/datalake-dev-gold-spark-job")
     assert "demo_user_name" not in outputs
-    (variant,) = of_type(variant_resources, COMPONENT)
+    (variant,) = Inventory(variant_resources).of_type(COMPONENT)
     assert variant.outputs["demo_user_name"] == "datalake-dev-gold-demo"
 
 
@@ -706,11 +722,27 @@ def denied(call: Any, **kwargs: Any) -> bool:
     return False
 
 
-def iam_allows(document: str, action: str, resources: list[str]) -> bool:
-    """moto's IAM policy evaluator: allowed when every resource the request touches is."""
-    evaluated = IAMPolicy(document)
+def iam_allows(
+    document: str, action: str, resources: list[str], context: dict[str, str] | None = None
+) -> bool:
+    """moto's IAM policy evaluator: allowed when every resource the request touches is.
+
+    ``context`` holds the request's condition keys as AWS sends them. moto skips a condition
+    whose key the request lacks; in AWS such a condition (no ``IfExists``) is false, so a
+    statement conditioned on an absent key is dropped before moto evaluates the rest.
+    """
+    context = context or {}
+    policy = json.loads(document)
+    policy["Statement"] = [
+        s
+        for s in policy["Statement"]
+        if all(key in context for keys in s.get("Condition", {}).values() for key in keys)
+    ]
+    evaluated = IAMPolicy(json.dumps(policy))
     return all(
-        evaluated.is_action_permitted(action, r) is PermissionResult.PERMITTED for r in resources
+        evaluated.is_action_permitted(action, r, incoming_condition_values=context)
+        is PermissionResult.PERMITTED
+        for r in resources
     )
 
 
@@ -740,9 +772,9 @@ def test_consumer_policy_decides_concrete_requests(variant_resources, monkeypatc
     ):
         monkeypatch.setenv(variable, value)
     document = json.dumps(consumer_document(variant_resources))
-    (group_policy,) = of_type(variant_resources, "aws:iam/groupPolicy:GroupPolicy")
+    (group_policy,) = Inventory(variant_resources).of_type("aws:iam/groupPolicy:GroupPolicy")
     assert json.loads(group_policy.inputs["policy"]) == json.loads(document)
-    role = named(variant_resources, ROLE, "gold-consumer-role").inputs
+    role = Inventory(variant_resources).named(ROLE, "gold-consumer-role").inputs
 
     iam, s3 = boto3.client("iam"), boto3.client("s3")
     group, user = "datalake-dev-gold-consumers", "datalake-dev-gold-demo"
@@ -800,6 +832,15 @@ def test_consumer_policy_decides_concrete_requests(variant_resources, monkeypatc
     assert iam_allows(document, start, [f"{athena}/{WORKGROUP}"])
     assert not iam_allows(document, start, [f"{athena}/primary"])
     assert not iam_allows(document, "s3:GetObject", [f"arn:aws:s3:::{LAKE}/gold/t/part-0"])
+    # The lake key: through S3 (results written and read by Athena) or Athena, never directly.
+    for service in ("s3", "athena"):
+        via = {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
+        assert iam_allows(document, "kms:Decrypt", [KEY_ARN], via), service
+        assert iam_allows(document, "kms:GenerateDataKey", [KEY_ARN], via), service
+    assert not iam_allows(document, "kms:Decrypt", [KEY_ARN])
+    assert not iam_allows(document, "kms:GenerateDataKey", [KEY_ARN])
+    via_other = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    assert not iam_allows(document, "kms:Decrypt", [KEY_ARN], via_other)
 
 
 def test_the_policy_evaluator_sees_a_grant_when_there_is_one():

@@ -129,12 +129,20 @@ def test_every_bucket_policy_denies_plain_http_and_other_encryption(stack):
         assert set(tls["Resource"]) == {f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"}
         encryption = statements["DenyOtherEncryption"]
         assert encryption["Effect"] == "Deny" and encryption["Action"] == "s3:PutObject"
+        # Only a header that is sent is checked (a Deny ...IfExists would refuse uploads
+        # without one, which the bucket default encrypts with the lake key).
+        sse, key_id = (
+            "s3:x-amz-server-side-encryption",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        )
         assert encryption["Condition"] == {
-            "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+            "StringNotEquals": {sse: "aws:kms"},
+            "Null": {sse: "false"},
         }
         wrong_key = statements["DenyOtherKmsKey"]
         assert wrong_key["Condition"] == {
-            "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN}
+            "StringNotEquals": {key_id: KEY_ARN},
+            "Null": {key_id: "false"},
         }
 
 
@@ -281,7 +289,10 @@ def test_lake_formation_admins_default_to_the_deployer(dev_resources):
 
 def test_lake_formation_admins_come_from_settings(prod_resources, prod_settings):
     settings = one(prod_resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
-    assert settings["admins"] == prod_settings.governance.admins
+    # PutDataLakeSettings replaces the whole list: the deployer always stays in it, or the
+    # deploy would lock itself out of the tags, grants and tables it declares next.
+    assert settings["admins"] == sorted({DEPLOYER_ROLE_ARN, *prod_settings.governance.admins})
+    assert len(settings["admins"]) == len(prod_settings.governance.admins) + 1
 
 
 def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
@@ -296,7 +307,7 @@ def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     assert role.inputs["name"] == role_name
     assert location["roleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
-    assert trust["Principal"] == {"Service": "lakeformation.amazonaws.com"}
+    assert trust["Principal"] == {"Service": ["lakeformation.amazonaws.com", "glue.amazonaws.com"]}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
     policy = json.loads(
         one(resources, "aws:iam/rolePolicy:RolePolicy", "governance-registration-access").inputs[
@@ -312,6 +323,30 @@ def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     assert not any(s.get("Resource") == "*" for s in policy["Statement"])
 
 
+def test_external_lake_formation_settings_are_not_declared_and_grants_wait_for_the_location():
+    config = stack_config("dev")
+    config["datalake:lake"] = {
+        **config["datalake:lake"],
+        "governance": {"data_lake_settings": "external"},
+    }
+    resources = run_program("dev", config)
+    assert of_type(resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings") == []
+    (location,) = of_type(resources, "aws:lakeformation/resource:Resource")
+    for grant in of_type(resources, "aws:lakeformation/permissions:Permissions"):
+        assert location.urn in grant.dependencies
+
+
+def test_lake_formation_settings_and_catalog_are_protected_and_retained_in_prod(prod_resources):
+    for type_ in (
+        "aws:lakeformation/dataLakeSettings:DataLakeSettings",
+        "aws:lakeformation/resource:Resource",
+        "aws:lakeformation/lfTag:LfTag",
+        "aws:glue/catalogDatabase:CatalogDatabase",
+    ):
+        found = of_type(prod_resources, type_)
+        assert found and all(r.protect and r.retain_on_delete for r in found), type_
+
+
 def test_iam_compatible_mode_grants_iam_allowed_principals():
     config = stack_config("dev")
     config["datalake:lake"] = {
@@ -320,7 +355,7 @@ def test_iam_compatible_mode_grants_iam_allowed_principals():
     }
     resources = run_program("dev", config)
     settings = one(resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
-    expected = [{"permissions": ["ALL"], "principals": ["IAM_ALLOWED_PRINCIPALS"]}]
+    expected = [{"permissions": ["ALL"], "principal": "IAM_ALLOWED_PRINCIPALS"}]
     assert settings["createDatabaseDefaultPermissions"] == expected
     assert settings["createTableDefaultPermissions"] == expected
     assert one(resources, "aws:lakeformation/resource:Resource").inputs["hybridAccessEnabled"]
@@ -348,7 +383,9 @@ def test_components_use_datalake_type_tokens_and_own_their_children(stack):
         "datalake:index:IngestionNetwork",
         "datalake:index:PIIMasker",
         "datalake:index:SilverPipeline",
+        "datalake:index:SparkRuntime",
         "datalake:index:GoldMart",
+        "datalake:index:GoldConsumerAccess",
     }
     assert not [r.type for r in resources if r.type.endswith("V2")], "deprecated *V2 resources"
     for resource in resources:

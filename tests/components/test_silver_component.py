@@ -11,20 +11,19 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 import components.silver as silver_module
+from components import options
+from components.asl import JsonPath, states_array
 from components.preview import ACCOUNT_ID, ROOT, Registered, run_program, stack_config
-from components.silver import (
-    JOB_MODULES_ZIP,
-    NOT_RETRYABLE_JOB_ERRORS,
-    JsonPath,
-    build_spark_job_bundle,
-    deterministic_zip,
-    states_array,
-)
+from components.spark_bundle import build_spark_job_bundle, deterministic_zip, modules_zip_name
+from components.spark_tasks import NOT_RETRYABLE_JOB_ERRORS
 from datalake.settings import SettingsError, load_settings
 from datalake.stack_file import load_stack_file
+from tests.asl import validate_asl
+from tests.components.inventory import Inventory, as_list, assert_starts_only, with_lake
 
 LAKE = "datalake-dev-lake-eu-west-1"
 ARTIFACTS = "datalake-dev-artifacts-eu-west-1"
@@ -36,42 +35,11 @@ DATA_BUCKETS = (
 )
 COMPONENT = "datalake:index:SilverPipeline"
 MACHINE = "aws:sfn/stateMachine:StateMachine"
+JOB_MODULES_ZIP = modules_zip_name("silver")
 
 
-def of_type(resources: list[Registered], type_: str) -> list[Registered]:
-    return [r for r in resources if r.type == type_]
-
-
-def silver_children(resources: list[Registered]) -> list[Registered]:
-    (component,) = of_type(resources, COMPONENT)
-    return [r for r in resources if r.parent == component.urn]
-
-
-def named(resources: list[Registered], type_: str, name: str) -> Registered:
-    (found,) = [r for r in of_type(resources, type_) if r.name == name]
-    return found
-
-
-def definition(resources: list[Registered], name: str = "silver-pipeline") -> dict[str, Any]:
-    return json.loads(named(resources, MACHINE, name).inputs["definition"])
-
-
-def policy(resources: list[Registered], name: str) -> dict[str, dict[str, Any]]:
-    """Statements of one silver inline policy, by Sid."""
-    document = json.loads(named(resources, "aws:iam/rolePolicy:RolePolicy", name).inputs["policy"])
-    return {s["Sid"]: s for s in document["Statement"]}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def with_silver(**silver: Any) -> dict[str, Any]:
-    config = stack_config("dev")
-    lake = dict(config["datalake:lake"])
-    lake["silver"] = {**lake.get("silver", {}), **silver}
-    config["datalake:lake"] = lake
-    return config
+def with_silver_settings(**silver: Any) -> dict[str, Any]:
+    return with_lake(silver=silver)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +63,7 @@ def test_application_capacity_and_auto_start_stop_come_from_settings(
         (dev_resources, dev_settings) if stack == "dev" else (prod_resources, prod_settings)
     )
     emr = settings.silver.emr
-    (application,) = of_type(resources, "aws:emrserverless/application:Application")
+    (application,) = Inventory(resources).of_type("aws:emrserverless/application:Application")
     inputs = application.inputs
     assert inputs["name"] == settings.names.resource("silver-spark")
     assert (inputs["type"], inputs["releaseLabel"], inputs["architecture"]) == (
@@ -114,11 +82,14 @@ def test_application_capacity_and_auto_start_stop_come_from_settings(
         "idleTimeoutMinutes": emr.idle_timeout_minutes,
     }
     assert "initialCapacities" not in inputs  # nothing pre-initialised, nothing billed idle
-    assert application.parent == of_type(resources, COMPONENT)[0].urn
+    # in the silver component, through its Spark runtime
+    lake = Inventory(resources)
+    assert application.urn in {r.urn for r in lake.children_of(COMPONENT)}
+    assert application.parent == lake.named("datalake:index:SparkRuntime", "silver").urn
 
 
 def test_prod_stack_raises_the_spark_caps(prod_resources):
-    (application,) = of_type(prod_resources, "aws:emrserverless/application:Application")
+    (application,) = Inventory(prod_resources).of_type("aws:emrserverless/application:Application")
     assert application.inputs["maximumCapacity"]["cpu"] == "64 vCPU"
     assert application.inputs["maximumCapacity"]["memory"] == "256 GB"
 
@@ -127,15 +98,20 @@ def test_prod_stack_raises_the_spark_caps(prod_resources):
 
 
 def test_job_role_is_trusted_by_emr_serverless_in_this_account(dev_resources):
-    role = named(dev_resources, "aws:iam/role:Role", "silver-spark-job-role")
+    role = Inventory(dev_resources).named("aws:iam/role:Role", "silver-spark-job-role")
     assert role.inputs["name"] == "datalake-dev-silver-spark-job"
     (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "emr-serverless.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {
+            "aws:SourceArn": [f"arn:aws:emr-serverless:eu-west-1:{ACCOUNT_ID}:/applications/*"]
+        },
+    }
 
 
 def test_job_role_reads_bronze_and_writes_only_silver(dev_resources):
-    statements = policy(dev_resources, "silver-spark-job-policy")
+    statements = Inventory(dev_resources).policy("silver-spark-job-policy")
     assert statements["ReadBronze"]["Action"] == ["s3:GetObject"]
     assert statements["ReadBronze"]["Resource"] == [f"arn:aws:s3:::{LAKE}/bronze/*"]
     silver = statements["ReadWriteSilver"]
@@ -162,7 +138,7 @@ def test_job_role_reads_bronze_and_writes_only_silver(dev_resources):
 def test_no_silver_policy_grants_a_data_bucket_wholesale(dev_resources):
     for document in (
         json.loads(r.inputs["policy"])
-        for r in silver_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:iam/rolePolicy:RolePolicy"
     ):
         for statement in document["Statement"]:
@@ -177,7 +153,7 @@ def test_no_silver_policy_grants_a_data_bucket_wholesale(dev_resources):
 
 
 def test_job_role_uses_the_silver_database_only(dev_resources):
-    glue = policy(dev_resources, "silver-spark-job-policy")["SilverCatalog"]
+    glue = Inventory(dev_resources).policy("silver-spark-job-policy")["SilverCatalog"]
     prefix = f"arn:aws:glue:eu-west-1:{ACCOUNT_ID}"
     assert glue["Resource"] == [
         f"{prefix}:catalog",
@@ -196,7 +172,7 @@ def test_job_role_uses_the_silver_database_only(dev_resources):
 def test_job_role_gets_lake_formation_grants_on_silver_only(dev_resources):
     grants = {
         r.name: r.inputs
-        for r in silver_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:lakeformation/permissions:Permissions"
     }
     role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/datalake-dev-silver-spark-job"
@@ -214,7 +190,7 @@ def test_job_role_gets_lake_formation_grants_on_silver_only(dev_resources):
 def test_job_logs_go_to_an_encrypted_log_group_with_retention(dev_resources):
     groups = {
         r.inputs["name"]: r.inputs
-        for r in silver_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:cloudwatch/logGroup:LogGroup"
     }
     assert set(groups) == {
@@ -229,7 +205,7 @@ def test_job_logs_go_to_an_encrypted_log_group_with_retention(dev_resources):
     for group in groups.values():
         assert group["retentionInDays"] == 30
         assert group["kmsKeyId"].startswith("arn:aws:kms:")
-    writes = policy(dev_resources, "silver-spark-job-policy")["WriteJobLogs"]
+    writes = Inventory(dev_resources).policy("silver-spark-job-policy")["WriteJobLogs"]
     assert writes["Resource"][0].endswith("/aws/emr-serverless/datalake-dev-silver-spark")
 
 
@@ -239,7 +215,7 @@ def test_job_logs_go_to_an_encrypted_log_group_with_retention(dev_resources):
 def test_lambdas_run_the_silver_handlers_with_one_role_each(dev_resources):
     functions = {
         f.name: f.inputs
-        for f in silver_children(dev_resources)
+        for f in Inventory(dev_resources).children_of(COMPONENT)
         if f.type == "aws:lambda/function:Function"
     }
     assert {n: f["handler"] for n, f in functions.items()} == {
@@ -255,22 +231,22 @@ def test_lambdas_run_the_silver_handlers_with_one_role_each(dev_resources):
         env = function["environment"]["variables"]
         assert env["CONTROL_TABLE"] == "datalake-dev-processing-control"
         assert (env["LAKE_BUCKET"], env["ARTIFACTS_BUCKET"]) == (LAKE, ARTIFACTS)
-        assert env["SILVER_DATABASE"] == "datalake_dev_silver"
+        assert "SILVER_DATABASE" not in env  # nothing reads it
     for purpose in ("plan", "finish", "fail", "gold-records"):
-        role = named(dev_resources, "aws:iam/role:Role", f"silver-{purpose}-role")
+        role = Inventory(dev_resources).named("aws:iam/role:Role", f"silver-{purpose}-role")
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
 def test_only_the_planner_writes_and_only_run_manifests(dev_resources):
-    plan = policy(dev_resources, "silver-plan-policy")
+    plan = Inventory(dev_resources).policy("silver-plan-policy")
     assert plan["WriteManifests"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/silver/runs/*"]
     assert plan["ControlRecords"]["Resource"][1].endswith("processing-control/index/*")
     for name in ("silver-finish-policy", "silver-fail-policy"):
-        statements = policy(dev_resources, name)
+        statements = Inventory(dev_resources).policy(name)
         assert set(statements) == {"ControlRecords", "UseLakeKey", "WriteOwnLogs"}
         assert "dynamodb:UpdateItem" in statements["ControlRecords"]["Action"]
-    gold = policy(dev_resources, "silver-gold-records-policy")
+    gold = Inventory(dev_resources).policy("silver-gold-records-policy")
     assert gold["ReadPartitions"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/silver/runs/*"]
     assert "WriteManifests" not in gold
 
@@ -279,11 +255,11 @@ def test_only_the_planner_writes_and_only_run_manifests(dev_resources):
 
 
 def test_pipeline_plans_then_maps_the_tables_with_the_settings_concurrency(dev_resources):
-    machine = named(dev_resources, MACHINE, "silver-pipeline")
+    machine = Inventory(dev_resources).named(MACHINE, "silver-pipeline")
     assert machine.inputs["name"] == "datalake-dev-silver-pipeline"
     assert machine.inputs["type"] == "STANDARD"  # waits on Spark jobs for longer than 5 minutes
-    states = definition(dev_resources)["States"]
-    assert definition(dev_resources)["StartAt"] == "Plan"
+    states = Inventory(dev_resources).definition("silver-pipeline")["States"]
+    assert Inventory(dev_resources).definition("silver-pipeline")["StartAt"] == "Plan"
     plan = states["Plan"]
     assert plan["Parameters"]["FunctionName"].endswith("datalake-dev-silver-plan")
     assert set(plan["ResultSelector"]) == {"run_id.$", "tables.$", "review_flat.$"}
@@ -300,17 +276,21 @@ def test_pipeline_plans_then_maps_the_tables_with_the_settings_concurrency(dev_r
 def test_each_table_merges_on_spark_with_retry_and_a_catch_that_spares_the_others(
     dev_resources, dev_settings
 ):
-    per_table = definition(dev_resources)["States"]["MergeTables"]["ItemProcessor"]
+    per_table = Inventory(dev_resources).definition("silver-pipeline")["States"]["MergeTables"][
+        "ItemProcessor"
+    ]
     states = per_table["States"]
     merge = states[per_table["StartAt"]]
     assert merge["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
     arguments = merge["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
-    assert arguments == states_array(
-        [
-            *("--mode", "merge", "--table", JsonPath("$.table")),
-            *("--manifest", JsonPath("$.manifest"), "--catalog", "glue"),
-            *("--database", "datalake_dev_silver", "--warehouse", f"s3://{LAKE}/silver/"),
-        ]
+    # the table is in the manifest; the warehouse is Spark configuration
+    assert arguments == (
+        states_array(
+            [
+                *("--mode", "merge", "--manifest", JsonPath("$.manifest")),
+                *("--catalog", "glue", "--database", "datalake_dev_silver"),
+            ]
+        ).expression
     )
     never, backoff = merge["Retry"]
     assert never == {"ErrorEquals": list(NOT_RETRYABLE_JOB_ERRORS), "MaxAttempts": 0}
@@ -337,11 +317,15 @@ def test_each_table_merges_on_spark_with_retry_and_a_catch_that_spares_the_other
 
 
 def test_spark_jobs_run_the_bundle_with_the_iceberg_glue_catalog(dev_resources):
-    merge = definition(dev_resources)["States"]["MergeTables"]["ItemProcessor"]["States"][
-        "MergeTable"
-    ]["Parameters"]
-    script = named(dev_resources, "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-script")
-    modules = named(dev_resources, "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules")
+    merge = Inventory(dev_resources).definition("silver-pipeline")["States"]["MergeTables"][
+        "ItemProcessor"
+    ]["States"]["MergeTable"]["Parameters"]
+    script = Inventory(dev_resources).named(
+        "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-script"
+    )
+    modules = Inventory(dev_resources).named(
+        "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules"
+    )
     # the mocks give the application the id "00" + 14 hex digits, as EMR Serverless does
     assert merge["ApplicationId"] == "00" + sha256(b"silver-spark")[:14]
     assert merge["ExecutionRoleArn"].endswith(":role/datalake-dev-silver-spark-job")
@@ -368,7 +352,7 @@ def test_spark_jobs_run_the_bundle_with_the_iceberg_glue_catalog(dev_resources):
 
 
 def test_after_the_tables_review_flat_runs_then_the_success_event(dev_resources):
-    states = definition(dev_resources)["States"]
+    states = Inventory(dev_resources).definition("silver-pipeline")["States"]
     review = states["ReviewFlat"]
     assert review["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
     arguments = review["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
@@ -392,16 +376,16 @@ def test_after_the_tables_review_flat_runs_then_the_success_event(dev_resources)
 
 
 def test_concurrency_and_retries_follow_settings():
-    config = with_silver(max_concurrency=9)
+    config = with_silver_settings(max_concurrency=9)
     config["datalake:lake"]["ingestion"] = {"max_attempts": 5, "retry_interval_seconds": 60}
-    states = definition(run_program("dev", config))["States"]
+    states = Inventory(run_program("dev", config)).definition("silver-pipeline")["States"]
     assert states["MergeTables"]["MaxConcurrency"] == 9
     backoff = states["MergeTables"]["ItemProcessor"]["States"]["MergeTable"]["Retry"][-1]
     assert (backoff["MaxAttempts"], backoff["IntervalSeconds"]) == (4, 60)
 
 
 def test_state_machine_role_is_least_privilege(dev_resources):
-    statements = policy(dev_resources, "silver-pipeline-policy")
+    statements = Inventory(dev_resources).policy("silver-pipeline-policy")
     functions = statements["InvokeSilverFunctions"]["Resource"]
     assert len(functions) == 8  # four functions and their versions
     for purpose in ("plan", "finish", "fail"):
@@ -425,7 +409,7 @@ def test_state_machine_role_is_least_privilege(dev_resources):
         "Sid": "PublishSucceeded",
         "Effect": "Allow",
         "Action": "events:PutEvents",
-        "Resource": f"arn:aws:events:eu-west-1:{ACCOUNT_ID}:event-bus/default",
+        "Resource": f"arn:aws:events:eu-west-1:{ACCOUNT_ID}:event-bus/datalake-dev-lake",
     }
     wildcard = {s["Sid"] for s in statements.values() if "*" in as_list(s["Resource"])}
     assert wildcard == {"DeliverLogs"}  # CloudWatch log delivery has no resource scoping
@@ -436,7 +420,8 @@ def test_state_machine_role_is_least_privilege(dev_resources):
 
 def schedules(resources: list[Registered]) -> dict[str, dict[str, Any]]:
     return {
-        r.inputs["name"]: r.inputs for r in of_type(resources, "aws:scheduler/schedule:Schedule")
+        r.inputs["name"]: r.inputs
+        for r in Inventory(resources).of_type("aws:scheduler/schedule:Schedule")
     }
 
 
@@ -455,12 +440,14 @@ def test_schedule_comes_from_settings_and_starts_the_pipeline(
     target = schedule["target"]
     assert target["arn"].endswith(names.resource("silver-pipeline"))
     assert target["roleArn"].endswith(f":role/{names.resource('silver-pipeline-start')}")
-    role = named(resources, "aws:iam/role:Role", "silver-pipeline-start-role")
+    role = Inventory(resources).named("aws:iam/role:Role", "silver-pipeline-start-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    (start,) = policy(resources, "silver-pipeline-start-policy").values()
-    assert start["Action"] == "states:StartExecution"
-    assert start["Resource"] == target["arn"]
+    dead_letters = target["deadLetterConfig"]["arn"]
+    assert dead_letters.endswith(f":{names.resource('silver-pipeline-schedule-dlq')}")
+    assert_starts_only(
+        Inventory(resources).policy("silver-pipeline-start-policy"), target["arn"], dead_letters
+    )
 
 
 def test_prod_schedule_is_the_stack_file_cron(prod_resources):
@@ -471,7 +458,7 @@ def test_prod_schedule_is_the_stack_file_cron(prod_resources):
 def test_time_zone_and_maintenance_schedule_follow_settings():
     resources = run_program(
         "dev",
-        with_silver(
+        with_silver_settings(
             schedule="cron(0 6 * * ? *)",
             schedule_timezone="Europe/Paris",
             maintenance_schedule="cron(30 2 ? * SAT *)",
@@ -490,7 +477,7 @@ def test_maintenance_compacts_and_expires_snapshots_weekly(dev_resources, dev_se
     maintenance = schedules(dev_resources)["datalake-dev-silver-maintenance"]
     assert maintenance["scheduleExpression"] == "cron(0 3 ? * SUN *)"
     assert maintenance["target"]["arn"].endswith("datalake-dev-silver-maintenance")
-    states = definition(dev_resources, "silver-maintenance")["States"]
+    states = Inventory(dev_resources).definition("silver-maintenance")["States"]
     (task,) = states.values()
     assert task["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
     silver = dev_settings.silver
@@ -502,7 +489,7 @@ def test_maintenance_compacts_and_expires_snapshots_weekly(dev_resources, dev_se
         f"'--min-snapshots-to-keep', '{silver.min_snapshots_to_keep}', "
     )
     assert task["Retry"][0]["MaxAttempts"] == 0 and task["Retry"][-1]["JitterStrategy"] == "FULL"
-    statements = policy(dev_resources, "silver-maintenance-policy")
+    statements = Inventory(dev_resources).policy("silver-maintenance-policy")
     assert "InvokeSilverFunctions" not in statements and "PublishSucceeded" not in statements
     assert statements["PassJobRole"]["Resource"].endswith(":role/datalake-dev-silver-spark-job")
 
@@ -536,13 +523,17 @@ def test_every_silver_physical_name_is_planned(dev_resources, dev_settings):
         "aws:scheduler/schedule:Schedule",
         "aws:emrserverless/application:Application",
     }
-    physical = [r.inputs["name"] for r in silver_children(dev_resources) if r.type in named_kinds]
+    physical = [
+        r.inputs["name"]
+        for r in Inventory(dev_resources).children_of(COMPONENT)
+        if r.type in named_kinds
+    ]
     assert len(physical) == 18
     assert sorted(set(physical) - planned) == []
 
 
 def test_component_registers_its_outputs(dev_resources):
-    (component,) = of_type(dev_resources, COMPONENT)
+    (component,) = Inventory(dev_resources).of_type(COMPONENT)
     outputs = component.outputs
     assert outputs["state_machine_arn"].endswith("datalake-dev-silver-pipeline")
     assert outputs["maintenance_state_machine_arn"].endswith("datalake-dev-silver-maintenance")
@@ -553,15 +544,21 @@ def test_component_registers_its_outputs(dev_resources):
 def test_failed_executions_raise_alarms(dev_resources):
     alarms = {
         r.inputs["name"]: r.inputs
-        for r in silver_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
     }
-    assert set(alarms) == {
+    executions = {n: a for n, a in alarms.items() if a["namespace"] == "AWS/States"}
+    assert set(executions) == {
         "datalake-dev-silver-failed-runs",
         "datalake-dev-silver-failed-maintenance",
     }
-    for alarm in alarms.values():
-        assert (alarm["namespace"], alarm["metricName"]) == ("AWS/States", "ExecutionsFailed")
+    for alarm in executions.values():
+        assert alarm["metricName"] == "ExecutionsFailed"
+    # The rest: one per schedule's dead-letter queue.
+    assert set(alarms) - set(executions) == {
+        "datalake-dev-silver-pipeline-schedule-dlq",
+        "datalake-dev-silver-maintenance-schedule-dlq",
+    }
 
 
 # --- the job bundle ------------------------------------------------------------------------
@@ -574,7 +571,7 @@ def sha256(data: bytes) -> str:
 def test_job_bundle_objects_are_content_addressed_with_source_hash(dev_resources):
     objects = {
         r.name: r.inputs
-        for r in silver_children(dev_resources)
+        for r in Inventory(dev_resources).children_of(COMPONENT)
         if r.type == "aws:s3/bucketObjectv2:BucketObjectv2"
     }
     script, modules = objects["silver-job-script"], objects["silver-job-modules"]
@@ -634,8 +631,10 @@ def test_the_bundle_holds_exactly_what_the_entry_script_imports(tmp_path, monkey
     # the program uploads that entry and that zip, under a new content address
     monkeypatch.setattr(silver_module, "SPARK_JOB_ENTRY", entry)
     resources = run_program("dev", stack_config("dev"))
-    script = named(resources, "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-script")
-    modules = named(resources, "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules")
+    script = Inventory(resources).named("aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-script")
+    modules = Inventory(resources).named(
+        "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules"
+    )
     assert Path(script.inputs["source"].path) == entry
     assert script.inputs["sourceHash"] == sha256(entry.read_bytes())
     assert script.inputs["key"] == f"silver/jobs/{bundle.digest}/spark_job.py"
@@ -713,7 +712,9 @@ def test_the_real_job_bundle_is_python_39_with_pyspark_and_stdlib_only(dev_resou
     """Every module the program ships to EMR, from the real workloads/silver."""
     bundle = build_spark_job_bundle(silver_module.SPARK_JOB_ENTRY)
     assert silver_module.SPARK_JOB_ENTRY == ROOT / "workloads" / "silver" / "spark_job.py"
-    modules = named(dev_resources, "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules")
+    modules = Inventory(dev_resources).named(
+        "aws:s3/bucketObjectv2:BucketObjectv2", "silver-job-modules"
+    )
     with zipfile.ZipFile(modules.inputs["source"].path) as archive:
         shipped = {name: archive.read(name) for name in archive.namelist()}
     if silver_module.SPARK_JOB_ENTRY.is_file():  # the program ran on the same files
@@ -767,3 +768,49 @@ def test_a_bundle_with_a_module_that_imports_the_arrow_engine_is_rejected(tmp_pa
         "imports duckdb: not bundled",
         "imports pyiceberg.table: not bundled",
     ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("machine", ["silver-pipeline", "silver-maintenance"])
+def test_every_silver_definition_is_valid_asl(stack, machine, dev_resources, prod_resources):
+    resources = dev_resources if stack == "dev" else prod_resources
+    assert validate_asl(Inventory(resources).definition(machine)) == []
+
+
+# --- moved into child components: same identity --------------------------------------------
+
+
+def test_resources_moved_into_child_components_are_aliased_to_their_old_parent(monkeypatch):
+    """SparkRuntime and GoldConsumerAccess took over resources of SilverPipeline and GoldMart:
+    each is aliased to its old parent, so a deployed stack moves it instead of replacing it."""
+    moved: dict[str, list[str]] = {}
+
+    def recording(old_parent: pulumi.Resource) -> pulumi.ResourceTransformation:
+        transform = original(old_parent)
+
+        def record(args: pulumi.ResourceTransformationArgs) -> Any:
+            result = transform(args)
+            parents = [
+                a.parent
+                for a in result.opts.aliases or []
+                if isinstance(a, pulumi.Alias) and isinstance(a.parent, pulumi.Resource)
+            ]
+            if parents:
+                moved[args.name] = [p._name for p in parents]
+            return result
+
+        return record
+
+    original = options.moved_from
+    monkeypatch.setattr(options, "moved_from", recording)
+    lake = Inventory(run_program("dev", stack_config("dev")))
+    for component, name in (
+        ("datalake:index:SparkRuntime", "silver"),
+        ("datalake:index:SparkRuntime", "gold"),
+        ("datalake:index:GoldConsumerAccess", "gold"),
+    ):
+        runtime = lake.named(component, name)
+        children = [r.name for r in lake.resources if r.parent == runtime.urn]
+        assert children, component
+        assert {child: moved.get(child) for child in children} == {c: [name] for c in children}
+    assert "silver" not in moved and "gold" not in moved  # the child components are new

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 import datalake.control as control
@@ -16,8 +18,8 @@ from datalake.control import (
     ControlStore,
     can_transition,
     control_id_for,
-    create_control_table,
 )
+from datalake.control_table import create_control_table
 
 TABLE = "datalake-test-processing-control"
 CHECKSUM = "a" * 64
@@ -198,3 +200,68 @@ def test_control_ids_are_deterministic_per_object_content():
     assert a == control_id_for("bronze", "landing", "raw/beer/a.csv.gz", CHECKSUM)
     assert a != control_id_for("bronze", "landing", "raw/beer/a.csv.gz", "b" * 64)
     assert a != control_id_for("silver", "landing", "raw/beer/a.csv.gz", CHECKSUM)
+
+
+# --- the state machine's failure update ---------------------------------------------------
+
+
+def run_update_task(table, parameters: dict, state: dict, entered_time: str) -> None:
+    """What Step Functions does with a ``dynamodb:updateItem`` task: fill in the paths of
+    ``Parameters`` from the state input and the context, then call DynamoDB."""
+    paths = {
+        "$.control_id": state["control_id"],
+        "States.JsonToString($.failure)": json.dumps(state["failure"], separators=(",", ":")),
+        "$$.State.EnteredTime": entered_time,
+    }
+
+    def fill(value):
+        if not isinstance(value, dict):
+            return value
+        return {
+            key.removesuffix(".$"): paths[item] if key.endswith(".$") else fill(item)
+            for key, item in value.items()
+        }
+
+    # The low-level client: the parameters are already in DynamoDB's JSON.
+    boto3.client("dynamodb", region_name="us-east-1").update_item(**fill(parameters))
+
+
+def test_the_state_machine_fails_a_record_as_the_store_does(store, table):
+    by_store = store.register(new_record("raw/beer/by-store.csv.gz"))
+    by_task = store.register(new_record("raw/beer/by-task.csv.gz"))
+    for record in (by_store, by_task):
+        store.claim(record.control_id, "lost-worker")
+    failure = {"Error": "States.Timeout", "Cause": "the task timed out"}
+    message = json.dumps(failure, separators=(",", ":"))
+    store.fail(by_store.control_id, "lost-worker", message)
+    parameters = control.failure_update_parameters(TABLE)
+    state = {"control_id": by_task.control_id, "failure": failure}
+    run_update_task(table, parameters, state, "2026-01-02T03:04:05.678Z")
+
+    def item(record):
+        return table.get_item(Key={"control_id": record.control_id})["Item"]
+
+    varying = {"control_id", "object_key", "created_at", "updated_at"}
+    expected = {k: v for k, v in item(by_store).items() if k not in varying}
+    assert {k: v for k, v in item(by_task).items() if k not in varying} == expected
+    assert expected["layer_status"] == "bronze#error" and expected["error"] == message
+    assert "lease_expires_at" not in expected and expected["retryable"] is True
+    failed = store.get(by_task.control_id)
+    assert failed.updated_at.isoformat() == "2026-01-02T03:04:05.678000+00:00"
+    assert store.claim(by_task.control_id, "next-worker") is not None  # attempts left: retried
+
+
+def test_the_state_machine_update_leaves_finished_records_alone(store, table):
+    record = store.register(new_record())
+    store.claim(record.control_id, "w")
+    done = store.complete(record.control_id, "w", rows_in=10)
+    state = {"control_id": record.control_id, "failure": {"Error": "late"}}
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        run_update_task(table, control.failure_update_parameters(TABLE), state, "2026-01-01T00Z")
+    assert store.get(record.control_id) == done
+
+
+def test_the_failure_update_names_its_layer():
+    parameters = control.failure_update_parameters("t", layer="silver")
+    assert parameters["ExpressionAttributeValues"][":layer_status"] == {"S": "silver#error"}
+    assert parameters["TableName"] == "t"

@@ -26,8 +26,8 @@ from datalake.control import (
     ControlStatus,
     ControlStore,
     control_id_for,
-    create_control_table,
 )
+from datalake.control_table import create_control_table
 from datalake.operations import (
     Aws,
     LakeOutputs,

@@ -236,6 +236,32 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str, str, str]] = [
         "give both subnet_ids and security_group_ids",
     ),
     (
+        "admins while another stack owns the Lake Formation settings",
+        {
+            "governance": {
+                "data_lake_settings": "external",
+                "admins": ["arn:aws:iam::123456789012:role/Admin"],
+            }
+        },
+        "prod",
+        "datalake:lake.governance.admins",
+        "with data_lake_settings 'external' allowed: []",
+    ),
+    (
+        "IAM-compatible defaults without owning the Lake Formation settings",
+        {"governance": {"data_lake_settings": "external", "permission_mode": "iam-compatible"}},
+        "dev",
+        "datalake:lake.governance.permission_mode",
+        "allowed: 'lake-formation'",
+    ),
+    (
+        "unknown ownership of the Lake Formation settings",
+        {"governance": {"data_lake_settings": "shared"}},
+        "dev",
+        "datalake:lake.governance.data_lake_settings",
+        "'managed' or 'external'",
+    ),
+    (
         "Glue database name with hyphen",
         {"catalog": {"bronze_database": "beer-bronze"}},
         "dev",

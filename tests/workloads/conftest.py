@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from datalake.control import ControlRecord, ControlStore, create_control_table
+from datalake.control import ControlRecord, ControlStore
+from datalake.control_table import create_control_table
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.worker import IngestWorker

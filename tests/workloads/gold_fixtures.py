@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from datalake.contracts import REVIEW_FLAT
-from workloads.silver.tables import iceberg_schema
+from workloads.shared.tables import iceberg_schema
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 BEERS = {

@@ -8,18 +8,19 @@ import pytest
 
 from datalake.contracts.gold import MARTS
 from datalake.control import ControlStatus
+from datalake.runtime import GoldRuntime
 from tests.workloads.conftest import LAKE
 from workloads.gold import handlers
-from workloads.gold.handlers import GoldRuntimeConfig, plan
+from workloads.gold.handlers import plan
 from workloads.silver.pipeline import register_gold_record
 
 ARTIFACTS = "test-artifacts"
 
 
 @pytest.fixture
-def config(lake) -> GoldRuntimeConfig:
+def config(lake) -> GoldRuntime:
     lake.s3.create_bucket(Bucket=ARTIFACTS)
-    return GoldRuntimeConfig.from_env(
+    return GoldRuntime.from_environment(
         {
             "CONTROL_TABLE": lake.store.table.name,
             "ARTIFACTS_BUCKET": ARTIFACTS,
@@ -54,8 +55,8 @@ def test_plan_claims_months_and_writes_every_marts_sql(lake, config):
 def test_finish_and_fail(lake, config, monkeypatch):
     register_gold_record(lake.store, LAKE, 2010, 1, "a")
     result = plan(lake.store, lake.s3, config, "run-1")
-    for name, value in config.model_dump(by_alias=True).items():
-        monkeypatch.setenv(name, str(value))
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
     handlers.fail_handler({**result, "error": {"Error": "States.TaskFailed", "Cause": "boom"}})
     (failed,) = lake.store.by_status("gold", ControlStatus.ERROR)
     assert failed.error == "States.TaskFailed: boom"

@@ -9,7 +9,7 @@ from datalake.contracts import REVIEW_FLAT
 from datalake.contracts.gold import MARTS
 from tests.workloads.gold_fixtures import review_flat_rows
 from workloads.gold.marts import run_marts
-from workloads.silver.tables import ensure_table, table_properties
+from workloads.shared.tables import ensure_table, table_properties
 
 PROPERTIES = table_properties(128, 7, 5)
 JAN, FEB = (2010, 1), (2010, 2)

@@ -16,9 +16,8 @@ from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixt
 from workloads.gold import spark_job as gold_job
 from workloads.gold.handlers import manifest
 from workloads.gold.marts import run_marts
-from workloads.silver import spark_job as silver_job
-from workloads.silver.spec import spark_spec
-from workloads.silver.tables import ensure_table, table_properties
+from workloads.shared import spark_common
+from workloads.shared.tables import ensure_table, spark_spec, table_properties
 
 PROPERTIES = table_properties(128, 7, 5)
 MONTHS = [(2010, 1), (2010, 2)]
@@ -45,7 +44,7 @@ def test_marts_are_identical_on_both_engines(spark, tmp_path):  # noqa: F811
 
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_parity")
     source = "lake.gold_parity.review_flat"
-    silver_job.ensure_table(spark, source, spark_spec(REVIEW_FLAT, PROPERTIES))
+    spark_common.ensure_table(spark, source, spark_spec(REVIEW_FLAT, PROPERTIES))
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")
     spark.read.parquet(str(tmp_path / "rf.parquet")).writeTo(source).append()
     marts = manifest(PROPERTIES)["marts"]
@@ -61,7 +60,7 @@ def test_marts_are_identical_on_both_engines(spark, tmp_path):  # noqa: F811
 
 def test_the_entry_point_runs_one_mart_from_the_manifest(spark, tmp_path):  # noqa: F811
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_entry")
-    silver_job.ensure_table(
+    spark_common.ensure_table(
         spark, "lake.gold_entry.review_flat", spark_spec(REVIEW_FLAT, PROPERTIES)
     )
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")

@@ -12,18 +12,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from datalake.reviews import sample_file
+from tests.workloads.independent import state_review_volume
 from workloads.local.seed import seed_plan
 
 REVIEWS, FILES, SEED = 6_000, 2, 7
-
 
 # In a process of its own: the embedded emulator's state is per process.
 RUN = """
@@ -87,25 +84,11 @@ def test_review_flat_carries_the_new_name_and_no_deleted_profile(tables):
 
 def test_state_marts_count_the_deleted_profiles_reviews_under_no_state(tables):
     plan = seed_plan(REVIEWS, FILES, SEED)
-    profiles = pacsv.read_csv(sample_file("profile"))
-    live = profiles.filter(pc.not_equal(profiles.column("profile_id"), plan.deleted_profile))
-    connection = duckdb.connect()
-    connection.register("reviews", plan.reviews)
-    connection.register("profiles", live)
-    expected = connection.sql(
-        """
-        SELECT year(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS y,
-               month(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS m,
-               p.state, count(*) AS n
-        FROM reviews r LEFT JOIN profiles p ON r.profile_id = p.profile_id
-        GROUP BY ALL
-        """
-    ).fetchall()
     got = {
         (r["review_year"], r["review_month"], r["state"]): r["total_reviews"]
         for r in tables["state_by_review_volume"].to_pylist()
     }
-    assert got == {(y, m, state): n for y, m, state, n in expected}
+    assert got == state_review_volume(plan.reviews, plan.deleted_profile)
     deleted = [
         r for r in tables["top_drinkers"].to_pylist() if r["profile_id"] == plan.deleted_profile
     ]

@@ -13,11 +13,12 @@ from botocore.stub import Stubber
 
 from datalake.contracts import get_contract
 from datalake.reviews import sample_file
+from datalake.runtime import PiiRuntime, RuntimeConfigError
 from tests.workloads.conftest import LAKE, gz
 from workloads.pii.detection import MemoryVerdictCache, PiiDetector
 from workloads.pii.masker import MaskingPolicy, PiiMasker, SecretsManagerKey
 from workloads.pii.rotation import rotation_handler
-from workloads.pii.runtime import PiiRuntimeConfig, build_masker
+from workloads.pii.runtime import build_masker
 from workloads.pii.strategies import hmac_reference
 
 KEY = "k" * 64
@@ -97,7 +98,7 @@ def test_the_key_is_read_once_and_never_shown(lake, secret, monkeypatch):
 
 
 def test_runtime_builds_a_patterns_only_masker_when_comprehend_is_off(lake, secret):
-    config = PiiRuntimeConfig.from_env(
+    config = PiiRuntime.from_environment(
         {
             "PII_SECRET_ID": secret,
             "LAKE_BUCKET": LAKE,
@@ -119,12 +120,10 @@ def test_runtime_builds_a_patterns_only_masker_when_comprehend_is_off(lake, secr
 
 
 def test_runtime_config_names_missing_variables():
-    from workloads.bronze.runtime import WorkloadConfigError
-
-    with pytest.raises(WorkloadConfigError, match="PII_SECRET_ID"):
-        PiiRuntimeConfig.from_env({"LAKE_BUCKET": "x"})
-    with pytest.raises(WorkloadConfigError, match="PII_DEFAULT_STRATEGY"):
-        PiiRuntimeConfig.from_env(
+    with pytest.raises(RuntimeConfigError, match="PII_SECRET_ID"):
+        PiiRuntime.from_environment({"LAKE_BUCKET": "x"})
+    with pytest.raises(RuntimeConfigError, match="PII_DEFAULT_STRATEGY"):
+        PiiRuntime.from_environment(
             {"LAKE_BUCKET": "x", "PII_SECRET_ID": "s", "PII_DEFAULT_STRATEGY": "shuffle"}
         )
 

@@ -16,16 +16,17 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from datalake.contracts.gold import MARTS
-from datalake.control import ControlStatus, ControlStore, create_control_table
+from datalake.control import ControlStatus, ControlStore
+from datalake.control_table import create_control_table
 from datalake.reviews import generate_reviews, sample_file
 from tests.workloads.conftest import ARRIVED, gz
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.worker import IngestWorker
 from workloads.gold.pipeline import GoldRun
+from workloads.shared.tables import table_properties
 from workloads.silver.catalogs import glue_catalog
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
-from workloads.silver.tables import table_properties
 
 REGION = "us-east-1"
 

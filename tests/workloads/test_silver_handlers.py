@@ -8,23 +8,24 @@ import pytest
 
 from datalake.control import ControlStatus
 from datalake.reviews import generate_reviews
+from datalake.runtime import SilverRuntime
 from tests.workloads.conftest import LAKE, gz
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
+from workloads.shared.runs import run_worker
 from workloads.silver import handlers, spark_job
-from workloads.silver.handlers import SilverRuntimeConfig, plan, worker_of
+from workloads.silver.handlers import plan
 
 ARTIFACTS = "test-artifacts"
 
 
 @pytest.fixture
-def config(lake) -> SilverRuntimeConfig:
+def config(lake) -> SilverRuntime:
     lake.s3.create_bucket(Bucket=ARTIFACTS)
-    return SilverRuntimeConfig.from_env(
+    return SilverRuntime.from_environment(
         {
             "CONTROL_TABLE": lake.store.table.name,
             "LAKE_BUCKET": LAKE,
             "ARTIFACTS_BUCKET": ARTIFACTS,
-            "SILVER_DATABASE": "datalake_test_silver",
             "MAX_ATTEMPTS": "3",
             "LEASE_SECONDS": "600",
         }
@@ -61,7 +62,7 @@ def test_plan_claims_records_and_writes_one_manifest_per_table(lake, config):
         f"s3://{ARTIFACTS}/silver/runs/run-1/beer.changes",
     ]
     running = list(lake.store.by_status("silver", ControlStatus.RUNNING))
-    assert len(running) == 3 and {r.claimed_by for r in running} == {worker_of("run-1")}
+    assert len(running) == 3 and {r.claimed_by for r in running} == {run_worker("silver", "run-1")}
     assert plan(lake.store, lake.s3, config, "run-2")["tables"] == []  # nothing left to claim
 
 
@@ -81,8 +82,8 @@ def test_finish_and_fail_mark_the_records_of_one_table(lake, config, monkeypatch
     )
     ingest(lake, "raw/brewery/w.csv.gz", "brewery_id,brewery_name\n2,W\n")
     result = plan(lake.store, lake.s3, config, "run-1")
-    for name, value in config.model_dump(by_alias=True).items():
-        monkeypatch.setenv(name, str(value))
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
     brewery, beer = result["tables"]
     handlers.finish_handler({"run_id": "run-1", **brewery})
     handlers.fail_handler(
@@ -117,7 +118,7 @@ def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):
         local_files.append(str(path))
     manifest.update(files=local_files, changes_out=str(tmp_path / "review.changes"))
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    common = ["--catalog", "lake", "--database", "entry", "--warehouse", str(tmp_path)]
+    common = ["--catalog", "lake", "--database", "entry"]
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.entry")
     assert (
         spark_job.main(["--mode", "merge", "--manifest", str(tmp_path / "manifest.json"), *common])

@@ -7,8 +7,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from datalake.contracts import get_contract
 from tests.workloads.silver_fixtures import at, beer_changes
+from workloads.shared.tables import ensure_table, table_properties
 from workloads.silver.merge import merge_batch
-from workloads.silver.tables import ensure_table, table_properties
 
 BEER = get_contract("beer")
 

@@ -19,11 +19,10 @@ from datalake.contracts import BEER, BREWERY, PROFILE, REVIEW, REVIEW_FLAT, Tabl
 from tests.workloads.silver_fixtures import at, beer_changes
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
 from workloads.bronze.ingest import bronze_schema
+from workloads.shared.tables import batch_id_of, ensure_table, spark_spec, table_properties
 from workloads.silver import spark_job
-from workloads.silver.merge import batch_id_of, merge_batch
+from workloads.silver.merge import merge_batch
 from workloads.silver.review_flat import affected_partitions, rebuild
-from workloads.silver.spec import spark_spec
-from workloads.silver.tables import ensure_table, table_properties
 
 PROPERTIES = table_properties(128, 7, 5)
 _names = itertools.count()

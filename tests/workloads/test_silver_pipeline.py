@@ -13,9 +13,9 @@ from pyiceberg.catalog.sql import SqlCatalog
 from datalake.control import ControlStatus
 from datalake.reviews import generate_reviews, sample_file
 from tests.workloads.conftest import LAKE, gz
+from workloads.shared.tables import table_properties
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
 from workloads.silver.review_flat import months_of
-from workloads.silver.tables import table_properties
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 These are the exact functions the ``BronzeZone`` component deploys:
 ``workloads.bronze.handlers.controller_handler``, ``workloads.bronze.handlers.ingest_handler``
-and ``python -m workloads.bronze`` in the container.
+and ``python -m workloads.bronze`` in the container. Their environment is
+:class:`datalake.runtime.BronzeRuntime` (and :class:`~datalake.runtime.PiiRuntime` for the
+ingest workers, :class:`~datalake.runtime.IngestTask` for the container).
 """
 
 from __future__ import annotations
@@ -12,34 +14,31 @@ import logging
 import os
 import sys
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
-from datalake.control import ControlStore
+from datalake.runtime import BronzeRuntime, IngestTask, PiiRuntime, RuntimeConfigError
 from workloads.bronze.controller import register_object
-from workloads.bronze.runtime import BronzeRuntimeConfig, use_lean_memory_pool
+from workloads.bronze.runtime import use_lean_memory_pool
 from workloads.bronze.worker import IngestWorker
 from workloads.pii.masker import PiiMasker
-from workloads.pii.runtime import PiiRuntimeConfig, build_masker
+from workloads.pii.runtime import build_masker
+from workloads.shared.runs import control_store
 
 logging.getLogger().setLevel(logging.INFO)
 use_lean_memory_pool()  # once per Lambda container / ECS task, before any batch is read
-
-
-def _store(config: BronzeRuntimeConfig) -> ControlStore:
-    table = boto3.resource("dynamodb").Table(config.control_table)
-    return ControlStore(table, max_attempts=config.max_attempts, lease_seconds=config.lease_seconds)
 
 
 def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """S3 ``ObjectCreated`` notification -> one control record per object."""
     if "Records" not in event:  # s3:TestEvent, sent when the notification is configured
         return {"registered": []}
-    config = BronzeRuntimeConfig.from_env()
-    store, s3 = _store(config), boto3.client("s3")
+    config = BronzeRuntime.from_environment()
+    store, s3 = control_store(config), boto3.client("s3")
     registered = []
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated"):
@@ -65,9 +64,7 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
     return {"registered": registered}
 
 
-def _event_time(text: str) -> Any:
-    from datetime import datetime
-
+def _event_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -75,7 +72,7 @@ def _event_time(text: str) -> Any:
 def _masker(pii_settings: str) -> PiiMasker:
     """One masker per warm Lambda container or task: the HMAC key is read from Secrets
     Manager once, and PII verdicts stay in memory between files."""
-    pii = PiiRuntimeConfig.model_validate_json(pii_settings)
+    pii = PiiRuntime.model_validate_json(pii_settings)
     return build_masker(
         pii,
         s3=boto3.client("s3"),
@@ -84,11 +81,11 @@ def _masker(pii_settings: str) -> PiiMasker:
     )
 
 
-def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
+def _worker(config: BronzeRuntime, worker_id: str) -> IngestWorker:
     s3 = boto3.client("s3")
-    masker = _masker(PiiRuntimeConfig.from_env().model_dump_json())
+    masker = _masker(PiiRuntime.from_environment().model_dump_json())
     return IngestWorker(
-        store=_store(config),
+        store=control_store(config),
         s3=s3,
         cloudwatch=boto3.client("cloudwatch"),
         lake_bucket=config.lake_bucket,
@@ -100,7 +97,7 @@ def _worker(config: BronzeRuntimeConfig, worker_id: str) -> IngestWorker:
 
 def ingest_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"control_id": ...}`` from the state machine -> ingest on Lambda ("lite")."""
-    config = BronzeRuntimeConfig.from_env()
+    config = BronzeRuntime.from_environment()
     worker_id = f"lambda:{getattr(context, 'aws_request_id', uuid.uuid4().hex)}"
     done = _worker(config, worker_id).run(event["control_id"])
     if done is None:
@@ -116,12 +113,13 @@ def ingest_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 def container_main() -> int:
     """ECS Fargate task ("mass"): ``CONTROL_ID`` is set by the state machine's override."""
-    control_id = os.environ.get("CONTROL_ID")
-    if not control_id:
-        print("error: CONTROL_ID is not set", file=sys.stderr)
+    try:
+        task = IngestTask.from_environment()
+    except RuntimeConfigError as error:
+        print(f"error: CONTROL_ID is not set ({error})", file=sys.stderr)
         return 2
-    config = BronzeRuntimeConfig.from_env()
+    config = BronzeRuntime.from_environment()
     worker_id = f"ecs:{os.environ.get('HOSTNAME', uuid.uuid4().hex)}"
-    done = _worker(config, worker_id).run(control_id)
-    print(f"{control_id}: {'skipped' if done is None else done.status.value}")
+    done = _worker(config, worker_id).run(task.control_id)
+    print(f"{task.control_id}: {'skipped' if done is None else done.status.value}")
     return 0

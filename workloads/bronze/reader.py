@@ -363,14 +363,15 @@ def _csv_batches(stream: Any, contract: TableContract, key: str) -> Iterator[Raw
     check_header(names, contract, key)
     next_record = 2  # the parser's record numbers: the header is record 1
     for batch in reader:
-        yield _csv_batch(batch, invalid, next_record, records)
-        next_record += batch.num_rows + len(invalid)
-        invalid.clear()
+        mine = _invalid_rows_of(batch.num_rows, invalid, next_record)
+        yield _csv_batch(batch, mine, next_record, records, key)
+        next_record += batch.num_rows + len(mine)
+        del invalid[: len(mine)]
     if invalid:  # invalid rows after the last full batch
         empty = pa.RecordBatch.from_pydict(
             {n: pa.array([], pa.string()) for n in names}, schema=reader.schema
         )
-        yield _csv_batch(empty, invalid, next_record, records)
+        yield _csv_batch(empty, list(invalid), next_record, records, key)
     if not ended:  # the end mark was swallowed by the last record: a quoted field never closed
         raise _unterminated(key, records.last_start)
 
@@ -392,13 +393,36 @@ def _open_csv(text: _TextStream, contract: TableContract, on_invalid_row: Any) -
     )
 
 
+def _invalid_rows_of(valid: int, invalid: list[Any], first_record: int) -> list[Any]:
+    """The invalid rows (in parser order) that sit among a batch's ``valid`` rows.
+
+    The parser may report a bad row of the next block before it hands over this batch; such a
+    row belongs to a later batch, or the record numbers would shift.
+    """
+    mine: list[Any] = []
+    for row in invalid:
+        if row[0] > first_record + valid + len(mine):
+            break
+        mine.append(row)
+    return mine
+
+
 def _csv_batch(
-    batch: pa.RecordBatch, invalid: list[Any], first_record: int, records: _RecordLines
+    batch: pa.RecordBatch,
+    invalid: list[Any],
+    first_record: int,
+    records: _RecordLines,
+    key: str,
 ) -> RawBatch:
     count = batch.num_rows + len(invalid)
     numbers = np.arange(first_record, first_record + count, dtype=np.int64)
     bad_numbers = np.asarray([row[0] for row in invalid], dtype=np.int64)
     is_bad = np.isin(numbers, bad_numbers, assume_unique=True)
+    if int(is_bad.sum()) != len(invalid):  # the parser numbered a bad row outside its batch
+        raise InvalidRawFile(
+            f"{key}: line {records.last_start}: malformed rows that cannot be placed "
+            "(unbalanced quotes or delimiters); nothing from this file was ingested"
+        )
     inner = np.zeros(count, dtype=np.int64)
     inner[~is_bad] = _inner_breaks(batch)
     inner[is_bad] = [_text_breaks(row[1]) for row in invalid]

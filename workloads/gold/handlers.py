@@ -3,6 +3,8 @@
 - ``plan_handler``: claims the pending gold records, writes the run's manifest (each mart's
   SQL and table spec) and returns the months to replace;
 - ``finish_handler`` / ``fail_handler``: mark the run's records success or error.
+
+Their environment is :class:`datalake.runtime.GoldRuntime`.
 """
 
 from __future__ import annotations
@@ -11,31 +13,26 @@ import json
 from typing import Any
 
 import boto3
-from pydantic import Field
 
 from datalake.contracts.gold import MARTS
 from datalake.control import ControlStore
-from workloads.environment import EnvironmentConfig
-from workloads.gold.pipeline import claim_gold_records, month_of
+from datalake.layout import gold_manifest_key
+from datalake.runtime import GoldRuntime
+from workloads.gold.pipeline import month_of
 from workloads.gold.spark_job import MONTHS, SOURCE
-from workloads.silver.spec import spark_spec
-from workloads.silver.tables import table_properties
+from workloads.shared.runs import (
+    claim_records,
+    control_store,
+    fail_records,
+    failure_message,
+    finish_records,
+    run_worker,
+)
+from workloads.shared.tables import spark_spec, table_properties
 
-
-class GoldRuntimeConfig(EnvironmentConfig):
-    """What the gold Lambdas read from their environment (set by GoldMart)."""
-
-    describes = "gold workload"
-
-    control_table: str = Field(alias="CONTROL_TABLE")
-    artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
-    max_attempts: int = Field(3, ge=1, alias="MAX_ATTEMPTS")
-    lease_seconds: int = Field(1800, ge=60, alias="LEASE_SECONDS")
-    target_file_size_mb: int = Field(128, ge=8, alias="TARGET_FILE_SIZE_MB")
-
-
-def worker_of(run_id: str) -> str:
-    return f"gold-run:{run_id}"
+LAYER = "gold"
+SNAPSHOT_RETENTION_DAYS, MIN_SNAPSHOTS_TO_KEEP = 7, 5
+"""Marts are replaced whole months at a time: the Iceberg defaults keep enough history."""
 
 
 def manifest(properties: dict[str, str]) -> dict[str, Any]:
@@ -51,11 +48,14 @@ def manifest(properties: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def plan(store: ControlStore, s3: Any, config: GoldRuntimeConfig, run_id: str) -> dict[str, Any]:
+def plan(store: ControlStore, s3: Any, config: GoldRuntime, run_id: str) -> dict[str, Any]:
     """Claim the pending gold records; write the manifest; return the months to replace."""
-    records = claim_gold_records(store, worker_of(run_id))
-    key = f"gold/runs/{run_id}/marts.json"
-    body = manifest(table_properties(config.target_file_size_mb, 7, 5))
+    records = claim_records(store, LAYER, run_worker(LAYER, run_id))
+    key = gold_manifest_key(run_id)
+    properties = table_properties(
+        config.target_file_size_mb, SNAPSHOT_RETENTION_DAYS, MIN_SNAPSHOTS_TO_KEEP
+    )
+    body = manifest(properties)
     s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=json.dumps(body).encode())
     return {
         "run_id": run_id,
@@ -65,30 +65,22 @@ def plan(store: ControlStore, s3: Any, config: GoldRuntimeConfig, run_id: str) -
     }
 
 
-def _store(config: GoldRuntimeConfig) -> ControlStore:
-    table = boto3.resource("dynamodb").Table(config.control_table)
-    return ControlStore(table, max_attempts=config.max_attempts, lease_seconds=config.lease_seconds)
-
-
 def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"execution_name": ...}`` -> months, control ids and the manifest."""
-    config = GoldRuntimeConfig.from_env()
-    return plan(_store(config), boto3.client("s3"), config, event["execution_name"])
+    config = GoldRuntime.from_environment()
+    return plan(control_store(config), boto3.client("s3"), config, event["execution_name"])
 
 
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"run_id", "control_ids"}`` after every mart committed -> records success."""
-    store = _store(GoldRuntimeConfig.from_env())
-    for control_id in event["control_ids"]:
-        store.complete(control_id, worker_of(event["run_id"]))
-    return {"status": "success", "records": len(event["control_ids"])}
+    store = control_store(GoldRuntime.from_environment())
+    count = finish_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"])
+    return {"status": "success", "records": count}
 
 
 def fail_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"run_id", "control_ids", "error"}`` -> records error with the cause."""
-    store = _store(GoldRuntimeConfig.from_env())
-    error = event.get("error") or {}
-    message = f"{error.get('Error', 'SparkJobFailed')}: {error.get('Cause', '')}".strip()
-    for control_id in event["control_ids"]:
-        store.fail(control_id, worker_of(event["run_id"]), message)
-    return {"status": "error", "records": len(event["control_ids"])}
+    store = control_store(GoldRuntime.from_environment())
+    message = failure_message(event.get("error"))
+    count = fail_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"], message)
+    return {"status": "error", "records": count}

@@ -15,11 +15,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from datalake.contracts.gold import MARTS, Mart, months_condition
-from workloads.silver.merge import conform
-from workloads.silver.review_flat import month_filter
-from workloads.silver.tables import ensure_table
-
-Month = tuple[int, int]
+from workloads.shared.tables import BATCH_PROPERTY, Month, conform, ensure_table, month_filter
 
 
 @dataclass
@@ -52,7 +48,7 @@ def run_marts(
     batch_id: str = "",
 ) -> list[MartResult]:
     """Replace ``months`` of every mart (each in one commit)."""
-    results = []
+    results: list[MartResult] = []
     if not months:
         return results
     source = review_flat.scan(row_filter=month_filter(months)).to_arrow()  # read once
@@ -62,11 +58,9 @@ def run_marts(
         table.overwrite(
             rows,
             overwrite_filter=month_filter(months),
-            snapshot_properties={"datalake.batch-id": batch_id} if batch_id else {},
+            snapshot_properties={BATCH_PROPERTY: batch_id} if batch_id else {},
         )
-        results.append(
-            MartResult(
-                mart.name, sorted(months), rows.num_rows, table.current_snapshot().snapshot_id
-            )
-        )
+        snapshot = table.current_snapshot()  # the overwrite just made
+        snapshot_id = snapshot.snapshot_id if snapshot is not None else None
+        results.append(MartResult(mart.name, sorted(months), rows.num_rows, snapshot_id))
     return results

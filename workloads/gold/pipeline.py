@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 from pyiceberg.catalog import Catalog
 
 from datalake.contracts import REVIEW_FLAT
-from datalake.control import ControlRecord, ControlStatus, ControlStore
+from datalake.control import ControlRecord, ControlStore
+from datalake.layout import review_flat_month_of
 from workloads.gold.marts import MartResult, Month, run_marts
-from workloads.silver.merge import batch_id_of
+from workloads.shared.runs import claim_records, fail_records, finish_records
+from workloads.shared.tables import batch_id_of
 
 log = logging.getLogger(__name__)
-_MONTH = re.compile(r"review_year=(\d{4})/review_month=(\d{1,2})$")
 
 
 def month_of(record: ControlRecord) -> Month:
     """The (year, month) a gold record names in its object key."""
-    match = _MONTH.search(record.object_key)
-    if not match:
+    month = review_flat_month_of(record.object_key)
+    if month is None:
         raise ValueError(f"gold record {record.control_id}: no month in {record.object_key}")
-    return int(match[1]), int(match[2])
-
-
-def claim_gold_records(store: ControlStore, worker: str) -> list[ControlRecord]:
-    """Pending gold records, plus retryable failures and runs whose worker died."""
-    claimed = []
-    for status in (ControlStatus.PENDING, ControlStatus.RUNNING, ControlStatus.ERROR):
-        for record in store.by_status("gold", status):
-            held = store.claim(record.control_id, worker)
-            if held is not None:
-                claimed.append(held)
-    return claimed
+    return month
 
 
 @dataclass
@@ -57,7 +46,7 @@ class GoldRun:
     properties: dict[str, str]
 
     def run(self) -> GoldReport:
-        records = claim_gold_records(self.store, self.worker_id)
+        records = claim_records(self.store, "gold", self.worker_id)
         report = GoldReport(months=sorted({month_of(r) for r in records}))
         if not records:
             return report
@@ -75,9 +64,7 @@ class GoldRun:
         except Exception as error:  # noqa: BLE001 recorded on every record of the run
             report.error = f"{type(error).__name__}: {error}"
             log.error("gold run failed: %s", report.error)
-            for control_id in ids:
-                self.store.fail(control_id, self.worker_id, report.error)
+            fail_records(self.store, self.worker_id, ids, report.error)
             return report
-        for control_id in ids:  # success only after every mart committed
-            self.store.complete(control_id, self.worker_id)
+        finish_records(self.store, self.worker_id, ids)  # only after every mart committed
         return report

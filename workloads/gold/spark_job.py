@@ -8,22 +8,21 @@ from review_flat and replaces exactly those partitions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workloads.silver.spark_job import ensure_table
+from workloads.shared.spark_common import (
+    ensure_table,
+    job_arguments,
+    job_session,
+    months_condition,
+    read_json,
+)
 
 SOURCE = "__SOURCE__"
 MONTHS = "__MONTHS__"
-
-
-def months_condition(months: Sequence[Sequence[int]]) -> str:
-    """SQL condition selecting the given (year, month) pairs."""
-    terms = [f"(review_year = {int(y)} AND review_month = {int(m)})" for y, m in sorted(months)]
-    return " OR ".join(terms) or "FALSE"
 
 
 def run_mart(
@@ -45,21 +44,15 @@ def run_mart(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """EMR Serverless entry point (the GoldMart component passes these arguments)."""
-    from pyspark.sql import SparkSession
-
-    parser = argparse.ArgumentParser(prog="gold_spark_job")
+    parser = job_arguments("gold_spark_job")
     parser.add_argument("--mode", choices=["marts"], default="marts")
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--mart", required=True)
     parser.add_argument("--months", required=True)
-    parser.add_argument("--catalog", required=True)
-    parser.add_argument("--database", required=True)
     parser.add_argument("--source-database", required=True)
-    parser.add_argument("--warehouse", default="")
     args = parser.parse_args(argv)
-    spark = SparkSession.builder.appName(f"gold-{args.mart}").getOrCreate()
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
-    manifest = json.loads("\n".join(r.value for r in spark.read.text(args.manifest).collect()))
+    spark = job_session(f"gold-{args.mart}")
+    manifest = read_json(spark, args.manifest)
     mart = manifest["marts"][args.mart]
     source = f"{args.catalog}.{args.source_database}.review_flat"
     target = f"{args.catalog}.{args.database}.{args.mart}"

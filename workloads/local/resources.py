@@ -14,11 +14,21 @@ import boto3
 
 from datalake.contracts import CONTRACTS, REVIEW_FLAT
 from datalake.contracts.gold import MARTS
-from datalake.control import ControlStore, create_control_table
+from datalake.control import ControlStore
+from datalake.control_table import create_control_table
+from datalake.layout import layer_prefix
 from datalake.naming import Bucket, Layer
+from datalake.runtime import (
+    BronzeRuntime,
+    GoldRuntime,
+    PiiRuntime,
+    SilverRuntime,
+    combined_environment,
+)
 from datalake.settings import LakeSettings
+from workloads.shared.tables import ensure_table
 from workloads.silver.catalogs import glue_catalog
-from workloads.silver.tables import ensure_table, table_properties
+from workloads.silver.handlers import properties_of
 
 
 @dataclass
@@ -39,28 +49,49 @@ class LocalLake:
 
     @property
     def properties(self) -> dict[str, str]:
-        silver = self.settings.silver
-        return table_properties(
-            silver.target_file_size_mb, silver.snapshot_retention_days, silver.min_snapshots_to_keep
+        """Iceberg table properties of the run's tables (the silver settings)."""
+        return properties_of(self.silver_runtime())
+
+    def bronze_runtime(self) -> BronzeRuntime:
+        """What the bronze handlers read, from the same settings as ``BronzeZone``."""
+        return BronzeRuntime.for_lake(
+            self.settings.ingestion,
+            control_table=self.settings.names.control_table,
+            lake_bucket=self.buckets[Bucket.LAKE],
+        )
+
+    def pii_runtime(self) -> PiiRuntime:
+        """The masking policy of the settings; no Comprehend on a laptop (declared columns
+        and validated patterns decide)."""
+        return PiiRuntime.for_lake(
+            self.settings.pii,
+            secret_id=self.secret_arn,
+            lake_bucket=self.buckets[Bucket.LAKE],
+            comprehend_enabled=False,
+        )
+
+    def silver_runtime(self) -> SilverRuntime:
+        """What the silver Lambdas would read, from the same settings as ``SilverPipeline``."""
+        return SilverRuntime.for_lake(
+            self.settings.silver,
+            self.settings.ingestion,
+            control_table=self.settings.names.control_table,
+            lake_bucket=self.buckets[Bucket.LAKE],
+            artifacts_bucket=self.buckets[Bucket.ARTIFACTS],
+        )
+
+    def gold_runtime(self) -> GoldRuntime:
+        """What the gold Lambdas would read, from the same settings as ``GoldMart``."""
+        return GoldRuntime.for_lake(
+            self.settings.ingestion,
+            control_table=self.settings.names.control_table,
+            artifacts_bucket=self.buckets[Bucket.ARTIFACTS],
+            target_file_size_mb=self.settings.silver.target_file_size_mb,
         )
 
     def environment(self) -> dict[str, str]:
-        """What the handlers read (the components set the same variables in AWS)."""
-        ingestion, pii = self.settings.ingestion, self.settings.pii
-        return {
-            "CONTROL_TABLE": self.settings.names.control_table,
-            "LAKE_BUCKET": self.buckets[Bucket.LAKE],
-            "MASS_THRESHOLD_RECORDS": str(ingestion.mass_threshold_records),
-            "MAX_ATTEMPTS": str(ingestion.max_attempts),
-            "LEASE_SECONDS": str(ingestion.lease_seconds),
-            "PII_SECRET_ID": self.secret_arn,
-            "PII_DEFAULT_STRATEGY": pii.default_strategy,
-            "PII_REDACTION_TOKEN": pii.redaction_token,
-            # No Comprehend on a laptop: declared columns and validated patterns decide.
-            "PII_COMPREHEND_ENABLED": "false",
-            "PII_SAMPLE_SIZE": str(pii.sample_size),
-            "PII_MIN_FRACTION": str(pii.min_fraction),
-        }
+        """The handlers' environment, built by the runtime models the components use."""
+        return combined_environment(self.bronze_runtime(), self.pii_runtime())
 
 
 def create_local_lake(settings: LakeSettings, endpoint: str) -> LocalLake:
@@ -99,7 +130,7 @@ def create_local_lake(settings: LakeSettings, endpoint: str) -> LocalLake:
         glue.create_database(
             DatabaseInput={
                 "Name": settings.database_name(layer),
-                "LocationUri": f"s3://{buckets[Bucket.LAKE]}/{layer.value}/",
+                "LocationUri": f"s3://{buckets[Bucket.LAKE]}/{layer_prefix(layer)}",
             }
         )
     secret_arn = client("secretsmanager").create_secret(

@@ -13,7 +13,7 @@ import os
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +23,9 @@ import pyarrow as pa
 
 from datalake.contracts.gold import MARTS
 from datalake.control import ControlRecord, ControlStatus
+from datalake.layout import QUARANTINE_PREFIX
 from datalake.naming import Bucket, Layer
+from datalake.runtime import IngestTask
 from datalake.settings import LakeSettings, load_settings
 from workloads.bronze import handlers as bronze
 from workloads.gold.pipeline import GoldRun
@@ -72,9 +74,13 @@ class LocalRunReport:
     reviews: pa.Table | None = None
 
 
-def local_settings(region: str = "us-east-1") -> LakeSettings:
-    """The settings of the ``local`` environment (the same model as every stack)."""
-    return load_settings({"region": region}, project="datalake", environment="local")
+def local_settings(
+    region: str = "us-east-1", overrides: Mapping[str, Any] | None = None
+) -> LakeSettings:
+    """The settings of the ``local`` environment (the same model as every stack);
+    ``overrides`` are ``datalake:lake`` keys, as in a stack file."""
+    config = {**(overrides or {}), "region": region}
+    return load_settings(config, project="datalake", environment="local")
 
 
 @contextmanager
@@ -122,13 +128,18 @@ def run_local(
     port: int = 0,
     progress: StageProgress | None = None,
     serve: Callable[[LocalLake, LocalRunReport], None] | None = None,
+    settings: LakeSettings | None = None,
 ) -> LocalRunReport:
-    """Run the lake end to end on a fresh emulator; ``serve`` is called before it stops."""
+    """Run the lake end to end on a fresh emulator; ``serve`` is called before it stops.
+
+    ``settings`` default to :func:`local_settings`; the handlers get the environment the
+    components would give them for those settings.
+    """
     if engine not in ("arrow", "spark"):
         raise ValueError(f"unknown engine {engine!r}; allowed: arrow, spark")
     progress = progress or _Silent()
     started = time.perf_counter()
-    settings = local_settings()
+    settings = settings or local_settings()
     report = LocalRunReport()
     plan = seed_plan(reviews, files, seed)
     report.reviews = plan.reviews
@@ -175,6 +186,7 @@ def _land_and_ingest(
         progress.advance(STAGES[0])
         started = time.perf_counter()
         record = lake.store.get(registered["control_id"])
+        assert record is not None  # the controller just registered it
         if record.status is ControlStatus.PENDING:
             report.compute_targets[record.compute_target] += 1
             _dispatch(record)
@@ -185,7 +197,7 @@ def _land_and_ingest(
 def _dispatch(record: ControlRecord) -> None:
     """What the ingestion state machine does: Lambda below the threshold, Fargate above."""
     if record.compute_target == "ecs":
-        with _environment({"CONTROL_ID": record.control_id}):
+        with _environment(IngestTask(control_id=record.control_id).to_environment()):
             bronze.container_main()
     else:
         bronze.ingest_handler({"control_id": record.control_id})
@@ -265,7 +277,7 @@ def _summarise(lake: LocalLake, report: LocalRunReport, tables: Any) -> None:
             for record in lake.store.by_status(layer, status):
                 report.errors.append((record.object_key, record.error or ""))
     pages = lake.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=lake.buckets[Bucket.LAKE], Prefix="quarantine/"
+        Bucket=lake.buckets[Bucket.LAKE], Prefix=QUARANTINE_PREFIX
     )
     report.quarantine_keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     for name in ("brewery", "beer", "profile", "review", "review_flat"):

@@ -19,12 +19,14 @@ from datalake.contracts.gold import MARTS
 from datalake.naming import Bucket
 from workloads.gold import spark_job as gold_job
 from workloads.gold.handlers import manifest
-from workloads.gold.pipeline import claim_gold_records, month_of
+from workloads.gold.pipeline import month_of
 from workloads.local.resources import LocalLake
+from workloads.shared.runs import claim_records, finish_records
+from workloads.shared.spark_common import ensure_table
+from workloads.shared.tables import spark_spec
 from workloads.silver import spark_job as silver_job
-from workloads.silver.pipeline import SILVER_ORDER, claim_table_records, register_gold_record
+from workloads.silver.pipeline import SILVER_ORDER, register_gold_record
 from workloads.silver.spark_session import local_iceberg_session
-from workloads.silver.spec import spark_spec
 
 CATALOG = "local"
 SILVER, GOLD = f"{CATALOG}.silver", f"{CATALOG}.gold"
@@ -45,7 +47,7 @@ class SparkLake:
         """Merge every table's pending records, then review_flat and the gold records."""
         lake, changes = self.lake, []
         for contract in SILVER_ORDER:
-            records = claim_table_records(lake.store, contract.name, worker)
+            records = claim_records(lake.store, "silver", worker, table=contract.name)
             if not records:
                 continue
             paths = []
@@ -56,13 +58,13 @@ class SparkLake:
                 paths.append(str(path))
             spec = spark_spec(contract, lake.properties)
             name = f"{SILVER}.{contract.name}"
-            silver_job.ensure_table(self.spark, name, spec)
+            ensure_table(self.spark, name, spec)
             frame = self.spark.read.option("mergeSchema", "true").parquet(*paths)
             changes.append(silver_job.merge(self.spark, name, spec, frame))
-            for record in records:  # after the commit
-                lake.store.complete(record.control_id, worker, rows_in=record.record_count or 0)
+            rows_in = {r.control_id: r.record_count or 0 for r in records}
+            finish_records(lake.store, worker, list(rows_in), rows_in=rows_in)  # after the commit
         for contract in SILVER_ORDER:
-            silver_job.ensure_table(
+            ensure_table(
                 self.spark, f"{SILVER}.{contract.name}", spark_spec(contract, lake.properties)
             )
         partitions = silver_job.changed_partitions(self.spark, SILVER, changes)
@@ -75,15 +77,14 @@ class SparkLake:
             )
 
     def gold(self, worker: str) -> None:
-        records = claim_gold_records(self.lake.store, worker)
+        records = claim_records(self.lake.store, "gold", worker)
         months = sorted({month_of(r) for r in records})
         marts = manifest(self.lake.properties)["marts"]
         for mart in MARTS:
             gold_job.run_mart(
                 self.spark, f"{SILVER}.review_flat", f"{GOLD}.{mart.name}", marts[mart.name], months
             )
-        for record in records:
-            self.lake.store.complete(record.control_id, worker)
+        finish_records(self.lake.store, worker, [r.control_id for r in records])
 
     def table(self, layer: str, name: str, where: str | None = None) -> pa.Table:
         """A table's rows as Arrow (for the summary)."""

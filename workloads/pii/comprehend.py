@@ -114,7 +114,8 @@ def _join(values: Sequence[str]) -> tuple[str, list[int]]:
 def _chunks(values: Sequence[str]) -> list[tuple[int, list[str]]]:
     """Consecutive runs of values whose joined text fits one request."""
     chunks: list[tuple[int, list[str]]] = []
-    start, current, size = 0, [], 0
+    current: list[str] = []
+    start, size = 0, 0
     for index, value in enumerate(values):
         value_bytes = len(value.encode("utf-8")) + 1
         if current and size + value_bytes > MAX_TEXT_BYTES:

@@ -3,7 +3,10 @@
 - ``plan_handler``: claims each table's silver records, writes the run's manifests (the Spark
   job's input: table spec, bronze files, batch id) and returns what the Map iterates over;
 - ``finish_handler``: after a table's Iceberg commit, marks its records success;
-- ``fail_handler``: after a table's job failed for good, marks its records error with the cause.
+- ``fail_handler``: after a table's job failed for good, marks its records error with the cause;
+- ``gold_records_handler``: after review_flat, one pending gold record per replaced month.
+
+Their environment is :class:`datalake.runtime.SilverRuntime`.
 """
 
 from __future__ import annotations
@@ -12,66 +15,55 @@ import json
 from typing import Any
 
 import boto3
-from pydantic import Field
 
 from datalake.contracts import REVIEW_FLAT
 from datalake.control import ControlStore
-from workloads.environment import EnvironmentConfig
-from workloads.silver.merge import batch_id_of
-from workloads.silver.pipeline import SILVER_ORDER, claim_table_records, register_gold_record
-from workloads.silver.spec import spark_spec
-from workloads.silver.tables import table_properties
+from datalake.layout import silver_run_prefix
+from datalake.runtime import SilverRuntime
+from workloads.shared.runs import (
+    claim_records,
+    control_store,
+    fail_records,
+    failure_message,
+    finish_records,
+    run_worker,
+)
+from workloads.shared.tables import batch_id_of, spark_spec, table_properties
+from workloads.silver.pipeline import SILVER_ORDER, register_gold_record
+
+LAYER = "silver"
 
 
-class SilverRuntimeConfig(EnvironmentConfig):
-    """What the silver Lambdas read from their environment (set by SilverPipeline)."""
-
-    describes = "silver workload"
-
-    control_table: str = Field(alias="CONTROL_TABLE")
-    lake_bucket: str = Field(alias="LAKE_BUCKET")
-    artifacts_bucket: str = Field(alias="ARTIFACTS_BUCKET")
-    silver_database: str = Field(alias="SILVER_DATABASE")
-    max_attempts: int = Field(3, ge=1, alias="MAX_ATTEMPTS")
-    lease_seconds: int = Field(1800, ge=60, alias="LEASE_SECONDS")
-    target_file_size_mb: int = Field(128, ge=8, alias="TARGET_FILE_SIZE_MB")
-    snapshot_retention_days: int = Field(7, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
-    min_snapshots_to_keep: int = Field(5, ge=1, alias="MIN_SNAPSHOTS_TO_KEEP")
-
-    @property
-    def properties(self) -> dict[str, str]:
-        return table_properties(
-            self.target_file_size_mb, self.snapshot_retention_days, self.min_snapshots_to_keep
-        )
-
-
-def worker_of(run_id: str) -> str:
-    """The claim holder of one run: its plan, finish and fail steps act as one worker."""
-    return f"silver-run:{run_id}"
+def properties_of(config: SilverRuntime) -> dict[str, str]:
+    """The Iceberg table properties of the silver tables (file size, snapshot retention)."""
+    return table_properties(
+        config.target_file_size_mb, config.snapshot_retention_days, config.min_snapshots_to_keep
+    )
 
 
 def plan(
     store: ControlStore,
     s3: Any,
-    config: SilverRuntimeConfig,
+    config: SilverRuntime,
     run_id: str,
     only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Claim the tables' records (``only`` those named, if given) and write one manifest per
     table for the Spark job."""
-    prefix = f"silver/runs/{run_id}/"
+    prefix = silver_run_prefix(run_id)
+    properties = properties_of(config)
     tables, changes = [], []
     for contract in SILVER_ORDER:
         if only and contract.name not in only:
             continue
-        records = claim_table_records(store, contract.name, worker_of(run_id))
+        records = claim_records(store, LAYER, run_worker(LAYER, run_id), table=contract.name)
         if not records:
             continue
         ids = [r.control_id for r in records]
         changes_uri = f"s3://{config.artifacts_bucket}/{prefix}{contract.name}.changes"
         manifest = {
             "table": contract.name,
-            "spec": spark_spec(contract, config.properties),
+            "spec": spark_spec(contract, properties),
             "files": [f"s3://{r.bucket}/{r.object_key}" for r in records],
             "control_ids": ids,
             "batch_id": batch_id_of(ids),
@@ -92,34 +84,28 @@ def plan(
         "tables": tables,
         "review_flat": {
             "changes": changes,
-            "spec": spark_spec(REVIEW_FLAT, config.properties),
+            "spec": spark_spec(REVIEW_FLAT, properties),
             # review_flat joins every silver table: the job creates any that do not exist yet.
-            "table_specs": [spark_spec(c, config.properties) for c in SILVER_ORDER],
+            "table_specs": [spark_spec(c, properties) for c in SILVER_ORDER],
             # The months the job replaced, for the gold records (registered from this file).
             "partitions_out": f"s3://{config.artifacts_bucket}/{prefix}review_flat.partitions",
         },
     }
 
 
-def _store(config: SilverRuntimeConfig) -> ControlStore:
-    table = boto3.resource("dynamodb").Table(config.control_table)
-    return ControlStore(table, max_attempts=config.max_attempts, lease_seconds=config.lease_seconds)
-
-
 def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"execution_name", "input"}`` -> the run's tables and manifests (``input.tables``
     limits the run to those tables)."""
-    config = SilverRuntimeConfig.from_env()
+    config = SilverRuntime.from_environment()
     only = (event.get("input") or {}).get("tables")
-    return plan(_store(config), boto3.client("s3"), config, event["execution_name"], only)
+    return plan(control_store(config), boto3.client("s3"), config, event["execution_name"], only)
 
 
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"run_id", "table", "control_ids"}`` after the table's commit -> records success."""
-    store = _store(SilverRuntimeConfig.from_env())
-    for control_id in event["control_ids"]:
-        store.complete(control_id, worker_of(event["run_id"]))
-    return {"table": event["table"], "status": "success", "records": len(event["control_ids"])}
+    store = control_store(SilverRuntime.from_environment())
+    count = finish_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"])
+    return {"table": event["table"], "status": "success", "records": count}
 
 
 def register_gold_records(
@@ -147,18 +133,20 @@ def register_gold_records(
 
 def gold_records_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"run_id", "partitions": "s3://..."}`` after review_flat -> pending gold records."""
-    config = SilverRuntimeConfig.from_env()
+    config = SilverRuntime.from_environment()
     ids = register_gold_records(
-        _store(config), boto3.client("s3"), config.lake_bucket, event["run_id"], event["partitions"]
+        control_store(config),
+        boto3.client("s3"),
+        config.lake_bucket,
+        event["run_id"],
+        event["partitions"],
     )
     return {"run_id": event["run_id"], "gold_records": len(ids)}
 
 
 def fail_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """``{"run_id", "table", "control_ids", "error": {"Error", "Cause"}}`` -> records error."""
-    store = _store(SilverRuntimeConfig.from_env())
-    error = event.get("error") or {}
-    message = f"{error.get('Error', 'SparkJobFailed')}: {error.get('Cause', '')}".strip()
-    for control_id in event["control_ids"]:
-        store.fail(control_id, worker_of(event["run_id"]), message)
-    return {"table": event["table"], "status": "error", "records": len(event["control_ids"])}
+    store = control_store(SilverRuntime.from_environment())
+    message = failure_message(event.get("error"))
+    count = fail_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"], message)
+    return {"table": event["table"], "status": "error", "records": count}

@@ -19,8 +19,6 @@ tests hold both to them.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -30,8 +28,8 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table
 
 from datalake.contracts import TableContract
+from workloads.shared.tables import BATCH_PROPERTY, conform
 
-BATCH_PROPERTY = "datalake.batch-id"
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
 
 
@@ -49,11 +47,6 @@ class MergeResult:
     before: pa.Table | None = None
     after: pa.Table | None = None
     keys: list = field(default_factory=list)
-
-
-def batch_id_of(control_ids: Iterable[str]) -> str:
-    """Deterministic id of a batch: the same control records give the same id."""
-    return hashlib.sha256("\n".join(sorted(control_ids)).encode()).hexdigest()[:32]
 
 
 def already_committed(table: Table, batch_id: str) -> int | None:
@@ -140,20 +133,12 @@ def merge_batch(
         return result
     if current.num_rows:
         table.overwrite(
-            rows, overwrite_filter=In(key, sorted(written)), snapshot_properties=properties
+            rows,
+            overwrite_filter=In(term=key, literals=sorted(written)),
+            snapshot_properties=properties,
         )
     else:
         table.append(rows, snapshot_properties=properties)
-    result.snapshot_id = table.current_snapshot().snapshot_id
+    snapshot = table.current_snapshot()  # the commit just made
+    result.snapshot_id = snapshot.snapshot_id if snapshot is not None else None
     return result
-
-
-def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Rows in the table's column order and types (new columns of the table read as null)."""
-    columns = []
-    for target in schema:
-        if target.name in rows.column_names:
-            columns.append(rows.column(target.name).cast(target.type))
-        else:
-            columns.append(pa.nulls(rows.num_rows, target.type))
-    return pa.Table.from_arrays(columns, schema=schema)

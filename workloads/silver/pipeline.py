@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 
 from datalake.contracts import BEER, BREWERY, PROFILE, REVIEW, REVIEW_FLAT, TableContract
-from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
-from workloads.silver.merge import MergeResult, batch_id_of, merge_batch
+from datalake.control import ControlRecord, ControlStore, control_id_for
+from datalake.layout import review_flat_month_key
+from workloads.shared.runs import claim_records, fail_records, finish_records
+from workloads.shared.tables import batch_id_of, ensure_table
+from workloads.silver.merge import MergeResult, merge_batch
 from workloads.silver.review_flat import ReviewFlatResult, affected_partitions, rebuild
-from workloads.silver.tables import ensure_table
 
 log = logging.getLogger(__name__)
 SILVER_ORDER: tuple[TableContract, ...] = (BREWERY, BEER, PROFILE, REVIEW)
@@ -54,25 +56,11 @@ def s3_bronze_reader(s3: Any) -> Callable[[list[ControlRecord]], pa.Table]:
     return read
 
 
-def claim_table_records(store: ControlStore, table: str, worker: str) -> list[ControlRecord]:
-    """Claim a table's silver records: pending ones, plus retryable failures and runs whose
-    worker died (the store decides which of those may be taken)."""
-    claimed = []
-    for status in (ControlStatus.PENDING, ControlStatus.RUNNING, ControlStatus.ERROR):
-        for record in store.by_status("silver", status):
-            if record.table_name != table:
-                continue
-            held = store.claim(record.control_id, worker)
-            if held is not None:
-                claimed.append(held)
-    return claimed
-
-
 def register_gold_record(
     store: ControlStore, lake_bucket: str, year: int, month: int, checksum: str
 ) -> str:
     """Register (idempotently) the pending gold record of one review_flat month."""
-    key = f"silver/review_flat/review_year={year}/review_month={month:02d}"
+    key = review_flat_month_key(year, month)
     record = store.register(
         ControlRecord(
             control_id=control_id_for("gold", lake_bucket, key, checksum),
@@ -114,22 +102,19 @@ class SilverRun:
                 message = f"{type(error).__name__}: {error}"
                 log.error("silver %s failed: %s", contract.name, message)
                 report.failed[contract.name] = message
-                for control_id in ids:
-                    self.store.fail(control_id, self.worker_id, message)
+                fail_records(self.store, self.worker_id, ids, message)
                 continue
             # Success is recorded only after the Iceberg commit; a crash in between replays
             # the batch, which merge_batch recognises by its batch id.
-            for record in records:
-                self.store.complete(
-                    record.control_id, self.worker_id, rows_in=record.record_count or 0
-                )
+            rows_in = {r.control_id: r.record_count or 0 for r in records}
+            finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
             report.merged[contract.name] = result
         if report.merged:
             report.review_flat = self._review_flat(report)
         return report
 
     def _claim(self, table: str) -> list[ControlRecord]:
-        return claim_table_records(self.store, table, self.worker_id)
+        return claim_records(self.store, "silver", self.worker_id, table=table)
 
     def _review_flat(self, report: SilverReport) -> ReviewFlatResult:
         tables = {

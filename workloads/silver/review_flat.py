@@ -9,7 +9,6 @@ soft-deleted); reviews without a review_time belong to no month and are left out
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,16 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import (
     And,
-    BooleanExpression,
-    EqualTo,
     GreaterThanOrEqual,
-    In,
     LessThan,
-    Or,
 )
 from pyiceberg.table import Table
 
-from workloads.silver.merge import MergeResult, conform
+from workloads.shared.tables import any_of as _any_of
+from workloads.shared.tables import conform, month_filter
+from workloads.silver.merge import MergeResult
 
 Partition = tuple[int, int]
 
@@ -96,29 +93,6 @@ def _time_ranges(months: list[Partition]) -> list[tuple[int, int]]:
     return ranges
 
 
-def month_filter(months: list[Partition]) -> BooleanExpression:
-    """Iceberg filter of (review_year, review_month) partitions, one term per year.
-
-    pyiceberg evaluates filters per data file; one term per month (a full history is 180 of
-    them) made planning take minutes, one per year keeps it to a handful.
-    """
-    by_year: dict[int, set[int]] = defaultdict(set)
-    for year, month in months:
-        by_year[year].add(month)
-    return _any_of(
-        [
-            EqualTo("review_year", year)
-            if len(chosen) == 12
-            else And(EqualTo("review_year", year), In("review_month", sorted(chosen)))
-            for year, chosen in sorted(by_year.items())
-        ]
-    )
-
-
-def _any_of(terms: list[BooleanExpression]) -> BooleanExpression:
-    return terms[0] if len(terms) == 1 else Or(*terms)
-
-
 def rebuild(
     review_flat: Table,
     *,
@@ -135,7 +109,10 @@ def rebuild(
         return ReviewFlatResult([], 0, None)
     in_months = _any_of(
         [
-            And(GreaterThanOrEqual("review_time", low), LessThan("review_time", high))
+            And(
+                GreaterThanOrEqual(term="review_time", value=low),
+                LessThan(term="review_time", value=high),
+            )
             for low, high in _time_ranges(ordered)
         ]
     )
@@ -171,7 +148,8 @@ def rebuild(
         overwrite_filter=partition_filter,
         snapshot_properties={"datalake.batch-id": batch_id},
     )
-    return ReviewFlatResult(ordered, rows.num_rows, review_flat.current_snapshot().snapshot_id)
+    snapshot = review_flat.current_snapshot()  # the overwrite just made
+    return ReviewFlatResult(ordered, rows.num_rows, snapshot.snapshot_id if snapshot else None)
 
 
 def _live(table: Table) -> pa.Table:

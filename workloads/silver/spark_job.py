@@ -13,34 +13,24 @@ Runs on Python 3.9 with pyspark and the standard library only. Modes:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from workloads.shared.spark_common import (
+    ensure_table,
+    job_arguments,
+    job_session,
+    months_condition,
+    read_json,
+    write_json,
+)
+
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
 DIMENSION_KEYS = {"beer": "beer_id", "brewery": "brewery_id", "profile": "profile_id"}
 Partition = tuple[int, int]
-
-
-def ensure_table(spark: Any, name: str, spec: dict[str, Any]) -> None:
-    """Create the Iceberg table from the spec, or add the spec's new columns (nullable)."""
-    columns = ", ".join(f"{c['name']} {c['type']}" for c in spec["columns"])
-    partitions = ", ".join(
-        f"days({source})" if transform == "day" else source
-        for transform, source in spec["partitioning"]
-    )
-    properties = ", ".join(f"'{k}'='{v}'" for k, v in sorted(spec["properties"].items()))
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg "
-        f"PARTITIONED BY ({partitions}) TBLPROPERTIES ({properties})"
-    )
-    existing = {field.name for field in spark.table(name).schema.fields}
-    for column in spec["columns"]:
-        if column["name"] not in existing:
-            spark.sql(f"ALTER TABLE {name} ADD COLUMN {column['name']} {column['type']}")
 
 
 def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str, Any]:
@@ -106,7 +96,7 @@ def changed_partitions(
     months: set[Partition] = set()
     conditions = []
     for change in changes:
-        months |= {tuple(m) for m in change.get("months", [])}  # type: ignore[misc]
+        months |= {(int(y), int(m)) for y, m in change.get("months", [])}
         column = DIMENSION_KEYS.get(change["table"])
         if column and change["keys"]:
             keys = ", ".join(str(int(k)) for k in change["keys"])
@@ -129,9 +119,7 @@ def review_flat(spark: Any, database: str, spec: dict[str, Any], partitions: set
     ensure_table(spark, name, spec)
     if not partitions:
         return 0
-    months = " OR ".join(
-        f"(review_year = {y} AND review_month = {m})" for y, m in sorted(partitions)
-    )
+    months = months_condition(sorted(partitions))
     rows = spark.sql(
         f"""
         SELECT r.review_id, r.brewery_id, r.beer_id, r.profile_id, r.review_overall,
@@ -183,53 +171,36 @@ def maintenance(
     return tables
 
 
-def _read_json(spark: Any, uri: str) -> Any:
-    return json.loads("\n".join(row.value for row in spark.read.text(uri).collect()))
-
-
-def _write_json(spark: Any, uri: str, value: Any) -> None:
-    spark.createDataFrame([(json.dumps(value),)], ["value"]).coalesce(1).write.mode(
-        "overwrite"
-    ).text(uri)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """EMR Serverless entry point (the SilverPipeline component passes these arguments)."""
-    from pyspark.sql import SparkSession
-
-    parser = argparse.ArgumentParser(prog="spark_job")
+    parser = job_arguments("spark_job")
     parser.add_argument("--mode", choices=["merge", "review_flat", "maintenance"], required=True)
-    parser.add_argument("--table")
     parser.add_argument("--manifest")
     parser.add_argument("--changes")
-    parser.add_argument("--catalog", required=True)
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--warehouse", required=True)
     parser.add_argument("--target-file-size-mb", type=int, default=128)
     parser.add_argument("--snapshot-retention-days", type=int, default=7)
     parser.add_argument("--min-snapshots-to-keep", type=int, default=5)
     args = parser.parse_args(argv)
-    spark = SparkSession.builder.appName(f"silver-{args.mode}").getOrCreate()
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark = job_session(f"silver-{args.mode}")
     database = f"{args.catalog}.{args.database}"
     if args.mode == "merge":
-        manifest = _read_json(spark, args.manifest)
+        manifest = read_json(spark, args.manifest)
         spec = manifest["spec"]
         name = f"{database}.{spec['table']}"
         ensure_table(spark, name, spec)
         changes = spark.read.option("mergeSchema", "true").parquet(*manifest["files"])
         result = merge(spark, name, spec, changes)
-        _write_json(spark, manifest["changes_out"], result)
+        write_json(spark, manifest["changes_out"], result)
         print(json.dumps({"table": spec["table"], "keys_written": len(result["keys"])}))
     elif args.mode == "review_flat":
         plan = json.loads(args.changes)
         for table_spec in plan.get("table_specs", []):
             ensure_table(spark, f"{database}.{table_spec['table']}", table_spec)
-        changes = [_read_json(spark, uri) for uri in plan["changes"]]
+        changes = [read_json(spark, uri) for uri in plan["changes"]]
         partitions = changed_partitions(spark, database, changes)
         review_flat(spark, database, plan["spec"], partitions)
         if plan.get("partitions_out"):
-            _write_json(spark, plan["partitions_out"], sorted(partitions))
+            write_json(spark, plan["partitions_out"], sorted(partitions))
         print(json.dumps({"partitions": sorted(partitions)}))
     else:
         maintenance(

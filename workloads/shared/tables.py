@@ -1,0 +1,179 @@
+"""The lake's Iceberg tables as code, for both engines: from a contract to a pyiceberg table,
+or to the spec the Spark jobs receive.
+
+``ensure_table`` creates a table or evolves it in place: a column added to a contract is added
+to the table (as optional), old data files read it as null, nothing is recreated. The silver
+and gold runs call it first, because a Glue table resource only writes metadata when created.
+Silver tables carry audit columns (``audit=True``); gold marts are aggregates without them.
+
+The Spark jobs run on EMR Serverless' Python 3.9 with only pyspark, so they cannot import the
+contracts; the planners hand them :func:`spark_spec` (in the run's manifest) instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform, IdentityTransform, Transform
+from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+
+from datalake.contracts import ColumnType, TableContract, silver_columns
+
+Month = tuple[int, int]
+BATCH_PROPERTY = "datalake.batch-id"
+"""Snapshot property naming the batch of control records a commit applied (replays skip it)."""
+SPARK_TYPES = {"long": "bigint", "double": "double", "string": "string", "timestamp": "timestamp"}
+_TYPES = {
+    ColumnType.LONG: LongType,
+    ColumnType.DOUBLE: DoubleType,
+    ColumnType.STRING: StringType,
+    ColumnType.TIMESTAMP: TimestamptzType,
+}
+_TRANSFORMS: dict[str, type[Transform]] = {"day": DayTransform, "identity": IdentityTransform}
+
+
+def batch_id_of(control_ids: Iterable[str]) -> str:
+    """Deterministic id of a batch: the same control records give the same id."""
+    return hashlib.sha256("\n".join(sorted(control_ids)).encode()).hexdigest()[:32]
+
+
+def iceberg_schema(contract: TableContract, *, audit: bool = True) -> Schema:
+    """Iceberg schema of ``contract`` (field ids in column order).
+
+    ``audit``: a silver table (one row per key, with created/updated/deleted times); gold
+    marts are aggregates without them.
+    """
+    columns = silver_columns(contract) if audit else contract.columns
+    fields = [
+        NestedField(i, c.name, _TYPES[c.type](), required=not c.nullable, doc=c.description or None)
+        for i, c in enumerate(columns, start=1)
+    ]
+    identifiers = [f.field_id for f in fields if audit and f.name in contract.primary_key]
+    return Schema(*fields, identifier_field_ids=identifiers)
+
+
+def partition_spec(contract: TableContract, schema: Schema) -> PartitionSpec:
+    """Partitioning from the contract (silver tables: day of updated_at)."""
+    fields = []
+    for index, (transform, source) in enumerate(contract.silver_partitioning):
+        name = source if transform == "identity" else f"{source}_{transform}"
+        fields.append(
+            PartitionField(
+                source_id=schema.find_field(source).field_id,
+                field_id=1000 + index,
+                transform=_TRANSFORMS[transform](),
+                name=name,
+            )
+        )
+    return PartitionSpec(*fields)
+
+
+def table_properties(
+    target_file_size_mb: int, retention_days: int, min_snapshots: int
+) -> dict[str, str]:
+    """Format v2, zstd Parquet, target file size and snapshot retention (from settings)."""
+    return {
+        "format-version": "2",
+        "write.format.default": "parquet",
+        "write.parquet.compression-codec": "zstd",
+        "write.target-file-size-bytes": str(target_file_size_mb * 2**20),
+        "history.expire.max-snapshot-age-ms": str(retention_days * 24 * 3600 * 1000),
+        "history.expire.min-snapshots-to-keep": str(min_snapshots),
+    }
+
+
+def ensure_table(
+    catalog: Catalog,
+    namespace: str,
+    contract: TableContract,
+    properties: dict[str, Any],
+    *,
+    audit: bool = True,
+) -> Table:
+    """Create the table of ``contract`` or add the contract's new columns to it."""
+    identifier = (namespace, contract.name)
+    schema = iceberg_schema(contract, audit=audit)
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return catalog.create_table(
+            identifier,
+            schema=schema,
+            partition_spec=partition_spec(contract, schema),
+            properties=properties,
+        )
+    existing = {f.name for f in table.schema().fields}
+    if any(f.name not in existing for f in schema.fields):
+        with table.update_schema() as update:
+            for field in schema.fields:
+                if field.name not in existing:
+                    update.add_column(field.name, field.field_type, doc=field.doc)
+        table = catalog.load_table(identifier)
+    return table
+
+
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows in the table's column order and types (new columns of the table read as null)."""
+    columns = []
+    for target in schema:
+        if target.name in rows.column_names:
+            columns.append(rows.column(target.name).cast(target.type))
+        else:
+            columns.append(pa.nulls(rows.num_rows, target.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def month_filter(months: list[Month]) -> BooleanExpression:
+    """Iceberg filter of (review_year, review_month) partitions, one term per year.
+
+    pyiceberg evaluates filters per data file; one term per month (a full history is 180 of
+    them) made planning take minutes, one per year keeps it to a handful.
+    """
+    by_year: dict[int, set[int]] = defaultdict(set)
+    for year, month in months:
+        by_year[year].add(month)
+    return any_of(
+        [
+            EqualTo(term="review_year", value=year)
+            if len(chosen) == 12
+            else And(
+                EqualTo(term="review_year", value=year),
+                In(term="review_month", literals=sorted(chosen)),
+            )
+            for year, chosen in sorted(by_year.items())
+        ]
+    )
+
+
+def any_of(terms: list[BooleanExpression]) -> BooleanExpression:
+    """The disjunction of one or more filter terms."""
+    return terms[0] if len(terms) == 1 else Or(*terms)
+
+
+def spark_spec(
+    contract: TableContract, properties: dict[str, str], *, audit: bool = True
+) -> dict[str, Any]:
+    """JSON-ready description of the table of ``contract`` for the Spark jobs (``audit``:
+    silver's created/updated/deleted columns)."""
+    columns = silver_columns(contract) if audit else contract.columns
+    return {
+        "table": contract.name,
+        "primary_key": list(contract.primary_key),
+        "source_columns": [c.name for c in contract.columns],
+        "columns": [
+            {"name": c.name, "type": SPARK_TYPES[c.type.value], "nullable": c.nullable}
+            for c in columns
+        ],
+        "partitioning": [list(p) for p in contract.silver_partitioning],
+        "properties": properties,
+    }
