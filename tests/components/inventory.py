@@ -47,6 +47,13 @@ class Inventory:
             raise LookupError(f"{len(found)} {type_} named {name!r}; there are: {names}")
         return found[0]
 
+    def one(self, type_: str) -> Registered:
+        """The only resource of ``type_``."""
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_}, found {sorted(r.name for r in found)}")
+        return found[0]
+
     def children_of(self, component_type: str) -> list[Registered]:
         """Resources whose parent is the (single) component of ``component_type``, directly or
         through child components."""

@@ -18,6 +18,7 @@ from components.preview import (
 )
 from datalake.naming import Bucket
 from datalake.stack_file import load_stack_file
+from tests.components.inventory import Inventory
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"
@@ -26,19 +27,9 @@ STATEFUL_TYPES = {BUCKET, KEY, TABLE}
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-storage-key"
 
 
-def of_type(resources: list[Registered], type_: str) -> list[Registered]:
-    return [r for r in resources if r.type == type_]
-
-
-def one(resources: list[Registered], type_: str, name: str | None = None) -> Registered:
-    found = [r for r in of_type(resources, type_) if name is None or r.name == name]
-    assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
-    return found[0]
-
-
 def per_bucket(resources: list[Registered], type_: str) -> dict[str, dict[str, Any]]:
     """Inputs of a bucket configuration resource, keyed by the bucket it configures."""
-    return {r.inputs["bucket"]: r.inputs for r in of_type(resources, type_)}
+    return {r.inputs["bucket"]: r.inputs for r in Inventory(resources).of_type(type_)}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +51,10 @@ def stack(request, dev_resources, prod_resources, dev_settings, prod_settings):
 
 def bucket_names(resources: list[Registered]) -> dict[str, str]:
     """Logical purpose -> physical bucket name."""
-    return {r.name.removeprefix("storage-"): r.inputs["bucket"] for r in of_type(resources, BUCKET)}
+    return {
+        r.name.removeprefix("storage-"): r.inputs["bucket"]
+        for r in Inventory(resources).of_type(BUCKET)
+    }
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -73,13 +67,13 @@ def test_four_buckets_named_by_the_naming_convention(stack):
 
 def test_kms_key_is_customer_managed_with_rotation_and_alias(stack):
     resources, settings = stack
-    key = one(resources, KEY)
+    key = Inventory(resources).one(KEY)
     assert key.inputs["enableKeyRotation"] is True
     assert key.inputs["rotationPeriodInDays"] == settings.encryption.key_rotation_days
     policy = json.loads(key.inputs["policy"])
     root = [s for s in policy["Statement"] if s["Sid"] == "AccountAdministersThroughIam"]
     assert root[0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}
-    alias = one(resources, "aws:kms/alias:Alias")
+    alias = Inventory(resources).one("aws:kms/alias:Alias")
     assert alias.inputs["name"] == settings.names.kms_alias
     assert alias.inputs["targetKeyId"] == "key-storage-key"
 
@@ -218,8 +212,8 @@ def test_iceberg_prefixes_never_expire(stack):
 
 
 def test_force_destroy_follows_settings(dev_resources, prod_resources):
-    assert all(b.inputs["forceDestroy"] is True for b in of_type(dev_resources, BUCKET))
-    assert all(b.inputs["forceDestroy"] is False for b in of_type(prod_resources, BUCKET))
+    assert all(b.inputs["forceDestroy"] is True for b in Inventory(dev_resources).of_type(BUCKET))
+    assert all(b.inputs["forceDestroy"] is False for b in Inventory(prod_resources).of_type(BUCKET))
 
 
 # --- protection ----------------------------------------------------------------------------
@@ -229,12 +223,12 @@ def test_stateful_resources_are_protected_and_retained_in_prod(prod_resources):
     stateful = [r for r in prod_resources if r.type in STATEFUL_TYPES]
     assert len(stateful) == 6  # 4 buckets, the key, the control table
     assert all(r.protect and r.retain_on_delete for r in stateful)
-    assert one(prod_resources, TABLE).inputs["deletionProtectionEnabled"] is True
+    assert Inventory(prod_resources).one(TABLE).inputs["deletionProtectionEnabled"] is True
 
 
 def test_nothing_is_protected_in_dev(dev_resources):
     assert not any(r.protect or r.retain_on_delete for r in dev_resources)
-    assert one(dev_resources, TABLE).inputs["deletionProtectionEnabled"] is False
+    assert Inventory(dev_resources).one(TABLE).inputs["deletionProtectionEnabled"] is False
 
 
 # --- control table -------------------------------------------------------------------------
@@ -242,7 +236,7 @@ def test_nothing_is_protected_in_dev(dev_resources):
 
 def test_control_table_keys_indexes_stream_recovery_and_encryption(stack):
     resources, settings = stack
-    table = one(resources, TABLE).inputs
+    table = Inventory(resources).one(TABLE).inputs
     assert table["name"] == settings.names.control_table
     assert table["hashKey"] == "control_id"
     assert table["billingMode"] == "PAY_PER_REQUEST"
@@ -266,7 +260,8 @@ def test_one_glue_database_per_layer_at_its_prefix(stack):
     resources, settings = stack
     lake = bucket_names(resources)["lake"]
     databases = {
-        r.name: r.inputs for r in of_type(resources, "aws:glue/catalogDatabase:CatalogDatabase")
+        r.name: r.inputs
+        for r in Inventory(resources).of_type("aws:glue/catalogDatabase:CatalogDatabase")
     }
     assert set(databases) == {"catalog-bronze", "catalog-silver", "catalog-gold"}
     for layer in ("bronze", "silver", "gold"):
@@ -281,14 +276,18 @@ def test_one_glue_database_per_layer_at_its_prefix(stack):
 
 
 def test_lake_formation_admins_default_to_the_deployer(dev_resources):
-    settings = one(dev_resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    settings = (
+        Inventory(dev_resources).one("aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    )
     assert settings["admins"] == [DEPLOYER_ROLE_ARN]
     assert settings["createDatabaseDefaultPermissions"] == []
     assert settings["createTableDefaultPermissions"] == []
 
 
 def test_lake_formation_admins_come_from_settings(prod_resources, prod_settings):
-    settings = one(prod_resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    settings = (
+        Inventory(prod_resources).one("aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    )
     # PutDataLakeSettings replaces the whole list: the deployer always stays in it, or the
     # deploy would lock itself out of the tags, grants and tables it declares next.
     assert settings["admins"] == sorted({DEPLOYER_ROLE_ARN, *prod_settings.governance.admins})
@@ -298,8 +297,8 @@ def test_lake_formation_admins_come_from_settings(prod_resources, prod_settings)
 def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     resources, settings = stack
     lake = bucket_names(resources)["lake"]
-    location = one(resources, "aws:lakeformation/resource:Resource").inputs
-    role = one(resources, "aws:iam/role:Role", "governance-registration-role")
+    location = Inventory(resources).one("aws:lakeformation/resource:Resource").inputs
+    role = Inventory(resources).named("aws:iam/role:Role", "governance-registration-role")
     assert location["arn"] == f"arn:aws:s3:::{lake}"
     assert location["useServiceLinkedRole"] is False
     assert location["hybridAccessEnabled"] is False
@@ -310,9 +309,9 @@ def test_lake_bucket_is_registered_with_a_dedicated_least_privilege_role(stack):
     assert trust["Principal"] == {"Service": ["lakeformation.amazonaws.com", "glue.amazonaws.com"]}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
     policy = json.loads(
-        one(resources, "aws:iam/rolePolicy:RolePolicy", "governance-registration-access").inputs[
-            "policy"
-        ]
+        Inventory(resources)
+        .named("aws:iam/rolePolicy:RolePolicy", "governance-registration-access")
+        .inputs["policy"]
     )
     objects = next(s for s in policy["Statement"] if s["Sid"] == "ReadWriteLayerObjects")
     assert objects["Resource"] == [
@@ -330,9 +329,9 @@ def test_external_lake_formation_settings_are_not_declared_and_grants_wait_for_t
         "governance": {"data_lake_settings": "external"},
     }
     resources = run_program("dev", config)
-    assert of_type(resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings") == []
-    (location,) = of_type(resources, "aws:lakeformation/resource:Resource")
-    for grant in of_type(resources, "aws:lakeformation/permissions:Permissions"):
+    assert Inventory(resources).of_type("aws:lakeformation/dataLakeSettings:DataLakeSettings") == []
+    (location,) = Inventory(resources).of_type("aws:lakeformation/resource:Resource")
+    for grant in Inventory(resources).of_type("aws:lakeformation/permissions:Permissions"):
         assert location.urn in grant.dependencies
 
 
@@ -343,7 +342,7 @@ def test_lake_formation_settings_and_catalog_are_protected_and_retained_in_prod(
         "aws:lakeformation/lfTag:LfTag",
         "aws:glue/catalogDatabase:CatalogDatabase",
     ):
-        found = of_type(prod_resources, type_)
+        found = Inventory(prod_resources).of_type(type_)
         assert found and all(r.protect and r.retain_on_delete for r in found), type_
 
 
@@ -354,12 +353,18 @@ def test_iam_compatible_mode_grants_iam_allowed_principals():
         "governance": {"permission_mode": "iam-compatible"},
     }
     resources = run_program("dev", config)
-    settings = one(resources, "aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    settings = (
+        Inventory(resources).one("aws:lakeformation/dataLakeSettings:DataLakeSettings").inputs
+    )
     expected = [{"permissions": ["ALL"], "principal": "IAM_ALLOWED_PRINCIPALS"}]
     assert settings["createDatabaseDefaultPermissions"] == expected
     assert settings["createTableDefaultPermissions"] == expected
-    assert one(resources, "aws:lakeformation/resource:Resource").inputs["hybridAccessEnabled"]
-    for database in of_type(resources, "aws:glue/catalogDatabase:CatalogDatabase"):
+    assert (
+        Inventory(resources)
+        .one("aws:lakeformation/resource:Resource")
+        .inputs["hybridAccessEnabled"]
+    )
+    for database in Inventory(resources).of_type("aws:glue/catalogDatabase:CatalogDatabase"):
         assert database.inputs["createTableDefaultPermissions"] == [
             {
                 "permissions": ["ALL"],
@@ -395,16 +400,16 @@ def test_components_use_datalake_type_tokens_and_own_their_children(stack):
 
 def test_components_register_their_outputs(stack):
     resources, settings = stack
-    storage = one(resources, "datalake:index:LakeStorage")
+    storage = Inventory(resources).one("datalake:index:LakeStorage")
     assert storage.outputs["lake_bucket"] == settings.names.bucket(Bucket.LAKE)
     assert storage.outputs["key_alias"] == settings.names.kms_alias
-    control = one(resources, "datalake:index:ProcessingControlTable")
+    control = Inventory(resources).one("datalake:index:ProcessingControlTable")
     assert control.outputs["stream_arn"].endswith("/stream/2026-01-01T00:00:00.000")
 
 
 def test_provider_default_tags_carry_settings_tags_project_and_environment(stack):
     resources, settings = stack
-    provider = one(resources, "pulumi:providers:aws")
+    provider = Inventory(resources).one("pulumi:providers:aws")
     assert provider.inputs["region"] == settings.region
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags == {
@@ -417,14 +422,14 @@ def test_provider_default_tags_carry_settings_tags_project_and_environment(stack
 
 def test_resources_of_one_layer_carry_the_layer_tag(stack):
     resources, _ = stack
-    tags = {r.name: r.inputs.get("tags") for r in of_type(resources, BUCKET)}
+    tags = {r.name: r.inputs.get("tags") for r in Inventory(resources).of_type(BUCKET)}
     assert tags == {
         "storage-landing": {"layer": "raw"},
         "storage-lake": {"layer": "lake"},
         "storage-artifacts": {"layer": "artifacts"},
         "storage-observer": {"layer": "observability"},
     }
-    assert one(resources, TABLE).inputs["tags"] == {"layer": "control"}
+    assert Inventory(resources).one(TABLE).inputs["tags"] == {"layer": "control"}
 
 
 def test_invalid_stack_config_fails_before_any_resource_is_declared():
