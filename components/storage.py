@@ -25,6 +25,7 @@ from components.perimeter import Perimeter, bucket_policy, deployment_perimeter,
 from datalake.layout import (
     ACCESS_LOGS_PREFIX,
     ATHENA_RESULTS_PREFIX,
+    EMR_LOGS_PREFIX,
     access_logs_prefix,
     layer_prefix,
 )
@@ -38,9 +39,14 @@ LIFECYCLE_PREFIXES: dict[Bucket, dict[str, str]] = {
         layer: layer_prefix(layer) for layer in ("bronze", "silver", "gold", "quarantine")
     },
     Bucket.ARTIFACTS: {},
-    Bucket.OBSERVER: {"access_logs": ACCESS_LOGS_PREFIX, "athena_results": ATHENA_RESULTS_PREFIX},
+    Bucket.OBSERVER: {
+        "access_logs": ACCESS_LOGS_PREFIX,
+        "athena_results": ATHENA_RESULTS_PREFIX,
+        "emr_logs": EMR_LOGS_PREFIX,
+    },
 }
-VERSIONED_BUCKETS = frozenset({Bucket.LAKE, Bucket.ARTIFACTS})
+VERSIONED_BUCKETS = frozenset({Bucket.LANDING, Bucket.LAKE, Bucket.ARTIFACTS})
+"""The landing bucket is the replay source: an overwritten raw file must stay recoverable."""
 BUCKET_LAYER_TAG: dict[Bucket, str] = {
     Bucket.LANDING: "raw",
     Bucket.LAKE: "lake",

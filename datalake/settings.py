@@ -117,8 +117,15 @@ class StorageSettings(_Section):
     athena_results: LayerStorage = Field(
         LayerStorage(retention_days=30), description="Observer bucket, `athena-results/` prefix."
     )
+    emr_logs: LayerStorage = Field(
+        LayerStorage(retention_days=30),
+        description="Observer bucket, `emr-logs/` prefix (Spark event logs of the silver and "
+        "gold jobs).",
+    )
     versioning: bool = Field(
-        True, description="Versioning on the lake and artifacts buckets (required outside dev)."
+        True,
+        description="Versioning on the landing (the replay source), lake and artifacts buckets "
+        "(required outside dev).",
     )
     noncurrent_version_retention_days: int = Field(
         30, ge=1, le=3650, description="Expire overwritten object versions after this many days."
@@ -681,6 +688,7 @@ def _storage_issues(storage: StorageSettings) -> list[SettingsIssue]:
         "quarantine",
         "access_logs",
         "athena_results",
+        "emr_logs",
     ):
         layer: LayerStorage = getattr(storage, name)
         iceberg = name in ("silver", "gold")

@@ -159,11 +159,12 @@ def test_server_access_logs_go_to_the_observer_bucket(stack):
         assert logging[names[purpose]]["targetPrefix"] == f"access-logs/{purpose}/"
 
 
-def test_versioning_on_the_lake_and_artifacts_buckets_only(stack):
+def test_versioning_on_the_landing_lake_and_artifacts_buckets_only(stack):
     resources, _ = stack
     names = bucket_names(resources)
     versioning = per_bucket(resources, "aws:s3/bucketVersioning:BucketVersioning")
-    assert set(versioning) == {names["lake"], names["artifacts"]}
+    # landing: the replay source; an overwritten raw file must stay recoverable
+    assert set(versioning) == {names["landing"], names["lake"], names["artifacts"]}
     for inputs in versioning.values():
         assert inputs["versioningConfiguration"] == {"status": "Enabled"}
 
@@ -187,6 +188,10 @@ def test_lifecycle_rules_come_from_settings(stack):
         {"days": t.days, "storageClass": t.storage_class}
         for t in settings.storage.bronze.transitions
     ]
+    emr_logs = lifecycle_rule(resources, "observer", "emr-logs-lifecycle")
+    assert emr_logs["filter"] == {"prefix": "emr-logs/"}
+    assert emr_logs["expiration"] == {"days": settings.storage.emr_logs.retention_days}
+    assert lifecycle_rule(resources, "landing", "expire-noncurrent-versions")
     noncurrent = lifecycle_rule(resources, "lake", "expire-noncurrent-versions")
     assert noncurrent["noncurrentVersionExpiration"] == {
         "noncurrentDays": settings.storage.noncurrent_version_retention_days
