@@ -21,9 +21,9 @@ from datalake.verify import (
     STATE_MACHINE_CONTEXT_KEY,
     VerifyReport,
     caller_role_arn,
-    denies_insecure_transport,
     verify_main,
 )
+from datalake.verify_buckets import denies_insecure_transport
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -25,46 +25,35 @@ split into fields (wrong number of CSV fields, malformed JSON) come out as
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
-import unicodedata
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from datalake.contracts import CDC_ENVELOPE, RawFormat, TableContract
 from datalake.errors import InvalidRawFile
 from workloads.bronze.reasons import ReasonWriter, safe_name
+from workloads.bronze.text import (
+    RecordLines,
+    TextStream,
+    inner_breaks,
+    is_blank_line,
+    text_breaks,
+)
 
 CSV_BLOCK_BYTES = 1 << 20
 """Decompressed bytes per parsed block: small blocks keep peak memory low at no speed cost."""
 JSONL_BATCH_ROWS = 50_000
 RAW_TEXT_CHARACTERS = 2_000
 """An unparsable row's text kept in the quarantine (tables without PII columns only)."""
-_BOM = b"\xef\xbb\xbf"
-_BINARY_SIGNATURES = (
-    (b"\x1f\x8b", "gzip-compressed data: the object is compressed twice"),
-    (b"PK\x03\x04", "a ZIP archive"),
-    (b"\xfd7zXZ\x00", "xz-compressed data"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
-    (b"PAR1", "a Parquet file"),
-)
-_FIRST_LINE = re.compile(rb"([^\r\n]*)(\r\n|\n|\r(?!$))")
 _END_MARK = f"\x1edatalake-end-of-data-{uuid.uuid4().hex}"
 """Appended after the data of a CSV: a record of its own unless a quoted field is still open."""
-
-
-def is_blank_line(text: str) -> bool:
-    """True for a line that is no record: only whitespace or invisible format characters."""
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -143,202 +132,13 @@ def describe_error(error: BaseException, contract: TableContract | None = None) 
     return text
 
 
-class _TextStream:
-    """File-like view of the decompressed bytes: checks they are text, drops a byte-order mark
-    (and, for CSV, leading blank lines), counts physical lines, and can append a suffix."""
-
-    def __init__(self, stream: Any, key: str, *, csv: bool, suffix: bytes = b""):
-        self._stream = stream
-        self._suffix = suffix
-        self._key = key
-        self._utf8 = codecs.getincrementaldecoder("utf-8")() if csv else None
-        self._offset = 0  # decompressed bytes handed on
-        self.closed = False
-        self.breaks = _LineBreaks() if csv else None
-        first = self._stream.read(1 << 16)
-        if first.startswith(_BOM):
-            first = first[len(_BOM) :]
-        for signature, what in _BINARY_SIGNATURES:
-            if first.startswith(signature):
-                raise InvalidRawFile(f"{key}: not text: the decompressed content is {what}")
-        if first[:3] == b"BZh" and first[4:10] == b"1AY&SY":
-            raise InvalidRawFile(f"{key}: not text: the decompressed content is bzip2 data")
-        if b"\x00" in first[:8192]:
-            raise InvalidRawFile(f"{key}: not text: the decompressed content is binary (NUL bytes)")
-        self.leading_blank_lines = 0
-        if csv:
-            first = self._skip_blank_lines(first)
-        self._pending = first
-        self.empty = not first
-
-    def _skip_blank_lines(self, data: bytes) -> bytes:
-        while True:
-            match = _FIRST_LINE.match(data)
-            line = match.group(1) if match else data
-            try:
-                blank = is_blank_line(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                blank = False  # perhaps a character cut by the read: the parser decides
-            if not blank:
-                return data
-            if match is None:  # blank so far, no line break yet
-                more = self._stream.read(1 << 16)
-                if not more:
-                    return b""
-                data += more
-                continue
-            data = data[match.end() :]
-            self.leading_blank_lines += 1
-
-    def read(self, size: int = -1) -> bytes:
-        if self._pending:
-            chunk, self._pending = self._pending, b""
-        else:
-            chunk = self._stream.read(size if size is not None and size >= 0 else 1 << 20)
-        if chunk:
-            self._check_utf8(chunk, final=False)
-            if self.breaks is not None:
-                self.breaks.feed(chunk)
-            self._offset += len(chunk)
-            return chunk
-        self._check_utf8(b"", final=True)
-        if self.breaks is not None:
-            self.breaks.finish()
-        chunk, self._suffix = self._suffix, b""
-        return chunk
-
-    def _check_utf8(self, chunk: bytes, *, final: bool) -> None:
-        """CSV text must be UTF-8 throughout (checked here, before the parser sees a row)."""
-        if self._utf8 is None or (chunk.isascii() and not self._utf8.getstate()[0]):
-            return
-        try:
-            self._utf8.decode(chunk, final)
-        except UnicodeDecodeError as error:
-            seen = (self.breaks.lines if self.breaks else 0) + self.leading_blank_lines + 1
-            line = seen + chunk.count(b"\n", 0, max(error.start, 0))
-            raise InvalidRawFile(
-                f"{self._key}: not UTF-8 text ({error.reason} at byte "
-                f"{self._offset + error.start:,} of the decompressed data, near line {line})"
-            ) from None
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class _LineBreaks:
-    """Counts the line breaks of the data and notes its empty lines (the CSV parser skips
-    them, so they are invisible in its output but move every later record's line)."""
-
-    def __init__(self) -> None:
-        self.lines = 0  # breaks seen
-        self.empty: deque[int] = deque()  # physical numbers of empty lines (after the first)
-        self._cr = False
-        self._at_line_start = False  # leading blank lines are skipped before the parser
-
-    def feed(self, chunk: bytes) -> None:
-        if self._cr:
-            chunk, self._cr = b"\r" + chunk, False
-        if b"\r" in chunk:
-            if chunk.endswith(b"\r"):
-                chunk, self._cr = chunk[:-1], True
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if not chunk:
-            return
-        base = self.lines
-        if self._at_line_start and chunk[:1] == b"\n":
-            self.empty.append(base + 1)
-        counted = 0
-        found = chunk.find(b"\n\n")
-        while found != -1:
-            base += chunk.count(b"\n", counted, found + 1)
-            counted = found + 1
-            self.empty.append(base + 1)
-            found = chunk.find(b"\n\n", found + 1)
-        self.lines += chunk.count(b"\n")
-        self._at_line_start = chunk.endswith(b"\n")
-
-    def finish(self) -> None:
-        if self._cr:
-            self._cr = False
-            self.feed(b"\n")
-
-
-class _RecordLines:
-    """Physical start line of each record, from the breaks inside records and the empty lines."""
-
-    def __init__(self, breaks: _LineBreaks, first_line: int):
-        self.breaks = breaks
-        self.offset = first_line - 1  # leading blank lines skipped before the parser
-        self.next_start = 1
-        self.last_start = first_line
-
-    def starts(self, inner: np.ndarray) -> np.ndarray:
-        """Start lines of the next records, whose values hold ``inner`` line breaks each."""
-        if not len(inner):
-            return np.empty(0, dtype=np.int64)
-        inner = inner.astype(np.int64, copy=False)
-        before = np.concatenate(([0], np.cumsum(inner)[:-1])) if len(inner) > 1 else np.zeros(1)
-        starts = self.next_start + np.arange(len(inner), dtype=np.int64) + before.astype(np.int64)
-        empty = self.breaks.empty
-        if empty and empty[0] <= int(starts[-1] + inner[-1]):
-            starts = self._with_empty_lines(starts, inner)
-        self.next_start = int(starts[-1] + inner[-1]) + 1
-        self.last_start = int(starts[-1]) + self.offset
-        return starts + self.offset
-
-    def _with_empty_lines(self, starts: np.ndarray, inner: np.ndarray) -> np.ndarray:
-        empty, shift = self.breaks.empty, 0
-        out = starts.copy()
-        for i in range(len(starts)):
-            start = int(starts[i]) + shift
-            while empty and empty[0] < start:  # inside the previous record's values
-                empty.popleft()
-            while empty and empty[0] == start:  # an empty line before this record
-                empty.popleft()
-                shift += 1
-                start += 1
-            out[i] = start
-        end = int(out[-1] + inner[-1])
-        while empty and empty[0] <= end:  # inside the last record's values
-            empty.popleft()
-        return out
-
-
-def _line_breaks(values: pa.Array) -> pa.Array:
-    crlf = pc.count_substring(values, "\r\n")
-    breaks = pc.add(pc.count_substring(values, "\n"), pc.count_substring(values, "\r"))
-    return pc.fill_null(pc.subtract(breaks, crlf), 0)
-
-
-def _inner_breaks(batch: pa.RecordBatch) -> np.ndarray:
-    """Line breaks inside each row's values (quoted values may span lines); zeros if none."""
-    spans = None
-    for column in batch.columns:
-        data = column.buffers()[2] if column.null_count < len(column) else None
-        if data is None:
-            continue
-        raw = data.to_pybytes()
-        if b"\n" not in raw and b"\r" not in raw:
-            continue
-        counted = _line_breaks(column).to_numpy(zero_copy_only=False)
-        spans = counted if spans is None else spans + counted
-    return spans if spans is not None else np.zeros(batch.num_rows, dtype=np.int64)
-
-
-def _text_breaks(text: str) -> int:
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
-
-
 def _csv_batches(stream: Any, contract: TableContract, key: str) -> Iterator[RawBatch]:
     end_mark = _END_MARK + "," * (len(contract.column_names) + 1)
-    text = _TextStream(stream, key, csv=True, suffix=b"\n" + end_mark.encode())
+    text = TextStream(stream, key, csv=True, suffix=b"\n" + end_mark.encode())
     if text.empty:
         raise InvalidRawFile(f"{key}: empty file: no header row")
     assert text.breaks is not None
-    records = _RecordLines(text.breaks, first_line=text.leading_blank_lines + 1)
+    records = RecordLines(text.breaks, first_line=text.leading_blank_lines + 1)
     invalid: list[Any] = []  # (record number, text, expected, found) in parser order
     ended = False
 
@@ -357,7 +157,7 @@ def _csv_batches(stream: Any, contract: TableContract, key: str) -> Iterator[Raw
             raise _unterminated(key, text.leading_blank_lines + 1) from None
         raise
     names = reader.schema.names
-    header_start = records.starts(np.asarray([sum(_text_breaks(n) for n in names)]))
+    header_start = records.starts(np.asarray([sum(text_breaks(n) for n in names)]))
     if any(_END_MARK in name for name in names):
         raise _unterminated(key, int(header_start[0]))
     check_header(names, contract, key)
@@ -376,7 +176,7 @@ def _csv_batches(stream: Any, contract: TableContract, key: str) -> Iterator[Raw
         raise _unterminated(key, records.last_start)
 
 
-def _open_csv(text: _TextStream, contract: TableContract, on_invalid_row: Any) -> Any:
+def _open_csv(text: TextStream, contract: TableContract, on_invalid_row: Any) -> Any:
     return pacsv.open_csv(
         pa.PythonFile(text, mode="r"),
         # Single-threaded parsing is what gives row numbers to invalid rows.
@@ -411,7 +211,7 @@ def _csv_batch(
     batch: pa.RecordBatch,
     invalid: list[Any],
     first_record: int,
-    records: _RecordLines,
+    records: RecordLines,
     key: str,
 ) -> RawBatch:
     count = batch.num_rows + len(invalid)
@@ -424,8 +224,8 @@ def _csv_batch(
             "(unbalanced quotes or delimiters); nothing from this file was ingested"
         )
     inner = np.zeros(count, dtype=np.int64)
-    inner[~is_bad] = _inner_breaks(batch)
-    inner[is_bad] = [_text_breaks(row[1]) for row in invalid]
+    inner[~is_bad] = inner_breaks(batch)
+    inner[is_bad] = [text_breaks(row[1]) for row in invalid]
     starts = records.starts(inner)
     unparsable = [
         UnparsableRow(
@@ -494,7 +294,7 @@ def _jsonl_batches(stream: Any, contract: TableContract, key: str) -> Iterator[R
     lines: list[int] = []
     unparsable: list[UnparsableRow] = []
     first = True
-    for number, raw in enumerate(_lines(_TextStream(stream, key, csv=False)), start=1):
+    for number, raw in enumerate(_lines(TextStream(stream, key, csv=False)), start=1):
         if is_blank_line(raw):
             continue  # blank lines are no records (counted by neither controller nor ingest)
         text = raw.strip()
@@ -528,7 +328,7 @@ def _check_json_lines(text: str, line: int, key: str) -> None:
         )
 
 
-def _lines(stream: _TextStream) -> Iterator[str]:
+def _lines(stream: TextStream) -> Iterator[str]:
     pending = b""
     while chunk := stream.read(1 << 20):
         pending += chunk
