@@ -31,8 +31,8 @@ def write_review_flat(rows: int, folder: Path) -> None:
 
     from datalake.contracts import REVIEW_FLAT
     from datalake.reviews import generate_reviews, sample_file
+    from workloads.shared.tables import iceberg_schema
     from workloads.silver.merge import conform
-    from workloads.silver.tables import iceberg_schema
 
     connection = duckdb.connect()
     connection.register("reviews", generate_reviews(rows, seed=42))
@@ -70,7 +70,7 @@ def run_arrow(folder: Path) -> dict:
     from datalake.contracts import REVIEW_FLAT
     from workloads.bronze.runtime import use_lean_memory_pool
     from workloads.gold.marts import run_marts
-    from workloads.silver.tables import ensure_table, table_properties
+    from workloads.shared.tables import ensure_table, table_properties
 
     use_lean_memory_pool()
     warehouse = folder / "arrow"
@@ -97,10 +97,9 @@ def run_spark(folder: Path) -> dict:
     from datalake.contracts import REVIEW_FLAT
     from workloads.gold import spark_job as gold_job
     from workloads.gold.handlers import manifest
+    from workloads.shared.tables import spark_spec, table_properties
     from workloads.silver import spark_job as silver_job
     from workloads.silver.spark_session import local_iceberg_session
-    from workloads.silver.spec import spark_spec
-    from workloads.silver.tables import table_properties
 
     spark = local_iceberg_session(str(folder / "spark"), catalog="bench")
     spark.sparkContext.setLogLevel("ERROR")

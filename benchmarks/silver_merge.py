@@ -83,8 +83,8 @@ def run_arrow(folder: Path) -> dict:
 
     from datalake.contracts import get_contract
     from workloads.bronze.runtime import use_lean_memory_pool
+    from workloads.shared.tables import ensure_table, table_properties
     from workloads.silver.merge import merge_batch
-    from workloads.silver.tables import ensure_table, table_properties
 
     use_lean_memory_pool()
     warehouse = folder / "arrow-warehouse"
@@ -108,10 +108,9 @@ def run_arrow(folder: Path) -> dict:
 
 def run_spark(folder: Path) -> dict:
     from datalake.contracts import get_contract
+    from workloads.shared.tables import spark_spec, table_properties
     from workloads.silver import spark_job
     from workloads.silver.spark_session import local_iceberg_session
-    from workloads.silver.spec import spark_spec
-    from workloads.silver.tables import table_properties
 
     started = time.perf_counter()
     spark = local_iceberg_session(str(folder / "spark-warehouse"), catalog="bench")

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bronze_scope import LAYER, BronzeScope
-from components.code import lambda_code
+from components.code import lambda_archive
 from components.layer_function import LambdaRuntime, async_failures_to, layer_function
 from components.options import child_options
 from components.policies import control_table_access, kms_use, logs_write, s3_read, sqs_send
@@ -48,7 +48,7 @@ def bronze_lambda_runtime(
         ).value
     )
     return LambdaRuntime(
-        code=lambda_code(ingestion),
+        code=lambda_archive(ingestion.lambda_runtime, ingestion.lambda_architecture),
         runtime=ingestion.lambda_runtime,
         architecture=ingestion.lambda_architecture,
         layers=(layer,),

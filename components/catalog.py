@@ -11,6 +11,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.foundation import after
 from components.options import stateful_options
 from datalake.layout import layer_prefix
 from datalake.naming import Layer, layer_tags
@@ -59,7 +60,7 @@ class LakeCatalog(pulumi.ComponentResource):
             database_name: str = args[f"{layer.value}_database_name"]  # type: ignore[literal-required]
             self.databases[layer] = aws.glue.CatalogDatabase(
                 f"{name}-{layer.value}",
-                name=pulumi.Output.all(ready, database_name).apply(lambda v: v[1]),
+                name=after(ready, database_name),
                 description=f"{layer.value.capitalize()} layer of the data lake",
                 location_uri=pulumi.Output.concat(
                     "s3://", args["lake_bucket_name"], "/", layer_prefix(layer.value)

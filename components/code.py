@@ -15,7 +15,6 @@ import pulumi
 
 from components.bundle import ROOT, build_cache
 from components.lambda_bundle import LambdaBundleSpec, build_lambda_bundle
-from datalake.settings import IngestionSettings
 
 __all__ = [
     "LAMBDA_PACKAGES",
@@ -23,7 +22,6 @@ __all__ = [
     "ROOT",
     "lambda_archive",
     "lambda_bundle_spec",
-    "lambda_code",
     "pinned_requirements",
 ]
 
@@ -74,8 +72,3 @@ def lambda_archive(runtime: str, architecture: str) -> pulumi.FileArchive:
     """
     spec = lambda_bundle_spec(runtime, architecture)
     return pulumi.FileArchive(str(build_lambda_bundle(spec, build_cache())))
-
-
-def lambda_code(ingestion: IngestionSettings) -> pulumi.FileArchive:
-    """:func:`lambda_archive` for the runtime and architecture of the ``ingestion`` settings."""
-    return lambda_archive(ingestion.lambda_runtime, ingestion.lambda_architecture)

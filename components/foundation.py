@@ -183,13 +183,18 @@ def alarm_actions(lake: LakeIdentity) -> list[str]:
 T = TypeVar("T")
 
 
+def after(ready: pulumi.Input[Any], value: pulumi.Input[T]) -> pulumi.Output[T]:
+    """``value``, carrying a dependency on ``ready`` (and on the resources behind it)."""
+    return pulumi.Output.all(ready, value).apply(lambda v: v[1])
+
+
 def after_lake_formation(foundation: LakeFoundation, value: pulumi.Input[T]) -> pulumi.Output[T]:
     """``value``, carrying a dependency on Lake Formation readiness.
 
     A resource that takes this output as an input is created after the Lake Formation admins and
     the location registration, with no ``depends_on`` on a component it would otherwise need.
     """
-    return pulumi.Output.all(foundation["lake_formation_ready"], value).apply(lambda v: v[1])
+    return after(foundation["lake_formation_ready"], value)
 
 
 M = TypeVar("M", bound=BaseModel)

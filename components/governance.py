@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from components.foundation import LakeIdentity, lf_tag_key, names_of
 from components.options import child_options, stateful_options
+from components.workloads import deployer_arn
 from datalake.layout import layer_prefix
 from datalake.naming import Layer, layer_tags
 
@@ -158,14 +159,6 @@ class LakeGovernance(pulumi.ComponentResource):
                 "lake_formation_ready": self.lake_formation_ready,
             }
         )
-
-
-def deployer_arn(parent: pulumi.Resource, caller_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """The IAM principal behind the deploying session (an assumed role's role ARN)."""
-    session = aws.iam.get_session_context_output(
-        arn=caller_arn, opts=pulumi.InvokeOutputOptions(parent=parent)
-    )
-    return session.issuer_arn
 
 
 def admins_with(deployer: str, admins: list[str]) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.workloads import deployer_arn
 from datalake.layout import (
     ACCESS_LOGS_PREFIX,
     BRONZE_PREFIX,
@@ -110,8 +111,8 @@ def deployment_perimeter(
     caller = aws.get_caller_identity_output(opts=invoke)
     partition = aws.get_partition_output(opts=invoke)
     # The caller may be an assumed-role session; policies name the role itself.
-    deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke)
-    return pulumi.Output.all(partition.partition, caller.account_id, deployer.issuer_arn).apply(
+    deployer = deployer_arn(parent, caller.arn)
+    return pulumi.Output.all(partition.partition, caller.account_id, deployer).apply(
         lambda v: Perimeter(
             partition=v[0],
             account_id=v[1],

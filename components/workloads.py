@@ -147,6 +147,14 @@ def workload_log_group(
     )
 
 
+def deployer_arn(parent: pulumi.Resource, caller_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The IAM principal behind the deploying session (an assumed role's role ARN)."""
+    session = aws.iam.get_session_context_output(
+        arn=caller_arn, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    return session.issuer_arn
+
+
 def regional_arn(
     service: str, region: str, account: pulumi.Input[str], resource: pulumi.Input[str]
 ) -> pulumi.Output[str]:

@@ -33,7 +33,6 @@ from datalake.control_table import (
     INDEX_BY_OBJECT_KEY,
     INDEX_BY_TABLE_CHECKSUM,
 )
-from datalake.control_table import TABLE_KEY_SCHEMA as TABLE_KEY_SCHEMA  # components read it
 
 MAX_ERROR_LENGTH = 4000
 
