@@ -24,11 +24,7 @@ from rich.table import Table
 from datalake.control import ControlRecordError
 from datalake.operations import (
     Aws,
-    LakeOutputs,
-    OperationsError,
     execution_failure,
-    load_output_mapping,
-    load_outputs,
     parse_tables,
     reprocess,
     start_ingestion,
@@ -37,6 +33,7 @@ from datalake.operations import (
     upload_seed,
     wait_for,
 )
+from datalake.stack_outputs import LakeOutputs, OperationsError, load_output_mapping, load_outputs
 from datalake.verify import verify_main
 
 EXPECTED_ERRORS = (OperationsError, ControlRecordError, ClientError, BotoCoreError, Boto3Error)

@@ -30,9 +30,6 @@ from datalake.control import (
 from datalake.control_table import create_control_table
 from datalake.operations import (
     Aws,
-    LakeOutputs,
-    OperationsError,
-    load_outputs,
     parse_tables,
     reprocess,
     review_part_sizes,
@@ -42,6 +39,7 @@ from datalake.operations import (
     wait_for,
 )
 from datalake.reviews import sample_file
+from datalake.stack_outputs import LakeOutputs, OperationsError, load_outputs
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/states"
