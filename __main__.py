@@ -1,7 +1,10 @@
-"""The data lake program: settings in, components composed, outputs out.
+"""The data lake program: settings and domain in, components composed, outputs out.
 
-storage → control → governance → catalog → (foundation) → pii → bronze → silver → gold
+storage → control → governance → catalog (+ the domain) → (foundation) → pii → bronze → silver
+→ gold
 """
+
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -20,13 +23,16 @@ from components import (
     workload_defaults,
 )
 from datalake.naming import CONFIG_KEY, CONFIG_NAMESPACE, Layer, default_tags
-from datalake.settings import SettingsError, load_settings
+from datalake.settings import SettingsError
+from datalake.stack import load_lake
 
 try:
-    settings = load_settings(
+    # The domain file (datalake:lake.domain) is relative to the project directory: this one.
+    settings, domain = load_lake(
         pulumi.Config(CONFIG_NAMESPACE).get_object(CONFIG_KEY),
         project=pulumi.get_project(),
         environment=pulumi.get_stack(),
+        root=Path(__file__).resolve().parent,
     )
 except SettingsError as error:
     raise pulumi.RunError(str(error)) from None
@@ -86,6 +92,9 @@ catalog = LakeCatalog(
         "iam_compatible": governance_settings.permission_mode == "iam-compatible",
         "lake_formation_ready": governance.lake_formation_ready,
         "protect": lake["protect"],
+        "domain": domain.to_document(),
+        "artifacts_bucket_name": storage.artifacts_bucket_name,
+        "kms_key_arn": storage.key_arn,
     },
     opts,
 )
@@ -96,6 +105,7 @@ foundation = lake_foundation(
     control=control,
     governance=governance,
     catalog=catalog,
+    domain=domain.to_document(),
 )
 
 pii = PIIMasker(
@@ -146,6 +156,7 @@ for name, value in {
     "kms_key_alias": storage.key_alias,
     **{f"{purpose.value}_bucket": bucket for purpose, bucket in storage.bucket_names.items()},
     **{f"{layer.value}_database": db for layer, db in catalog.database_names.items()},
+    "domain_uri": catalog.domain_uri,
     "control_table_name": control.table_name,
     "control_table_stream_arn": control.stream_arn,
     "lakeformation_registration_role_arn": governance.registration_role_arn,

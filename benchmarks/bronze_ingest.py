@@ -25,6 +25,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from measure import measure_child  # noqa: E402
 
 
+def review_contract():
+    """The review table of the beer example domain (the benchmark's input)."""
+    from datalake.domain import default_domain_path, load_domain
+
+    return load_domain(default_domain_path()).table("review")
+
+
 def run_core(raw: Path, out: Path) -> dict:
     """The ingest core (reader + validation + masking hook + Parquet), on local files."""
     import pyarrow as pa
@@ -50,6 +57,7 @@ def run_core(raw: Path, out: Path) -> dict:
     result = convert_raw(
         pa.CompressedInputStream(pa.OSFile(str(raw)), "gzip"),
         record,
+        contract=review_contract(),
         masker=RedactDeclaredPii(),
         parquet_path=out / "core.parquet",
         quarantine_path=out / "core-quarantine.jsonl.gz",
@@ -64,8 +72,7 @@ def run_spark(raw: Path, out: Path) -> dict:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    from datalake.contracts import REVIEW
-
+    review = review_contract()
     started = time.perf_counter()
     spark = (
         SparkSession.builder.master("local[2]")
@@ -84,11 +91,11 @@ def run_spark(raw: Path, out: Path) -> dict:
             F.col(c.name)
             .cast({"long": "bigint", "double": "double"}.get(c.type.value, "string"))
             .alias(c.name)
-            for c in REVIEW.columns
+            for c in review.columns
         ]
     )
     ok = F.col("review_id").isNotNull()
-    for column in REVIEW.columns:
+    for column in review.columns:
         if column.minimum is not None:
             ok = ok & (F.col(column.name).isNull() | (F.col(column.name) >= column.minimum))
         if column.maximum is not None:
@@ -134,11 +141,11 @@ def main() -> None:
         print(json.dumps(runner(args.raw, args.out)))
         return
 
-    from datalake.reviews import write_reviews_csv
+    from examples.beer.generate import csv_gz, generate_reviews
 
     with tempfile.TemporaryDirectory(prefix="bronze-bench-") as tmp:
         raw = Path(tmp, "reviews.csv.gz")
-        write_reviews_csv(raw, args.rows, seed=42)
+        raw.write_bytes(csv_gz(generate_reviews(args.rows, seed=42)))
         print(f"input: {args.rows:,} review rows, {raw.stat().st_size / 2**20:.1f} MiB gzip CSV")
         results = [_measure("core", raw, Path(tmp))]
         if not args.skip_spark:

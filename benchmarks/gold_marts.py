@@ -1,11 +1,13 @@
-"""Benchmark: the five gold marts over 1.5 million review_flat rows, arrow vs Spark local[2].
+"""Benchmark: the beer example's marts over 1.5 million rows of their view, arrow vs Spark local[2].
 
     .venv/bin/python benchmarks/gold_marts.py [--rows 1500000] [--skip-spark]
 
-review_flat is built once (untimed) from generated reviews joined with the sample beers,
-breweries and profiles, written as Parquet, and loaded into each engine's own local Iceberg
-warehouse (untimed). Timed: every mart recomputed for every month and the partitions replaced.
-Each engine runs in its own process; peak RSS covers the whole process tree.
+The marts and their source view come from the beer example's domain file (the default
+domain). The view is built once (untimed) from the example generator's batch files, with the
+view's own SQL (``workloads/shared/view_sql.py``) and period columns, written as Parquet, and
+loaded into each engine's own local Iceberg warehouse (untimed). Timed: every mart of the view
+recomputed for every period and the partitions replaced. Each engine runs in its own process;
+peak RSS covers the whole process tree.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -24,55 +27,66 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from measure import measure_child  # noqa: E402
 
 
-def write_review_flat(rows: int, folder: Path) -> None:
+def benchmark_view() -> tuple[Any, Any]:
+    """The default domain and the source view of its first mart (the marts benchmarked)."""
+    from datalake.domain import default_domain_path, load_domain
+
+    domain = load_domain(default_domain_path())
+    return domain, domain.view(domain.marts[0].source)
+
+
+def write_view(rows: int, folder: Path) -> None:
+    """Generate the example's input, build the view from its batch files, write Parquet."""
     import duckdb
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from datalake.contracts import REVIEW_FLAT
-    from datalake.reviews import generate_reviews, sample_file
-    from workloads.shared.tables import iceberg_schema
-    from workloads.silver.merge import conform
+    from datalake.contracts import RawFormat
+    from datalake.inputs import generate_input, input_files
+    from workloads.shared import view_sql
+    from workloads.shared.tables import conform, iceberg_schema
+    from workloads.silver.views import period_values
 
+    domain, view = benchmark_view()
+    generate_input(domain, folder / "input", rows=rows, files=1, seed=42)
+    batches: dict[str, list[pa.Table]] = {}
+    for file in input_files(domain, folder / "input"):
+        if file.format is RawFormat.CSV and file.table in view.tables:
+            batches.setdefault(file.table, []).append(pacsv.read_csv(file.path))
     connection = duckdb.connect()
-    connection.register("reviews", generate_reviews(rows, seed=42))
-    for table in ("beer", "brewery", "profile"):
-        connection.register(table, pacsv.read_csv(sample_file(table)))
-    flat = connection.sql(
-        """
-        SELECT r.*, b.beer_name, b.beer_style, b.beer_abv, w.brewery_name, p.profile_name,
-               p.state, year(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS review_year,
-               month(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS review_month,
-               NULL::TIMESTAMPTZ AS created_at, NULL::TIMESTAMPTZ AS updated_at,
-               NULL::TIMESTAMPTZ AS deleted_at
-        FROM reviews r
-        LEFT JOIN beer b ON r.beer_id = b.beer_id
-        LEFT JOIN brewery w ON r.brewery_id = w.brewery_id
-        LEFT JOIN profile p ON r.profile_id = p.profile_id
-        """
-    ).to_arrow_table()
-    pq.write_table(
-        conform(flat, iceberg_schema(REVIEW_FLAT).as_arrow()), folder / "review_flat.parquet"
-    )
+    relations = {table: f"t_{table}" for table in view.tables}
+    for table, parts in batches.items():
+        silver = iceberg_schema(domain.table(table)).as_arrow()  # audit columns read null
+        rows_in = pa.concat_tables([conform(part, silver) for part in parts])
+        connection.register(relations[table], rows_in)
+    spec = view.spec()
+    flat = connection.sql(view_sql.view_select(spec, relations)).to_arrow_table()
+    source = view_sql.period_source(spec)
+    values = period_values(flat.column(source), view.period.kind, [p for _, p in view.period.parts])
+    for (column, _), array in zip(view.period.parts, values, strict=True):
+        flat = flat.append_column(column, array)
+    pq.write_table(conform(flat, iceberg_schema(view.contract).as_arrow()), folder / "view.parquet")
 
 
-def months_of(folder: Path) -> list[list[int]]:
+def partitions_of(folder: Path) -> list[tuple[int, ...]]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(folder / "review_flat.parquet", columns=["review_year", "review_month"])
-    return sorted({(y, m) for y, m in zip(*(c.to_pylist() for c in table.columns), strict=True)})
+    _, view = benchmark_view()
+    table = pq.read_table(folder / "view.parquet", columns=list(view.partition_columns))
+    return sorted({tuple(row) for row in zip(*(c.to_pylist() for c in table.columns), strict=True)})
 
 
 def run_arrow(folder: Path) -> dict:
     import pyarrow.parquet as pq
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from datalake.contracts import REVIEW_FLAT
     from workloads.bronze.runtime import use_lean_memory_pool
     from workloads.gold.marts import run_marts
     from workloads.shared.tables import ensure_table, table_properties
 
     use_lean_memory_pool()
+    domain, view = benchmark_view()
     warehouse = folder / "arrow"
     warehouse.mkdir()
     catalog = SqlCatalog(
@@ -81,43 +95,43 @@ def run_arrow(folder: Path) -> dict:
     catalog.create_namespace("silver")
     catalog.create_namespace("gold")
     properties = table_properties(128, 7, 5)
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT, properties)
-    review_flat.append(pq.read_table(folder / "review_flat.parquet"))
-    months = [tuple(m) for m in months_of(folder)]
+    source = ensure_table(catalog, "silver", view.contract, properties)
+    source.append(pq.read_table(folder / "view.parquet"))
+    partitions = partitions_of(folder)
     started = time.perf_counter()
-    results = run_marts(catalog, "gold", review_flat, months, properties)
+    results = run_marts(catalog, "gold", source, domain.marts_of(view.name), partitions, properties)
     return {
         "seconds": time.perf_counter() - started,
         "rows": sum(r.rows for r in results),
-        "months": len(months),
+        "partitions": len(partitions),
     }
 
 
 def run_spark(folder: Path) -> dict:
-    from datalake.contracts import REVIEW_FLAT
     from workloads.gold import spark_job as gold_job
     from workloads.gold.handlers import manifest
+    from workloads.shared.spark_common import ensure_table
     from workloads.shared.tables import spark_spec, table_properties
-    from workloads.silver import spark_job as silver_job
     from workloads.silver.spark_session import local_iceberg_session
 
+    domain, view = benchmark_view()
     spark = local_iceberg_session(str(folder / "spark"), catalog="bench")
     spark.sparkContext.setLogLevel("ERROR")
     properties = table_properties(128, 7, 5)
     spark.sql("CREATE NAMESPACE IF NOT EXISTS bench.lake")
-    source = "bench.lake.review_flat"
-    silver_job.ensure_table(spark, source, spark_spec(REVIEW_FLAT, properties))
-    spark.read.parquet(str(folder / "review_flat.parquet")).writeTo(source).append()
-    months = months_of(folder)
-    marts = manifest(properties)["marts"]
+    source = f"bench.lake.{view.name}"
+    ensure_table(spark, source, spark_spec(view.contract, properties))
+    spark.read.parquet(str(folder / "view.parquet")).writeTo(source).append()
+    partitions = partitions_of(folder)
+    marts = manifest(domain, properties, {view.name: partitions})["marts"]
     started = time.perf_counter()
     rows = sum(
-        gold_job.run_mart(spark, source, f"bench.lake.{name}", mart, months)
-        for name, mart in marts.items()
+        gold_job.run_mart(spark, source, f"bench.lake.{mart.name}", marts[mart.name], partitions)
+        for mart in domain.marts_of(view.name)
     )
     seconds = time.perf_counter() - started
     spark.stop()
-    return {"seconds": seconds, "rows": rows, "months": len(months)}
+    return {"seconds": seconds, "rows": rows, "partitions": len(partitions)}
 
 
 def main() -> None:
@@ -133,10 +147,14 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="gold-bench-") as tmp:
         folder = Path(tmp)
-        write_review_flat(args.rows, folder)
+        write_view(args.rows, folder)
         engines = ["arrow"] if args.skip_spark else ["arrow", "spark"]
         results = [measure_child(Path(__file__), e, "--folder", str(folder)) for e in engines]
-    print(f"input: {args.rows:,} review_flat rows, {results[0]['months']} months, five marts")
+    domain, view = benchmark_view()
+    print(
+        f"input: {args.rows:,} generated rows, view {view.name}, {results[0]['partitions']} "
+        f"partitions, {len(domain.marts_of(view.name))} marts"
+    )
     print(
         "{:<7} {:>10} {:>10} {:>10} {:>12}".format(
             "engine", "marts s", "mart rows", "process s", "peak RSS MB"

@@ -1,4 +1,4 @@
-"""Benchmark: silver merge of reviews, the arrow engine against Spark local[2], in one run.
+"""Benchmark: silver merge of the beer example's reviews, arrow engine against Spark local[2].
 
     .venv/bin/python benchmarks/silver_merge.py [--rows 1500000] [--changes 50000] [--skip-spark]
 
@@ -25,6 +25,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from measure import measure_child  # noqa: E402
 
 
+def _contract():
+    """The merged table: the beer example's base table of its view (the reviews)."""
+    from datalake.domain import default_domain_path, load_domain
+
+    domain = load_domain(default_domain_path())
+    return domain.table(next(iter(domain.views.values())).base)
+
+
 def write_inputs(rows: int, changes: int, folder: Path) -> tuple[Path, Path]:
     """Initial and change batches of bronze review rows, as Parquet."""
     import numpy as np
@@ -32,11 +40,10 @@ def write_inputs(rows: int, changes: int, folder: Path) -> tuple[Path, Path]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from datalake.contracts import get_contract
-    from datalake.reviews import generate_reviews
+    from examples.beer.generate import generate_reviews
     from workloads.bronze.ingest import bronze_schema
 
-    schema = bronze_schema(get_contract("review"))
+    schema = bronze_schema(_contract())
     start = datetime(2026, 1, 1, tzinfo=UTC)
 
     def bronze(table: pa.Table, operations: list[str], at: datetime) -> pa.Table:
@@ -81,7 +88,6 @@ def run_arrow(folder: Path) -> dict:
     import pyarrow.parquet as pq
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from datalake.contracts import get_contract
     from workloads.bronze.runtime import use_lean_memory_pool
     from workloads.shared.tables import ensure_table, table_properties
     from workloads.silver.merge import merge_batch
@@ -93,7 +99,7 @@ def run_arrow(folder: Path) -> dict:
         "bench", uri=f"sqlite:///{warehouse}/c.db", warehouse=f"file://{warehouse}"
     )
     catalog.create_namespace("silver")
-    contract = get_contract("review")
+    contract = _contract()
     table = ensure_table(catalog, "silver", contract, table_properties(128, 7, 5))
     timings = {}
     for step in ("initial", "changes"):
@@ -107,7 +113,6 @@ def run_arrow(folder: Path) -> dict:
 
 
 def run_spark(folder: Path) -> dict:
-    from datalake.contracts import get_contract
     from workloads.shared.tables import spark_spec, table_properties
     from workloads.silver import spark_job
     from workloads.silver.spark_session import local_iceberg_session
@@ -117,7 +122,7 @@ def run_spark(folder: Path) -> dict:
     spark.sparkContext.setLogLevel("ERROR")
     timings = {"session": time.perf_counter() - started}
     spark.sql("CREATE NAMESPACE IF NOT EXISTS bench.silver")
-    spec = spark_spec(get_contract("review"), table_properties(128, 7, 5))
+    spec = spark_spec(_contract(), table_properties(128, 7, 5))
     spark_job.ensure_table(spark, "bench.silver.review", spec)
     for step in ("initial", "changes"):
         started = time.perf_counter()

@@ -1,17 +1,18 @@
 """Pulumi ComponentResources of the data lake, one concern per module.
 
-Import a single component into your own Pulumi program::
+Import a single component into your own Pulumi program (the wheel installs this package as
+``datalake.components``; in this repository it is the top-level ``components``)::
 
-    from components import LakeStorage, LakeStorageArgs
+    from datalake.components import LakeStorage, LakeStorageArgs
 
 The same components are served to programs in any Pulumi language by the component provider
 in ``provider/`` (``pulumi package add <repo>/provider``).
 """
 
-from components.bronze import BronzeZone, BronzeZoneArgs
-from components.catalog import LakeCatalog, LakeCatalogArgs
-from components.control_table import ProcessingControlTable, ProcessingControlTableArgs
-from components.foundation import (
+from .bronze import BronzeZone, BronzeZoneArgs
+from .catalog import LakeCatalog, LakeCatalogArgs
+from .control_table import ProcessingControlTable, ProcessingControlTableArgs
+from .foundation import (
     LakeFoundation,
     LakeIdentity,
     WorkloadDefaults,
@@ -19,14 +20,14 @@ from components.foundation import (
     lake_identity,
     workload_defaults,
 )
-from components.gold import GoldMart, GoldMartArgs
-from components.gold_access import GoldConsumerAccess, GoldConsumerAccessArgs
-from components.governance import LakeGovernance, LakeGovernanceArgs
-from components.network import IngestionNetwork, IngestionNetworkArgs
-from components.pii import PIIMasker, PIIMaskerArgs
-from components.silver import SilverPipeline, SilverPipelineArgs
-from components.spark_runtime import SparkRuntime, SparkRuntimeArgs
-from components.storage import LakeStorage, LakeStorageArgs
+from .gold import GoldMart, GoldMartArgs
+from .gold_access import GoldConsumerAccess, GoldConsumerAccessArgs
+from .governance import LakeGovernance, LakeGovernanceArgs
+from .network import IngestionNetwork, IngestionNetworkArgs
+from .pii import PIIMasker, PIIMaskerArgs
+from .silver import SilverPipeline, SilverPipelineArgs
+from .spark_runtime import SparkRuntime, SparkRuntimeArgs
+from .storage import LakeStorage, LakeStorageArgs
 
 PROVIDER_NAME = "datalake"
 """Package name of the component provider: type tokens are ``datalake:index:<Name>``."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.options import child_options
-from components.workloads import WorkloadRole
 from datalake.naming import layer_tags
+
+from .options import child_options
+from .workloads import WorkloadRole
 
 ALARM_PERIOD_SECONDS = 300
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600

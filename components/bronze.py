@@ -21,32 +21,41 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import executions_failed_alarm, failure_alarm
-from components.bronze_dispatch import (
+from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE
+from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
+from datalake.runtime import BronzeRuntime, PiiRuntime, combined_environment
+from datalake.settings import DEV_ENVIRONMENTS, IngestionSettings, NetworkSettings
+
+from .alarms import executions_failed_alarm, failure_alarm
+from .bronze_dispatch import (
     Dispatch,
     IngestTargets,
     control_stream_pipe,
     ingestion_machine,
 )
-from components.bronze_lambdas import bronze_lambda_runtime, lite_ingest, processing_controller
-from components.bronze_scope import LAYER, BronzeScope
-from components.bronze_tables import bronze_tables
-from components.foundation import (
+from .bronze_lambdas import bronze_lambda_runtime, lite_ingest, processing_controller
+from .bronze_scope import LAYER, BronzeScope
+from .bronze_tables import bronze_tables
+from .foundation import (
     LakeFoundation,
     LakeIdentity,
     after_lake_formation,
     alarm_actions,
+    foundation_domain,
     names_of,
     section_settings,
 )
-from components.ingest_task import ingest_task
-from components.network import IngestionNetwork, IngestionNetworkArgs
-from components.options import child_options
-from components.policies import control_table_access, kms_use, metrics_put, s3_read, s3_write
-from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE
-from datalake.layout import BRONZE_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX
-from datalake.runtime import BronzeRuntime, PiiRuntime, combined_environment
-from datalake.settings import DEV_ENVIRONMENTS, IngestionSettings, NetworkSettings
+from .ingest_task import ingest_task
+from .network import IngestionNetwork, IngestionNetworkArgs
+from .options import child_options
+from .policies import (
+    control_table_access,
+    domain_read,
+    kms_use,
+    metrics_put,
+    s3_read,
+    s3_write,
+)
 
 DEAD_LETTER_QUEUES = {"controller": "controller", "ingest": "bronze-ingest", "pipe": "bronze-pipe"}
 """Alarm purpose -> queue purpose of the zone's three dead-letter queues."""
@@ -66,7 +75,7 @@ class BronzeZoneArgs(TypedDict):
     network: NotRequired[dict[str, Any]]
     """The ``network`` settings section (subnets for the Fargate task, or a VPC is created)."""
     classification_tag_key: NotRequired[pulumi.Input[str]]
-    """When given, bronze columns are tagged with their contract classification under this
+    """When given, bronze columns are tagged with their domain classification under this
     Lake Formation tag key (``PIIMasker.classification_tag_key``)."""
 
 
@@ -86,7 +95,7 @@ class BronzeZone(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     """The ingest image, by digest."""
     bronze_table_names: pulumi.Output[list[str]]
-    """The bronze Glue tables, one per contract."""
+    """The bronze Glue tables, one per table of the domain."""
 
     def __init__(
         self, name: str, args: BronzeZoneArgs, opts: pulumi.ResourceOptions | None = None
@@ -124,6 +133,7 @@ class BronzeZone(pulumi.ComponentResource):
             landing_bucket_name=foundation["landing_bucket_name"],
             landing_bucket_arn=foundation["landing_bucket_arn"],
             control_table_arn=foundation["control_table_arn"],
+            artifacts_bucket_arn=foundation["artifacts_bucket_arn"],
             environment=environment,
             logs=controller_logs,
             dead_letters=queues["controller"],
@@ -132,6 +142,7 @@ class BronzeZone(pulumi.ComponentResource):
         # --- workers: one policy for the lite Lambda and the Fargate task ------------------
         worker_statements = (
             s3_read(foundation["landing_bucket_arn"], [RAW_PREFIX], "ReadRawObjects"),
+            domain_read(foundation["artifacts_bucket_arn"]),
             s3_write(
                 foundation["lake_bucket_arn"], [BRONZE_PREFIX, QUARANTINE_PREFIX], "WriteBronze"
             ),
@@ -198,6 +209,7 @@ class BronzeZone(pulumi.ComponentResource):
         tables = bronze_tables(
             self,
             name,
+            foundation_domain(foundation),
             lake_bucket_name=foundation["lake_bucket_name"],
             database_name=foundation["bronze_database_name"],
             classification_tag_key=(
@@ -299,12 +311,18 @@ def worker_environment(
     foundation: LakeFoundation,
     pii_environment: pulumi.Input[dict[str, str]],
 ) -> pulumi.Output[dict[str, str]]:
-    """What every bronze worker reads: its ``BronzeRuntime`` and the masker's ``PiiRuntime``."""
+    """What every bronze worker reads: its ``BronzeRuntime`` (with the domain's URI) and the
+    masker's ``PiiRuntime``."""
     return pulumi.Output.all(
-        foundation["control_table_name"], foundation["lake_bucket_name"], pii_environment
+        foundation["control_table_name"],
+        foundation["lake_bucket_name"],
+        foundation["domain_uri"],
+        pii_environment,
     ).apply(
         lambda v: combined_environment(
-            BronzeRuntime.for_lake(ingestion, control_table=v[0], lake_bucket=v[1]),
-            PiiRuntime.from_environment(v[2]),
+            BronzeRuntime.for_lake(
+                ingestion, control_table=v[0], lake_bucket=v[1], domain_uri=v[2]
+            ),
+            PiiRuntime.from_environment(v[3]),
         )
     )

@@ -19,7 +19,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.asl import (
+from datalake.control import failure_update_parameters
+from datalake.errors import NOT_RETRYABLE
+from datalake.naming import layer_tags
+from datalake.runtime import CONTROL_ID
+
+from .asl import (
     ALL_ERRORS,
     DISCARD,
     DYNAMODB_UPDATE_ITEM,
@@ -36,14 +41,10 @@ from components.asl import (
     lambda_invoke,
     never_retry,
 )
-from components.bronze_scope import LAYER, BronzeScope
-from components.options import child_options
-from components.policies import kms_use, sqs_send, state_machine_log_delivery
-from components.workloads import WorkloadRole, regional_arn, standard_state_machine
-from datalake.control import failure_update_parameters
-from datalake.errors import NOT_RETRYABLE
-from datalake.naming import layer_tags
-from datalake.runtime import CONTROL_ID
+from .bronze_scope import LAYER, BronzeScope
+from .options import child_options
+from .policies import kms_use, sqs_send, state_machine_log_delivery
+from .workloads import WorkloadRole, regional_arn, standard_state_machine
 
 CONTAINER_NAME = "ingest"
 """The Fargate task's one container (the state machine overrides its environment)."""

@@ -17,13 +17,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.bronze_scope import LAYER, BronzeScope
-from components.code import lambda_archive
-from components.layer_function import LambdaRuntime, async_failures_to, layer_function
-from components.options import child_options
-from components.policies import control_table_access, kms_use, logs_write, s3_read, sqs_send
 from datalake.layout import RAW_PREFIX, RAW_SUFFIXES
 from datalake.settings import IngestionSettings
+
+from .bronze_scope import LAYER, BronzeScope
+from .code import lambda_archive
+from .layer_function import LambdaRuntime, async_failures_to, layer_function
+from .options import child_options
+from .policies import (
+    control_table_access,
+    domain_read,
+    kms_use,
+    logs_write,
+    s3_read,
+    sqs_send,
+)
 
 CONTROLLER_HANDLER = "workloads.bronze.handlers.controller_handler"
 INGEST_HANDLER = "workloads.bronze.handlers.ingest_handler"
@@ -63,15 +71,18 @@ def processing_controller(
     landing_bucket_name: pulumi.Input[str],
     landing_bucket_arn: pulumi.Input[str],
     control_table_arn: pulumi.Input[str],
+    artifacts_bucket_arn: pulumi.Input[str],
     environment: pulumi.Input[Mapping[str, str]],
     logs: aws.cloudwatch.LogGroup,
     dead_letters: aws.sqs.Queue,
 ) -> aws.lambda_.Function:
-    """The controller and the landing bucket's notification of every new raw object."""
+    """The controller and the landing bucket's notification of every new raw object (it reads
+    the domain to know the tables)."""
     role = scope.role(
         "processing-controller",
         "lambda.amazonaws.com",
         s3_read(landing_bucket_arn, [RAW_PREFIX], "ReadRawObjects"),
+        domain_read(artifacts_bucket_arn),
         kms_use(scope.kms_key_arn, encrypt=True),
         control_table_access(control_table_arn, update=False),
         logs_write(logs.arn),

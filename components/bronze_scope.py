@@ -13,10 +13,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.layer_function import dead_letter_queue
-from components.options import child_options
-from components.workloads import WorkloadRole, workload_log_group, workload_role
 from datalake.naming import LakeNames
+
+from .layer_function import dead_letter_queue
+from .options import child_options
+from .workloads import WorkloadRole, workload_log_group, workload_role
 
 LAYER = "bronze"
 

@@ -1,7 +1,7 @@
-"""Bronze tables in Glue: one per contract, queryable in Athena with no crawler.
+"""Bronze tables in Glue: one per table of the domain, queryable in Athena with no crawler.
 
 lake bronze/<table>/year=YYYY/month=MM/day=DD/*.parquet
-  └─ Glue table <bronze database>.<table>: contract columns + lineage, partition projection
+  └─ Glue table <bronze database>.<table>: the table's columns + lineage, partition projection
        └─ (optional) Lake Formation classification tags on the table and its columns
 """
 
@@ -12,10 +12,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.options import child_options
-from components.pii import classify_columns
-from datalake.contracts import BRONZE_PARTITION_KEYS, CONTRACTS, TableContract, bronze_columns
+from datalake.contracts import BRONZE_PARTITION_KEYS, TableContract, bronze_columns
+from datalake.domain import Domain
 from datalake.layout import BRONZE_PREFIX
+
+from .options import child_options
+from .pii import classify_columns
 
 HIVE_PARQUET = "org.apache.hadoop.hive.ql.io.parquet"
 PROJECTION_YEARS = "2020,2100"
@@ -70,20 +72,21 @@ def glue_bronze_table_args(
 def bronze_tables(
     parent: pulumi.Resource,
     name: str,
+    domain: Domain,
     *,
     lake_bucket_name: pulumi.Input[str],
     database_name: pulumi.Input[str],
     classification_tag_key: pulumi.Input[str] | None,
 ) -> dict[str, aws.glue.CatalogTable]:
-    """A Glue table per contract, its columns tagged with their classification when a
-    Lake Formation tag key is given (the key must carry Lake Formation readiness)."""
+    """A Glue table per table of ``domain``, its columns tagged with their classification when
+    a Lake Formation tag key is given (the key must carry Lake Formation readiness)."""
     tables = {
         table: aws.glue.CatalogTable(
             f"{name}-table-{table}",
             **glue_bronze_table_args(contract, lake_bucket_name, database_name),
             opts=child_options(parent),
         )
-        for table, contract in CONTRACTS.items()
+        for table, contract in domain.tables.items()
     }
     if classification_tag_key is not None:
         for table, glue_table in tables.items():
@@ -92,7 +95,7 @@ def bronze_tables(
                 parent=parent,
                 database=glue_table.database_name,
                 table=glue_table.name,
-                contract=CONTRACTS[table],
+                contract=domain.table(table),
                 tag_key=classification_tag_key,
                 depends_on=[glue_table],
             )

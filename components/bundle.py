@@ -12,7 +12,9 @@ default ``<repository>/.build``) and are replaced atomically.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -20,8 +22,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The repository: the packages bundled live under it."""
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""This package: ``components/`` of the repository, or ``datalake/components/`` of the wheel."""
+ROOT = PACKAGE_DIR.parent
+"""The directory holding ``workloads/`` beside this package: the repository, or the installed
+``datalake`` package (``setup.py`` lays the wheel out so)."""
+INSTALLED = not (ROOT / "datalake" / "__init__.py").is_file()
+"""Whether the library runs from an installed wheel rather than from its repository."""
+DATALAKE_DIR = ROOT if INSTALLED else ROOT / "datalake"
+"""The ``datalake`` package's directory (bundled into the Lambda zip and the image)."""
+WORKLOADS_DIR = ROOT / "workloads"
+"""The ``workloads`` package's directory (bundled under its own name, ``workloads/``)."""
+NESTED_DIRS = ("components", "workloads", "examples") if INSTALLED else ()
+"""Directories under the installed ``datalake`` package that are not its code: never bundled as
+part of ``datalake/``."""
+PROJECT_FILES_DIR = PACKAGE_DIR / "project_files" if INSTALLED else ROOT
+"""Where ``constraints.txt`` and ``.dockerignore`` are: the repository, or the copies the wheel
+carries."""
+CONSTRAINTS = PROJECT_FILES_DIR / "constraints.txt"
+"""The pinned versions of every dependency (the Lambda bundle's and the image's pins)."""
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_COMPRESSLEVEL = 9
@@ -35,8 +54,10 @@ Member = bytes | Path
 
 
 def build_cache() -> Path:
-    """Where built bundles are kept between program runs."""
-    return Path(os.environ.get("DATALAKE_BUILD_CACHE", ROOT / ".build"))
+    """Where built bundles are kept between program runs: ``DATALAKE_BUILD_CACHE``, else
+    ``.build`` in the repository (or, from a wheel, in the Pulumi project's directory)."""
+    default = Path.cwd() / ".build" if INSTALLED else ROOT / ".build"
+    return Path(os.environ.get("DATALAKE_BUILD_CACHE", default))
 
 
 def is_executable(path: Path) -> bool:
@@ -90,3 +111,31 @@ def cached_file(kind: str, digest: str, file_name: str, content: bytes) -> Path:
         temporary.write_bytes(content)
         temporary.replace(path)
     return path
+
+
+def staged_tree(kind: str, files: Mapping[str, Path]) -> Path:
+    """A directory holding ``files`` (relative name -> source), written once under
+    ``<build cache>/<kind>/<digest>/`` and replaced atomically; the digest covers names and
+    contents. The Fargate image's build context, when the library runs from a wheel."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0".encode())
+        digest.update(hashlib.sha256(files[name].read_bytes()).digest())
+    target = build_cache() / kind / digest.hexdigest()[:32]
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for name, source in files.items():
+            destination = staging / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():  # else another run staged the same tree first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,9 +1,9 @@
 """The Lambda code of the lake: one deterministic bundle for every function.
 
-``datalake/`` + ``workloads/`` + the wheels the handlers import beyond the Lambda runtime
-(boto3) and the pyarrow layer, pinned by ``constraints.txt``, for the Lambda's Python version
-and architecture (``components/lambda_bundle.py`` builds it, ``components/bundle.py`` writes and
-caches it).
+``datalake/`` + ``workloads/`` (from the repository or the installed wheel) + the wheels the
+handlers import beyond the Lambda runtime (boto3) and the pyarrow layer, pinned by
+``constraints.txt``, for the Lambda's Python version and architecture
+(``components/lambda_bundle.py`` builds it, ``components/bundle.py`` writes and caches it).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pulumi
 
-from components.bundle import ROOT, build_cache
-from components.lambda_bundle import LambdaBundleSpec, build_lambda_bundle
+from .bundle import CONSTRAINTS, DATALAKE_DIR, NESTED_DIRS, ROOT, WORKLOADS_DIR, build_cache
+from .lambda_bundle import LambdaBundleSpec, build_lambda_bundle
 
 __all__ = [
     "LAMBDA_PACKAGES",
     "LAMBDA_SIZE_BUDGET_BYTES",
     "ROOT",
+    "WORKLOADS_DIR",
     "lambda_archive",
     "lambda_bundle_spec",
     "pinned_requirements",
@@ -57,10 +58,11 @@ def pinned_requirements(packages: tuple[str, ...], constraints: Path) -> tuple[s
 def lambda_bundle_spec(runtime: str, architecture: str) -> LambdaBundleSpec:
     """What goes into the bundle for a Lambda runtime (``python3.12``) and architecture."""
     return LambdaBundleSpec(
-        source_packages=(ROOT / "datalake", ROOT / "workloads"),
-        requirements=pinned_requirements(LAMBDA_PACKAGES, ROOT / "constraints.txt"),
+        source_packages=(DATALAKE_DIR, WORKLOADS_DIR),
+        requirements=pinned_requirements(LAMBDA_PACKAGES, CONSTRAINTS),
         python_version=runtime.removeprefix("python"),
         architecture=architecture,
+        excluded_dirs=tuple(DATALAKE_DIR / name for name in NESTED_DIRS),
     )
 
 

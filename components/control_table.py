@@ -13,9 +13,10 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.options import stateful_options
 from datalake.control_table import TABLE_KEY_SCHEMA
 from datalake.naming import layer_tags
+
+from .options import stateful_options
 
 
 class ProcessingControlTableArgs(TypedDict):

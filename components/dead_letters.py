@@ -13,11 +13,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import failure_alarm
-from components.layer_function import dead_letter_queue
-from components.options import child_options
-from components.policies import Statement, sqs_send
 from datalake.naming import LakeNames, service_endpoint
+
+from .alarms import failure_alarm
+from .layer_function import dead_letter_queue
+from .options import child_options
+from .policies import Statement, sqs_send
 
 QUEUE_DEPTH_METRIC = "ApproximateNumberOfMessagesVisible"
 

@@ -1,25 +1,30 @@
 """What every layer builds on: the lake's identity and its foundation resources, by reference.
 
 ``__main__.py`` builds one :class:`LakeFoundation` from the foundation components (storage,
-catalog, control table, governance) and hands it to each layer component, with that layer's own
-settings section. Both are plain typed dictionaries, so Pulumi's component provider can serve the
-layer components to programs in any Pulumi language.
+catalog, control table, governance) and the lake's domain, and hands it to each layer component,
+with that layer's own settings section. Both are plain typed dictionaries, so Pulumi's component
+provider can serve the layer components to programs in any Pulumi language. The domain travels as
+its canonical document (``domain``, read back with :func:`foundation_domain`) and as the URI the
+workloads read it from (``domain_uri``, the catalog's published copy).
 """
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import pulumi
 from pydantic import BaseModel, ValidationError
 
+from datalake.domain import Domain, DomainError
 from datalake.naming import LakeNames
 from datalake.settings import SettingsError, SettingsIssue, config_path
 
 if TYPE_CHECKING:
-    from components.catalog import LakeCatalog
-    from components.control_table import ProcessingControlTable
-    from components.governance import LakeGovernance
-    from components.storage import LakeStorage
+    from .catalog import LakeCatalog
+    from .control_table import ProcessingControlTable
+    from .governance import LakeGovernance
+    from .storage import LakeStorage
 
 
 class LakeIdentity(TypedDict):
@@ -98,6 +103,12 @@ class LakeFoundation(TypedDict):
     lake_formation_ready: pulumi.Input[str]
     """Resolves once the Lake Formation admins and the registered location exist: every grant,
     LF-Tag and tag assignment waits for it."""
+    domain: dict[str, Any]
+    """The lake's domain (tables, views, marts) as its canonical document
+    (``datalake.domain.Domain.to_document()``): every layer builds its tables from it."""
+    domain_uri: pulumi.Input[str]
+    """Where the workloads read that document (``s3://<artifacts>/domain/<digest>.json``,
+    ``LakeCatalog.domain_uri``); every workload's ``DATALAKE_DOMAIN``."""
 
 
 def lake_foundation(
@@ -108,8 +119,10 @@ def lake_foundation(
     control: "ProcessingControlTable",
     governance: "LakeGovernance",
     catalog: "LakeCatalog",
+    domain: Mapping[str, Any],
 ) -> LakeFoundation:
-    """The foundation reference, from the four foundation components."""
+    """The foundation reference, from the four foundation components and the domain document
+    the catalog published."""
     return LakeFoundation(
         lake=lake,
         workloads=workloads,
@@ -129,7 +142,23 @@ def lake_foundation(
         silver_database_name=catalog.silver_database_name,
         gold_database_name=catalog.gold_database_name,
         lake_formation_ready=governance.lake_formation_ready,
+        domain=dict(domain),
+        domain_uri=catalog.domain_uri,
     )
+
+
+def foundation_domain(foundation: LakeFoundation) -> Domain:
+    """The foundation's domain, validated once per document (a bad one fails the program
+    with every problem, under ``foundation.domain``)."""
+    return _domain_of(json.dumps(foundation["domain"], sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _domain_of(document: str) -> Domain:
+    try:
+        return Domain.from_document(json.loads(document))
+    except DomainError as error:
+        raise pulumi.RunError(f"foundation.domain: {error}") from None
 
 
 def lake_identity(settings: Any) -> LakeIdentity:

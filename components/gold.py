@@ -11,17 +11,18 @@
       detail-type SilverPipelineSucceeded, this lake's silver database; DLQ ─┐
     EventBridge Scheduler (gold.schedule, optional; DLQ) ────────────────────┴─▶ gold-marts
       state machine (Standard); each DLQ alarms when it is not empty
-            Plan λ: claim the pending gold records (one per changed month), write the manifest
-            ──Choice: nothing pending──▶ done
-            ──Map over the marts declared in datalake/contracts/gold.py (MaxConcurrency
-              gold.max_concurrency), per mart:
-                 Spark (emr-serverless:startJobRun.sync) --mode marts --mart M --months [[y, m]]
+            Plan λ: claim the pending gold records (one per changed view partition), write the
+              manifest (marts' SQL, each view's partitions), return the marts of those views
+            ──Choice: nothing to build──▶ done
+            ──Map over those marts of the domain (MaxConcurrency gold.max_concurrency), per mart:
+                 Spark (emr-serverless:startJobRun.sync) --mode marts --mart M
                    ──Retry──▶ success
                    └─Catch─▶ the failure is kept in the Map output; the other marts carry on
             ──Choice: a mart failed──▶ Fail λ (records error, naming every failed mart) ──▶ Fail
             ──▶ Finish λ (records success)
-    Athena workgroup gold-consumers: engine v3, configuration enforced, results SSE-KMS (lake
-      key) in observer/athena-results/, per-query scan cutoff; one named query per mart
+    Athena workgroup gold-consumers (components/gold_athena.py): engine v3, configuration
+      enforced, results SSE-KMS (lake key) in observer/athena-results/, per-query scan cutoff;
+      one named query per mart of the domain
     Lake Formation  the three databases tagged with the layer LF-Tag (governance's), the gold
                 database also classification = internal
     GoldConsumerAccess (components/gold_access.py): the consumer role, the optional demo user,
@@ -32,12 +33,17 @@ Start a run by hand (after a backfill, or to test a deployment) with no input::
     aws stepfunctions start-execution \\
       --state-machine-arn "$(pulumi stack output gold_state_machine_arn)"
 
-With nothing pending the run ends at once; every run rebuilds exactly the months of the gold
-records it claims, so starting one twice is harmless.
+With nothing pending the run ends at once; every run rebuilds exactly the view partitions of
+the gold records it claims, in the marts of those views, so starting one twice is harmless.
+
+The marts come from the lake's domain (``foundation["domain"]``, the canonical document): the
+component refuses a domain whose marts would publish a PII column, declares their named
+queries, and hands the plan Lambda the domain's URI (``DATALAKE_DOMAIN``), from which it
+renders each mart's SQL at run time.
 
 **The gold tables are not declared here.** They are Iceberg tables that the gold Spark job
-creates and evolves from the mart declarations (columns, partitioned by review_year and
-review_month), like the silver job does for silver: a Glue Iceberg table resource cannot
+creates and evolves from the mart declarations (columns, partitioned by the period columns of
+the mart's source view), like the silver job does for silver: a Glue Iceberg table resource cannot
 declare the Iceberg partition spec and only writes metadata when it is created, so a column
 added to a mart would never reach the table. The tables inherit the gold database's LF-Tags
 (``layer=gold``, ``classification=internal``), so the consumer grants cover every mart,
@@ -46,7 +52,7 @@ refuses a mart that would publish a column classified ``pii`` (``components/gold
 
 The Spark job's command line, as this component passes it (``components/gold_machine.py``)::
 
-    --mode marts --mart M --months '[[year, month], ...]' --manifest s3://<artifacts>/gold/runs/…
+    --mode marts --mart M --manifest s3://<artifacts>/gold/runs/…
     --source-database <silver database>
     --catalog glue --database <gold database>
 """
@@ -55,39 +61,41 @@ import json
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_aws as aws
 
-from components.alarms import executions_failed_alarm
-from components.code import ROOT
-from components.foundation import LakeFoundation, alarm_actions, lf_tag_key, section_settings
-from components.gold_access import GoldConsumerAccess
-from components.gold_machine import gold_definition
-from components.gold_queries import (
-    EXAMPLE_LIMIT,
-    check_no_pii_columns,
-    example_queries_markdown,
-    example_query,
-)
-from components.gold_starts import after_silver, silver_succeeded_pattern
-from components.layer_parts import LayerParts, invoke_statement
-from components.layer_tags import tag_databases_by_layer
-from components.options import child_component_options, child_options
-from components.policies import s3_write
-from components.spark_runtime import SparkRuntime, SparkRuntimeArgs
-from components.spark_tasks import JobRetries
-from components.workloads import s3_uri
-from datalake.contracts.gold import MARTS
 from datalake.layout import (
-    ATHENA_RESULTS_PREFIX,
     GOLD_EMR_LOGS_PREFIX,
     GOLD_JOBS_PREFIX,
     GOLD_PREFIX,
     GOLD_RUNS_PREFIX,
     SILVER_PREFIX,
 )
-from datalake.naming import layer_tags
 from datalake.runtime import GoldRuntime
 from datalake.settings import GoldSettings
+
+from .alarms import executions_failed_alarm
+from .code import ROOT
+from .foundation import (
+    LakeFoundation,
+    alarm_actions,
+    foundation_domain,
+    lf_tag_key,
+    section_settings,
+)
+from .gold_access import GoldConsumerAccess
+from .gold_athena import consumer_workgroup
+from .gold_machine import gold_definition
+from .gold_queries import (
+    check_no_pii_columns,
+    example_queries_markdown,
+    example_query,
+)
+from .gold_starts import after_silver, silver_succeeded_pattern
+from .layer_parts import LayerParts, invoke_statement
+from .layer_tags import tag_databases_by_layer
+from .options import child_component_options
+from .policies import domain_read, s3_write
+from .spark_runtime import SparkRuntime, SparkRuntimeArgs
+from .spark_tasks import JobRetries
 
 PLAN_HANDLER = "workloads.gold.handlers.plan_handler"
 FINISH_HANDLER = "workloads.gold.handlers.finish_handler"
@@ -95,7 +103,6 @@ FAIL_HANDLER = "workloads.gold.handlers.fail_handler"
 
 SPARK_JOB_ENTRY = ROOT / "workloads" / "gold" / "spark_job.py"
 """The gold Spark entry script; read when the component is created (tests point it elsewhere)."""
-ATHENA_ENGINE_VERSION = "Athena engine version 3"
 PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS = 512, 300
 RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS = 256, 60
 
@@ -152,8 +159,9 @@ class GoldMart(pulumi.ComponentResource):
         self, name: str, args: GoldMartArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("datalake:index:GoldMart", name, None, opts)
-        check_no_pii_columns()
         foundation = args["foundation"]
+        domain = foundation_domain(foundation)
+        check_no_pii_columns(domain.marts)
         gold = section_settings(GoldSettings, "gold", args.get("gold"))
         parts = self._parts = LayerParts(self, name, "gold", foundation)
         silver_database = foundation["silver_database_name"]
@@ -167,11 +175,14 @@ class GoldMart(pulumi.ComponentResource):
         workloads = foundation["workloads"]
         file_size = args.get("target_file_size_mb", 128)
         environment = pulumi.Output.all(
-            foundation["control_table_name"], foundation["artifacts_bucket_name"]
+            foundation["control_table_name"],
+            foundation["artifacts_bucket_name"],
+            foundation["domain_uri"],
         ).apply(
             lambda v: GoldRuntime(
                 control_table=v[0],
                 artifacts_bucket=v[1],
+                domain_uri=v[2],
                 max_attempts=workloads["max_attempts"],
                 lease_seconds=workloads["lease_seconds"],
                 target_file_size_mb=file_size,
@@ -183,7 +194,10 @@ class GoldMart(pulumi.ComponentResource):
             "Claims pending gold records and writes the run's manifest of marts",
             PLAN_HANDLER,
             environment,
-            [s3_write(foundation["artifacts_bucket_arn"], [GOLD_RUNS_PREFIX], "WriteManifests")],
+            [
+                s3_write(foundation["artifacts_bucket_arn"], [GOLD_RUNS_PREFIX], "WriteManifests"),
+                domain_read(foundation["artifacts_bucket_arn"]),  # renders the marts' SQL
+            ],
             memory_mb=PLAN_MEMORY_MB,
             timeout_seconds=PLAN_TIMEOUT_SECONDS,
         )
@@ -216,7 +230,6 @@ class GoldMart(pulumi.ComponentResource):
                     fail_function_arn=v[2],
                     job=v[3],
                     source_database=v[4],
-                    marts=[mart.name for mart in MARTS],
                     max_concurrency=gold.max_concurrency,
                     retries=JobRetries.of(workloads),
                 ).to_json(parts.names.partition)
@@ -253,7 +266,7 @@ class GoldMart(pulumi.ComponentResource):
             )
 
         # --- Athena, the databases' LF-Tags, the consumers ----------------------------------
-        self.workgroup = self._workgroup(gold)
+        self.workgroup = consumer_workgroup(self, parts, gold, domain)
         classification_key = args.get(
             "classification_tag_key", lf_tag_key(foundation["lake"], "classification")
         )
@@ -295,47 +308,6 @@ class GoldMart(pulumi.ComponentResource):
         if gold.demo_user:
             outputs["demo_user_name"] = self.demo_user_name
         self.register_outputs(outputs)
-
-    def _workgroup(self, gold: GoldSettings) -> aws.athena.Workgroup:
-        """The consumers' workgroup, and one named query per mart in it."""
-        parts, foundation = self._parts, self._parts.foundation
-        workgroup = aws.athena.Workgroup(
-            f"{parts.name}-workgroup",
-            name=parts.names.resource("gold-consumers"),
-            description="Queries on the gold marts (PII-free); results encrypted with the lake key",
-            state="ENABLED",
-            configuration={
-                "enforce_workgroup_configuration": True,
-                "publish_cloudwatch_metrics_enabled": True,
-                "bytes_scanned_cutoff_per_query": gold.athena_bytes_scanned_cutoff_mb * 1024 * 1024,
-                "engine_version": {"selected_engine_version": ATHENA_ENGINE_VERSION},
-                "result_configuration": {
-                    "output_location": s3_uri(
-                        foundation["observer_bucket_name"], ATHENA_RESULTS_PREFIX
-                    ),
-                    "encryption_configuration": {
-                        "encryption_option": "SSE_KMS",
-                        "kms_key_arn": foundation["kms_key_arn"],
-                    },
-                },
-            },
-            # Queries consumers saved in the workgroup must not block `pulumi destroy` in dev.
-            force_destroy=not foundation["lake"]["protect"],
-            tags=layer_tags("gold"),
-            opts=child_options(self),
-        )
-        for mart in MARTS:
-            aws.athena.NamedQuery(
-                f"{parts.name}-query-{mart.name}",
-                # A label inside the workgroup (Athena names queries by id), not a physical name.
-                name=mart.name,
-                description=f"{mart.description} Top {EXAMPLE_LIMIT} of one month.",
-                workgroup=workgroup.name,
-                database=foundation["gold_database_name"],
-                query=example_query(mart),
-                opts=child_options(self),
-            )
-        return workgroup
 
 
 def spark_runtime_args(args: GoldMartArgs, gold: GoldSettings) -> SparkRuntimeArgs:

@@ -19,11 +19,12 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeFoundation, after_lake_formation, names_of
-from components.options import child_options
-from components.pii import pii_free_expression
 from datalake.layout import ATHENA_RESULTS_PREFIX
 from datalake.naming import Layer, layer_tags, partition_of, service_endpoint
+
+from .foundation import LakeFoundation, after_lake_formation, names_of
+from .options import child_options
+from .pii import pii_free_expression
 
 CONSUMER_ATHENA_ACTIONS = (
     "athena:StartQueryExecution",

@@ -1,9 +1,10 @@
 """The gold state machine, in Amazon States Language (built with ``components/asl.py``).
 
 gold-marts
-  Plan λ (claims the pending gold records, writes the manifest of marts)
-    ──Choice: nothing pending──▶ NothingPending
-    ──▶ BuildMarts (Map over the declared marts):
+  Plan λ (claims the pending gold records, writes the manifest of marts and partitions,
+         returns the marts to build: those of the views with pending partitions)
+    ──Choice: nothing to build──▶ NothingPending
+    ──▶ BuildMarts (Map over the marts to build):
           BuildMart (Spark --mode marts) ──▶ MartBuilt
              └─Catch─▶ MartFailed (kept in the Map output; the other marts go on)
     ──Choice: a mart failed──▶ MartsFailed ──▶ RecordFailure λ ──▶ Failed
@@ -12,9 +13,7 @@ gold-marts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from components.asl import (
+from .asl import (
     DISCARD,
     LAMBDA_SERVICE_RETRY,
     Catch,
@@ -28,7 +27,7 @@ from components.asl import (
     Succeed,
     lambda_invoke,
 )
-from components.spark_tasks import JobRetries, SparkJob, spark_task
+from .spark_tasks import JobRetries, SparkJob, spark_task
 
 MART_FAILED = "GoldMartFailed"
 
@@ -46,7 +45,6 @@ def _build_marts(
                 [
                     *("--mode", "marts"),
                     *("--mart", JsonPath("$.mart")),
-                    *("--months", JsonPath("States.JsonToString($.months)")),
                     *("--manifest", JsonPath("$.manifest")),
                     *("--source-database", source_database),
                 ],
@@ -65,7 +63,6 @@ def _build_marts(
         items_path="$.plan.marts",
         item_selector={
             "mart": JsonPath("$$.Map.Item.Value"),
-            "months": JsonPath("$.plan.months"),
             "manifest": JsonPath("$.plan.manifest"),
         },
         processor=per_mart,
@@ -87,14 +84,18 @@ def gold_definition(
     fail_function_arn: str,
     job: SparkJob,
     source_database: str,
-    marts: Sequence[str],
     max_concurrency: int,
     retries: JobRetries,
 ) -> StateMachine:
-    """The gold run (Standard: it waits on Spark jobs)."""
+    """The gold run (Standard: it waits on Spark jobs).
+
+    The plan Lambda reads the domain: it returns the marts of every view with pending
+    partitions, and writes each view's partitions into the run's manifest (never into the
+    state, whose payload is limited to 256 KiB), where the Spark job reads its view's.
+    """
     run = {"run_id": JsonPath("$.plan.run_id"), "control_ids": JsonPath("$.plan.control_ids")}
     return StateMachine(
-        comment="Rebuild the months of the pending gold records in every mart",
+        comment="Rebuild the view partitions of the pending gold records in their marts",
         start_at="Plan",
         states={
             "Plan": lambda_invoke(
@@ -102,18 +103,16 @@ def gold_definition(
                 {"execution_name": JsonPath("$$.Execution.Name")},
                 result_selector={
                     "run_id": JsonPath("$.Payload.run_id"),
-                    "months": JsonPath("$.Payload.months"),
+                    "marts": JsonPath("$.Payload.marts"),
                     "control_ids": JsonPath("$.Payload.control_ids"),
                     "manifest": JsonPath("$.Payload.manifest"),
-                    # The declared marts, as a literal: the Map iterates over exactly these.
-                    "marts": list(marts),
                 },
                 result_path="$.plan",
                 retry=[LAMBDA_SERVICE_RETRY],
                 next="AnyPending",
             ),
             "AnyPending": Choice(
-                [ChoiceRule("$.plan.months[0]", "IsPresent", True, "BuildMarts")],
+                [ChoiceRule("$.plan.marts[0]", "IsPresent", True, "BuildMarts")],
                 default="NothingPending",
             ),
             "NothingPending": Succeed(),

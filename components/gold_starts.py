@@ -13,12 +13,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.dead_letters import rule_dead_letters_policy, target_dead_letters
-from components.foundation import alarm_actions
-from components.layer_parts import LayerParts
-from components.options import child_options
-from components.silver_machine import EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE
 from datalake.naming import layer_tags
+
+from .dead_letters import rule_dead_letters_policy, target_dead_letters
+from .foundation import alarm_actions
+from .layer_parts import LayerParts
+from .options import child_options
+from .silver_machine import EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE
 
 EVENT_RETRY_POLICY: aws.cloudwatch.EventTargetRetryPolicyArgsDict = {
     "maximum_event_age_in_seconds": 3600,

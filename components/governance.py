@@ -19,11 +19,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeIdentity, lf_tag_key, names_of
-from components.options import child_options, stateful_options
-from components.workloads import deployer_arn
 from datalake.layout import layer_prefix
 from datalake.naming import Layer, layer_tags
+
+from .foundation import LakeIdentity, lf_tag_key, names_of
+from .options import child_options, stateful_options
+from .workloads import deployer_arn
 
 REGISTERED_PREFIXES = (Layer.BRONZE, Layer.SILVER, Layer.GOLD)
 IAM_ALLOWED_PRINCIPALS = "IAM_ALLOWED_PRINCIPALS"

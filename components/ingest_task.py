@@ -21,14 +21,24 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from components.bronze_dispatch import CONTAINER_NAME
-from components.bronze_scope import LAYER, BronzeScope
-from components.code import ROOT
-from components.options import child_options
-from components.policies import kms_use, logs_write
-from components.workloads import WorkloadRole
 from datalake.naming import layer_tags
 from datalake.settings import IngestionSettings
+
+from .bronze_dispatch import CONTAINER_NAME
+from .bronze_scope import LAYER, BronzeScope
+from .bundle import (
+    CONSTRAINTS,
+    DATALAKE_DIR,
+    INSTALLED,
+    NESTED_DIRS,
+    PROJECT_FILES_DIR,
+    ROOT,
+    WORKLOADS_DIR,
+    staged_tree,
+)
+from .options import child_options
+from .policies import kms_use, logs_write
+from .workloads import WorkloadRole
 
 IMAGE_TAG = "bronze-ingest"
 """The tag's prefix; the digest of the build context follows (``bronze-ingest-<sha256[:20]>``)."""
@@ -168,6 +178,25 @@ def container_definition(
     }
 
 
+def image_context() -> Path:
+    """The image's build context: the repository, or (from an installed wheel) a copy of what
+    the Dockerfile copies, staged under the build cache with the same relative paths."""
+    if not INSTALLED:
+        return ROOT
+    files = {".dockerignore": PROJECT_FILES_DIR / ".dockerignore", "constraints.txt": CONSTRAINTS}
+    for name, directory in (("datalake", DATALAKE_DIR), ("workloads", WORKLOADS_DIR)):
+        for path in sorted(directory.rglob("*")):
+            parts = path.relative_to(directory).parts
+            if (
+                path.is_file()
+                and "__pycache__" not in parts
+                and path.suffix != ".pyc"
+                and not (name == "datalake" and parts[0] in NESTED_DIRS)
+            ):
+                files["/".join((name, *parts))] = path
+    return staged_tree("ingest-image", files)
+
+
 def image_tag(root: Path = ROOT) -> str:
     """``bronze-ingest-<digest>``: changes with any file of the build context, so a redeploy
     with changed code pushes a new tag (an immutable repository refuses to move one)."""
@@ -191,13 +220,15 @@ def _image(
     token = aws.ecr.get_authorization_token_output(
         registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=scope.parent)
     )
+    context = image_context()
+    tag = image_tag(context)
     return docker_build.Image(
         scope.logical("image"),
-        context={"location": str(ROOT)},
-        dockerfile={"location": str(ROOT / "workloads" / "bronze" / "Dockerfile")},
+        context={"location": str(context)},
+        dockerfile={"location": str(context / "workloads" / "bronze" / "Dockerfile")},
         platforms=[docker_build.Platform(platform)],
         push=True,
-        tags=[repository.repository_url.apply(lambda url: f"{url}:{image_tag()}")],
+        tags=[repository.repository_url.apply(lambda url: f"{url}:{tag}")],
         registries=[
             {
                 "address": repository.repository_url,

@@ -15,8 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.options import child_options
 from datalake.naming import LakeNames, layer_tags
+
+from .options import child_options
 
 
 def lake_event_bus(

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.bundle import is_executable, write_zip_file
+from .bundle import is_executable, write_zip_file
 
 # Bump when the bundling logic changes, so cached zips and wheel dirs built by older code
 # are not reused.
@@ -70,6 +70,9 @@ class LambdaBundleSpec:
     requirements: tuple[str, ...]
     python_version: str = "3.12"
     architecture: str = "arm64"
+    excluded_dirs: tuple[Path, ...] = ()
+    """Directories inside a source package that are not bundled (the installed wheel keeps
+    ``components/``, ``workloads/`` and ``examples/`` under ``datalake/``)."""
 
     def __post_init__(self) -> None:
         if self.architecture not in PLATFORMS:
@@ -104,7 +107,7 @@ def build_lambda_bundle(spec: LambdaBundleSpec, cache_dir: Path) -> Path:
     """Build (or reuse from ``cache_dir``) the bundle zip for ``spec`` and return its path."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     wheels_key = _wheels_key(spec)
-    sources = sorted(_source_files(spec.source_packages))
+    sources = sorted(_source_files(spec.source_packages, spec.excluded_dirs))
 
     digest = hashlib.sha256(f"bundle:{FORMAT_VERSION}:{wheels_key}\n".encode())
     for arcname, path in sources:
@@ -246,7 +249,9 @@ def _remove_empty_dirs(root: Path) -> None:
             path.rmdir()
 
 
-def _source_files(packages: tuple[Path, ...]) -> Iterator[tuple[str, Path]]:
+def _source_files(
+    packages: tuple[Path, ...], excluded: tuple[Path, ...] = ()
+) -> Iterator[tuple[str, Path]]:
     seen: set[str] = set()
     for package in packages:
         if not package.is_dir():
@@ -254,14 +259,18 @@ def _source_files(packages: tuple[Path, ...]) -> Iterator[tuple[str, Path]]:
         if package.name in seen:
             raise LambdaBundleError(f"two source packages are named {package.name!r}")
         seen.add(package.name)
-        yield from _walk(package, prefix=f"{package.name}/")
+        yield from _walk(package, prefix=f"{package.name}/", excluded=excluded)
 
 
-def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-    """Regular files under ``root`` as (zip name, path), without bytecode caches."""
+def _walk(root: Path, prefix: str, excluded: tuple[Path, ...] = ()) -> Iterator[tuple[str, Path]]:
+    """Regular files under ``root`` as (zip name, path), without bytecode caches or the
+    ``excluded`` directories."""
+    skipped = {path.resolve() for path in excluded}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in EXCLUDED_DIRS]
         base = Path(dirpath)
+        dirnames[:] = [
+            d for d in dirnames if d not in EXCLUDED_DIRS and (base / d).resolve() not in skipped
+        ]
         for filename in filenames:
             path = base / filename
             if filename.endswith(EXCLUDED_SUFFIXES) or not path.is_file():

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.options import child_options
-from components.workloads import WorkloadRole
 from datalake.naming import layer_tags
+
+from .options import child_options
+from .workloads import WorkloadRole
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 """How long a dead-letter queue keeps a failed event: two weeks to notice and replay it."""

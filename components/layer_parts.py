@@ -19,19 +19,19 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import start_schedule
-from components.code import lambda_archive
-from components.dead_letters import scheduler_dead_letter_statements, target_dead_letters
-from components.foundation import LakeFoundation, alarm_actions, names_of
-from components.layer_function import LambdaRuntime, layer_function
-from components.policies import (
+from .alarms import start_schedule
+from .code import lambda_archive
+from .dead_letters import scheduler_dead_letter_statements, target_dead_letters
+from .foundation import LakeFoundation, alarm_actions, names_of
+from .layer_function import LambdaRuntime, layer_function
+from .policies import (
     Statement,
     control_table_access,
     kms_use,
     logs_write,
     start_execution,
 )
-from components.workloads import (
+from .workloads import (
     WorkloadRole,
     regional_arn,
     standard_state_machine,
@@ -100,7 +100,8 @@ class LayerParts:
         timeout_seconds: int,
     ) -> aws.lambda_.Function:
         """A Lambda updating control records: its role has them, ``statements``, the lake key
-        and its own logs."""
+        and its own logs. A Lambda that reads its ``DATALAKE_DOMAIN`` passes
+        ``policies.domain_read(...)`` among ``statements``."""
         foundation, workloads = self.foundation, self.foundation["workloads"]
         logs = self.logs(purpose, "/aws/lambda")
         role = self.role(

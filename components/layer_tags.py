@@ -11,10 +11,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeFoundation, after_lake_formation
-from components.options import child_options
 from datalake.contracts import Classification
 from datalake.naming import Layer
+
+from .foundation import LakeFoundation, after_lake_formation
+from .options import child_options
 
 
 def tag_databases_by_layer(

@@ -20,10 +20,11 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeIdentity, names_of
-from components.options import child_options
-from components.policies import assume_role_policy, policy_json
 from datalake.naming import layer_tags
+
+from .foundation import LakeIdentity, names_of
+from .options import child_options
+from .policies import assume_role_policy, policy_json
 
 DEFAULT_CIDR = "10.42.0.0/16"
 SUBNET_PREFIX = 20

@@ -26,7 +26,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.workloads import deployer_arn
 from datalake.layout import (
     ACCESS_LOGS_PREFIX,
     BRONZE_PREFIX,
@@ -37,6 +36,8 @@ from datalake.layout import (
     SILVER_PREFIX,
 )
 from datalake.naming import Bucket, LakeNames
+
+from .workloads import deployer_arn
 
 Policy = dict[str, Any]
 CONSUMER_ROLE = "gold-consumer"

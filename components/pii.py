@@ -17,24 +17,25 @@ from typing import Any, Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.code import lambda_archive
-from components.foundation import (
+from datalake.contracts import Classification, TableContract
+from datalake.layout import PII_VERDICT_PREFIX
+from datalake.naming import layer_tags
+from datalake.runtime import PiiRuntime
+from datalake.settings import PiiSettings
+
+from .code import lambda_archive
+from .foundation import (
     LakeFoundation,
     after_lake_formation,
     lf_tag_key,
     names_of,
     section_settings,
 )
-from components.layer_function import LambdaRuntime, layer_function
-from components.options import child_options, stateful_options
-from components.perimeter import deployment_perimeter, hmac_secret_policy
-from components.policies import kms_use, logs_write, policy_json, s3_read, s3_write
-from components.workloads import workload_log_group, workload_role
-from datalake.contracts import Classification, TableContract
-from datalake.layout import PII_VERDICT_PREFIX
-from datalake.naming import layer_tags
-from datalake.runtime import PiiRuntime
-from datalake.settings import PiiSettings
+from .layer_function import LambdaRuntime, layer_function
+from .options import child_options, stateful_options
+from .perimeter import deployment_perimeter, hmac_secret_policy
+from .policies import kms_use, logs_write, policy_json, s3_read, s3_write
+from .workloads import workload_log_group, workload_role
 
 LF_TAG = "classification"
 LF_TAG_VALUES = [c.value for c in Classification]

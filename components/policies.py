@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 
+from datalake.layout import DOMAIN_PREFIX
+
 Statement = dict[str, Any]
 
 
@@ -95,6 +97,12 @@ def s3_write(bucket_arn: Arn, prefixes: Sequence[str], sid: str) -> Statement:
         "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
         "Resource": [_under(bucket_arn, f"/{p}*") for p in prefixes],
     }
+
+
+def domain_read(artifacts_bucket_arn: Arn) -> Statement:
+    """Read the published domain documents (``artifacts/domain/*``): every workload whose
+    ``DATALAKE_DOMAIN`` is one of them."""
+    return s3_read(artifacts_bucket_arn, [DOMAIN_PREFIX], "ReadDomain")
 
 
 def kms_use(key_arn: Arn, *, encrypt: bool) -> Statement:

@@ -172,29 +172,47 @@ def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
     return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()).get("config") or {}
 
 
-def run_program(stack: str, config: dict[str, Any]) -> list[Registered]:
-    """Run ``__main__.py`` as stack ``stack`` with ``config`` and return what it registered."""
+def run_program(
+    stack: str, config: dict[str, Any], program: Path = PROGRAM, project: str = "datalake"
+) -> list[Registered]:
+    """Run ``program`` (this repository's ``__main__.py``, or any Pulumi program using the
+    components) as stack ``stack`` of ``project`` with ``config``; return what it registered.
+
+    The program's directory goes first on ``sys.path``, as under ``pulumi up``: a project's
+    own packages (its ``components/`` folder) import as they do there.
+    """
     region = (config.get("datalake:lake") or {}).get("region", "")
     monitor = RecordingMonitor(LakeMocks(partition_of(region)))
     pulumi.runtime.set_mocks(
-        monitor.mocks, project="datalake", stack=stack, preview=False, monitor=monitor
+        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
     )
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     )
+    directory = str(program.resolve().parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
 
     @pulumi.runtime.test
-    def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+    def program_run() -> None:
+        runpy.run_path(str(program), run_name="__main__")
 
     # Pulumi renders str(Output) as a warning text and carries on; here it is a bug.
     original = pulumi.Output.__str__
     pulumi.Output.__str__ = _refuse_str  # type: ignore[method-assign]
     try:
-        program()
+        program_run()
     finally:
         pulumi.Output.__str__ = original  # type: ignore[method-assign]
     return list(monitor.registered.values())
+
+
+def _project_name(directory: Path) -> str:
+    """The ``name`` in ``directory/Pulumi.yaml`` (``datalake`` without one)."""
+    project_file = directory / "Pulumi.yaml"
+    if not project_file.is_file():
+        return "datalake"
+    return str((yaml.safe_load(project_file.read_text()) or {}).get("name", "datalake"))
 
 
 def _refuse_str(self: pulumi.Output) -> str:
@@ -205,11 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     """Print the resources a stack file would declare, grouped by component."""
     parser = argparse.ArgumentParser(prog="datalake-preview", description=main.__doc__)
     parser.add_argument("stack_file", type=Path, help="Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--program",
+        type=Path,
+        default=None,
+        help="the program to run (default: __main__.py beside the stack file, else this "
+        "repository's)",
+    )
     args = parser.parse_args(argv)
     stack = stack_name(args.stack_file)
     config = yaml.safe_load(args.stack_file.read_text()).get("config") or {}
+    beside = args.stack_file.resolve().parent / "__main__.py"
+    program = args.program or (beside if beside.is_file() else PROGRAM)
+    project = _project_name(program.resolve().parent)
     try:
-        resources = run_program(stack, config)
+        resources = run_program(stack, config, program, project)
     except pulumi.RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -13,7 +13,8 @@
             ──Map over the tables (MaxConcurrency silver.max_concurrency), per table:
                  Spark merge (emr-serverless:startJobRun.sync) ──Retry──▶ Finish λ ──▶ success
                    └─Catch─▶ Fail λ (records error with the cause) ──▶ Pass: the others carry on
-            ──▶ Spark review_flat (Retry) ──▶ Gold records λ
+            ──▶ Spark views (Retry): each view's touched partitions ──▶ Gold records λ (one
+                pending gold record per replaced view partition)
             ──▶ "SilverPipelineSucceeded" on the lake's bus <project>-<env>-lake (gold
                 listens; the bus policy lets only this machine's role put events)
     EventBridge Scheduler (silver.maintenance_schedule, same time zone; DLQ, alarmed)
@@ -32,10 +33,14 @@ Python 3.9 with only pyspark and the standard library; the local modules it impo
 component passes it (``components/silver_machine.py``)::
 
     --mode merge        --manifest s3://<artifacts>/silver/runs/<run_id>/T.json
-    --mode review_flat  --changes '<the plan's review_flat object, as JSON>'
+    --mode view         --plan s3://<artifacts>/silver/runs/<run_id>/views.json
     --mode maintenance  --target-file-size-mb N --snapshot-retention-days N
                         --min-snapshots-to-keep N            (every table of the database)
     and always          --catalog glue --database <silver database>
+
+The tables and views come from the lake's domain: the Lambdas read it from
+``foundation["domain_uri"]`` (``DATALAKE_DOMAIN``), the plan Lambda hands the job each view's
+spec and table spec in the views plan.
 
 Retries of the Spark jobs follow the lake-wide workload conventions (``foundation.workloads``:
 ``max_attempts``, ``retry_interval_seconds``, ``retry_backoff_rate``).
@@ -46,16 +51,6 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import executions_failed_alarm
-from components.code import ROOT
-from components.foundation import LakeFoundation, alarm_actions, section_settings
-from components.lake_bus import lake_event_bus
-from components.layer_parts import LayerParts, invoke_statement
-from components.options import child_component_options
-from components.policies import s3_read, s3_write
-from components.silver_machine import maintenance_definition, silver_definition
-from components.spark_runtime import SparkRuntime
-from components.spark_tasks import JobRetries
 from datalake.layout import (
     BRONZE_PREFIX,
     SILVER_EMR_LOGS_PREFIX,
@@ -65,6 +60,17 @@ from datalake.layout import (
 )
 from datalake.runtime import SilverRuntime
 from datalake.settings import SilverSettings
+
+from .alarms import executions_failed_alarm
+from .code import ROOT
+from .foundation import LakeFoundation, alarm_actions, section_settings
+from .lake_bus import lake_event_bus
+from .layer_parts import LayerParts, invoke_statement
+from .options import child_component_options
+from .policies import domain_read, s3_read, s3_write
+from .silver_machine import maintenance_definition, silver_definition
+from .spark_runtime import SparkRuntime
+from .spark_tasks import JobRetries
 
 PLAN_HANDLER = "workloads.silver.handlers.plan_handler"
 FINISH_HANDLER = "workloads.silver.handlers.finish_handler"
@@ -253,11 +259,13 @@ class SilverPipeline(pulumi.ComponentResource):
             foundation["control_table_name"],
             foundation["lake_bucket_name"],
             foundation["artifacts_bucket_name"],
+            foundation["domain_uri"],
         ).apply(
             lambda v: SilverRuntime(
                 control_table=v[0],
                 lake_bucket=v[1],
                 artifacts_bucket=v[2],
+                domain_uri=v[3],
                 max_attempts=workloads["max_attempts"],
                 lease_seconds=workloads["lease_seconds"],
                 target_file_size_mb=silver.target_file_size_mb,
@@ -269,10 +277,13 @@ class SilverPipeline(pulumi.ComponentResource):
         records = {"memory_mb": RECORD_MEMORY_MB, "timeout_seconds": RECORD_TIMEOUT_SECONDS}
         plan = parts.function(
             "silver-plan",
-            "Claims pending silver records and writes one manifest per table",
+            "Claims pending silver records, writes one manifest per table and the views plan",
             PLAN_HANDLER,
             environment,
-            [s3_write(runs, [SILVER_RUNS_PREFIX], "WriteManifests")],
+            [
+                s3_write(runs, [SILVER_RUNS_PREFIX], "WriteManifests"),
+                domain_read(foundation["artifacts_bucket_arn"]),  # the tables and views
+            ],
             memory_mb=PLAN_MEMORY_MB,
             timeout_seconds=PLAN_TIMEOUT_SECONDS,
         )
@@ -294,7 +305,7 @@ class SilverPipeline(pulumi.ComponentResource):
         )
         gold_records = parts.function(
             "silver-gold-records",
-            "Registers a pending gold record per replaced review_flat month",
+            "Registers a pending gold record per replaced view partition",
             GOLD_RECORDS_HANDLER,
             environment,
             [

@@ -6,7 +6,7 @@ silver-pipeline
     ──▶ MergeTables (Map, per table):
           MergeTable (Spark --mode merge) ──▶ FinishTable λ ──▶ TableMerged
              └─Catch─▶ RecordTableFailure λ ──▶ TableFailed (the other tables go on)
-    ──▶ ReviewFlat (Spark --mode review_flat) ──▶ RegisterGoldRecords λ
+    ──▶ Views (Spark --mode view --plan <the plan's views plan>) ──▶ RegisterGoldRecords λ
     ──▶ PublishSucceeded (EventBridge, gold listens)
 silver-maintenance
   Maintain (Spark --mode maintenance: compaction, snapshot expiry)
@@ -14,7 +14,7 @@ silver-maintenance
 
 from __future__ import annotations
 
-from components.asl import (
+from .asl import (
     ALL_ERRORS,
     DISCARD,
     EVENTS_PUT_EVENTS,
@@ -31,7 +31,7 @@ from components.asl import (
     Task,
     lambda_invoke,
 )
-from components.spark_tasks import JobRetries, SparkJob, spark_task
+from .spark_tasks import JobRetries, SparkJob, spark_task
 
 EVENT_SOURCE = "datalake.silver"
 SUCCEEDED_DETAIL_TYPE = "SilverPipelineSucceeded"
@@ -91,7 +91,7 @@ def _merge_tables(
         processor=per_table,
         max_concurrency=max_concurrency,
         result_path="$.merged",
-        next="ReviewFlat",
+        next="Views",
     )
 
 
@@ -113,10 +113,10 @@ def silver_definition(
         "run_id": JsonPath("$.plan.run_id"),
         "database": job.database,
         "tables": JsonPath("$.merged"),
-        "review_flat": JsonPath("$.plan.review_flat"),
+        "views": JsonPath("$.plan.views"),
     }
     return StateMachine(
-        comment="Merge the pending bronze changes of every table into silver, then review_flat",
+        comment="Merge the pending bronze changes of every table into silver, then the views",
         start_at="Plan",
         states={
             "Plan": lambda_invoke(
@@ -126,7 +126,7 @@ def silver_definition(
                 result_selector={
                     "run_id": JsonPath("$.Payload.run_id"),
                     "tables": JsonPath("$.Payload.tables"),
-                    "review_flat": JsonPath("$.Payload.review_flat"),
+                    "views": JsonPath("$.Payload.views"),
                 },
                 result_path="$.plan",
                 retry=[LAMBDA_SERVICE_RETRY],
@@ -140,22 +140,20 @@ def silver_definition(
             "MergeTables": _merge_tables(
                 job, finish_function_arn, fail_function_arn, retry, max_concurrency
             ),
-            "ReviewFlat": spark_task(
+            # Every view of the domain, in order: the partitions the merged changes touched.
+            "Views": spark_task(
                 job,
-                "silver-review-flat",
-                [
-                    *("--mode", "review_flat"),
-                    *("--changes", JsonPath("States.JsonToString($.plan.review_flat)")),
-                ],
+                "silver-views",
+                ["--mode", "view", "--plan", JsonPath("$.plan.views.plan")],
                 retry=retry,
                 next="RegisterGoldRecords",
             ),
-            # One pending gold control record per review_flat month the job replaced.
+            # One pending gold control record per view partition the job replaced.
             "RegisterGoldRecords": lambda_invoke(
                 gold_records_function_arn,
                 {
                     "run_id": JsonPath("$.plan.run_id"),
-                    "partitions": JsonPath("$.plan.review_flat.partitions_out"),
+                    "views": JsonPath("$.plan.views.outputs"),
                 },
                 result_path=DISCARD,
                 retry=[LAMBDA_SERVICE_RETRY],

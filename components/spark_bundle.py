@@ -8,6 +8,7 @@ holds exactly the repository modules the entry imports, transitively:
     from workloads.silver import spark_session    -> workloads/silver/spark_session.py
     from workloads.shared.spark_common import x   -> workloads/shared/spark_common.py
                                                      (+ each package's __init__.py)
+    from ..shared.view_sql import y  (in a module) -> workloads/shared/view_sql.py
 
 Modules the entry does not import (the Lambda handlers, the pyiceberg engine) never reach EMR.
 Both files are content-addressed by :attr:`SparkJobBundle.digest`.
@@ -21,7 +22,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.bundle import REGULAR_FILE, cached_file, write_zip
+from .bundle import REGULAR_FILE, cached_file, write_zip
 
 DIGEST_MODULES_NAME = "silver_job_modules.zip"
 """The modules zip's name inside every digest (silver's and gold's) since the first bundles;
@@ -94,30 +95,55 @@ def build_spark_job_bundle(entry: Path, package_dir: Path | None = None) -> Spar
     package_dir = package_dir or entry.parent
     entry_source = entry.read_bytes() if entry.is_file() else b""
     modules: dict[str, bytes] = {}
-    pending = [entry_source]
+    pending: list[tuple[bytes, str]] = [(entry_source, "")]
     while pending:
-        for name, path in _local_imports(pending.pop(), package_dir).items():
+        source, package = pending.pop()
+        for name, path in _local_imports(source, package_dir, package).items():
             if name not in modules and path.resolve() != entry.resolve():
                 modules[name] = path.read_bytes()
-                pending.append(modules[name])
+                pending.append((modules[name], _package_of(name)))
     return SparkJobBundle(entry, entry_source, modules, deterministic_zip(modules))
 
 
-def _local_imports(source: bytes, package_dir: Path) -> dict[str, Path]:
-    """Zip member name -> file, for each module of ``package_dir`` that ``source`` imports."""
+def _package_of(member: str) -> str:
+    """The dotted package a zip member belongs to (``workloads/shared/x.py`` ->
+    ``workloads.shared``); ``""`` for a flat module beside the entry."""
+    return ".".join(member.split("/")[:-1])
+
+
+def _local_imports(source: bytes, package_dir: Path, package: str = "") -> dict[str, Path]:
+    """Zip member name -> file, for each module of ``package_dir`` that ``source`` imports.
+
+    ``package`` is the importing module's package: relative imports (``from .x import y``,
+    ``from ..shared import z``) resolve against it; the entry script has none."""
     found: dict[str, Path] = {}
     if not source:
         return found
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             dotted = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            dotted = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.ImportFrom) and (node.level or node.module):
+            module = _absolute(node.module, node.level, package)
+            if module is None:
+                continue
+            dotted = [module, *(f"{module}.{alias.name}" for alias in node.names)]
         else:
             continue
         for name in dotted:
             found.update(_resolve_local(name, package_dir))
     return found
+
+
+def _absolute(module: str | None, level: int, package: str) -> str | None:
+    """The absolute name of ``from <level dots><module> import ...`` in ``package`` (``None``
+    when it leaves the top package, or for a relative import in a flat module)."""
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    if level > len(parts):
+        return None
+    base = parts[: len(parts) - level + 1]
+    return ".".join([*base, *([module] if module else [])])
 
 
 def _resolve_local(dotted: str, package_dir: Path) -> dict[str, Path]:

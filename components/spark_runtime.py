@@ -22,14 +22,15 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeFoundation, after_lake_formation, names_of, section_settings
-from components.options import child_options
-from components.policies import Statement, kms_use, s3_read, s3_write
-from components.spark_bundle import build_spark_job_bundle
-from components.spark_tasks import SYNC_JOB_RULE, SparkJob, spark_run_statements
-from components.workloads import regional_arn, s3_uri, workload_log_group, workload_role
 from datalake.naming import layer_tags
 from datalake.settings import EmrServerlessSettings
+
+from .foundation import LakeFoundation, after_lake_formation, names_of, section_settings
+from .options import child_options
+from .policies import Statement, kms_use, s3_read, s3_write
+from .spark_bundle import build_spark_job_bundle
+from .spark_tasks import SYNC_JOB_RULE, SparkJob, spark_run_statements
+from .workloads import regional_arn, s3_uri, workload_log_group, workload_role
 
 READ_TABLES = ["SELECT", "DESCRIBE"]
 WRITE_TABLES = ["SELECT", "INSERT", "DELETE", "DESCRIBE", "ALTER"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 
-from components.asl import (
+from .asl import (
     ALL_ERRORS,
     DISCARD,
     EMR_SERVERLESS_START_JOB_RUN_SYNC,
@@ -28,8 +28,8 @@ from components.asl import (
     never_retry,
     states_array,
 )
-from components.foundation import WorkloadDefaults
-from components.policies import Statement, kms_use, state_machine_log_delivery
+from .foundation import WorkloadDefaults
+from .policies import Statement, kms_use, state_machine_log_delivery
 
 ICEBERG_CATALOG = "glue"
 ICEBERG_RUNTIME_JAR = "/usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar"

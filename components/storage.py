@@ -19,9 +19,6 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.foundation import LakeIdentity, names_of, section_settings
-from components.options import child_options, stateful_options
-from components.perimeter import Perimeter, bucket_policy, deployment_perimeter, key_policy
 from datalake.layout import (
     ACCESS_LOGS_PREFIX,
     ATHENA_RESULTS_PREFIX,
@@ -31,6 +28,10 @@ from datalake.layout import (
 )
 from datalake.naming import Bucket, LakeNames, layer_tags
 from datalake.settings import EncryptionSettings, LayerStorage, StorageSettings
+
+from .foundation import LakeIdentity, names_of, section_settings
+from .options import child_options, stateful_options
+from .perimeter import Perimeter, bucket_policy, deployment_perimeter, key_policy
 
 # Which settings section governs which prefix of which bucket.
 LIFECYCLE_PREFIXES: dict[Bucket, dict[str, str]] = {

@@ -14,9 +14,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.options import child_options
-from components.policies import assume_role_policy, policy_json, trust_source_arns
 from datalake.naming import LakeNames, layer_tags, partition_of
+
+from .options import child_options
+from .policies import assume_role_policy, policy_json, trust_source_arns
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,8 @@ from rich.text import Text
 
 from datalake import cli_operate
 from datalake.config_docs import generated_docs
+from datalake.domain import Domain, DomainError, default_domain_path, load_domain
+from datalake.inputs import InputError
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
 
@@ -22,8 +24,10 @@ config_app = typer.Typer(help="Check stack files and generate the configuration 
 app.add_typer(config_app, name="config")
 local_app = typer.Typer(help="Run the whole lake on this machine, on an embedded AWS emulator.")
 app.add_typer(local_app, name="local")
-seed_app = typer.Typer(help="Sample data: generate reviews, upload seed files.")
+seed_app = typer.Typer(help="Example data: generate an input folder, upload it.")
 app.add_typer(seed_app, name="seed")
+domain_app = typer.Typer(help="Check a domain file and write the reference of its tables.")
+app.add_typer(domain_app, name="domain")
 console = Console()
 cli_operate.register(app, seed_app)  # seed upload, process, status, reprocess
 
@@ -31,6 +35,31 @@ StackFile = Annotated[
     Path, typer.Argument(exists=True, dir_okay=False, help="A stack file, Pulumi.<stack>.yaml.")
 ]
 Project = Annotated[str, typer.Option(help="Pulumi project name.")]
+DomainFile = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, help="A domain file (domain.yaml).")
+]
+DomainOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--domain",
+        exists=True,
+        dir_okay=False,
+        help="The domain file; default: the example domain shipped with the library.",
+    ),
+]
+Rows = Annotated[
+    int,
+    typer.Option(
+        "--rows",
+        "--reviews",
+        min=1,
+        help="Rows the domain's example generator writes (--reviews: its older name).",
+    ),
+]
+Files = Annotated[
+    int, typer.Option(min=1, max=100, help="Files the generator splits its rows into.")
+]
+Seed = Annotated[int, typer.Option(help="Seed of the example generator (same seed, same files).")]
 
 
 def _error_line(message: object) -> Text:
@@ -43,6 +72,14 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
+def _domain(path: Path | None) -> Domain:
+    """The domain file at ``path`` (default: the shipped example); its errors end the command."""
+    try:
+        return load_domain(path or default_domain_path())
+    except DomainError as error:
+        _fail(str(error))
+
+
 def _load(stack_file: Path, project: str) -> LakeSettings:
     try:
         return load_stack_file(stack_file, project=project)
@@ -50,18 +87,35 @@ def _load(stack_file: Path, project: str) -> LakeSettings:
         _fail(str(error))
 
 
+def _stack_domain(stack_file: Path, settings: LakeSettings) -> Domain:
+    """The domain the stack's ``datalake:lake.domain`` names (relative to the project
+    directory, the stack file's), checked against the settings that name its tables."""
+    from datalake.stack import DOMAIN_SETTING, domain_issues, domain_path
+
+    try:
+        domain = load_domain(domain_path(settings.domain, stack_file.resolve().parent))
+    except DomainError as error:
+        _fail(f"{DOMAIN_SETTING}: {error}")
+    issues = domain_issues(settings, domain)
+    if issues:
+        _fail(str(SettingsError(issues)))
+    return domain
+
+
 @config_app.command("validate")
 def validate(
     stack_file: StackFile,
     project: Project = DEFAULT_PROJECT,
 ) -> None:
-    """Validate a stack file; print every problem with its config path."""
+    """Validate a stack file and the domain file it names; print every problem with its
+    config path."""
     settings = _load(stack_file, project)
+    domain = _stack_domain(stack_file, settings)
     protection = "on" if settings.protect_stateful else "off"
     console.print(
         f"[green]ok[/green] {escape(str(stack_file))}: environment "
         f"'{escape(settings.environment)}', region {escape(settings.region)}, "
-        f"protection {protection}",
+        f"protection {protection}, domain '{escape(domain.name)}'",
         highlight=False,
         soft_wrap=True,  # a long path stays on one line, as typed
     )
@@ -103,11 +157,55 @@ def docs(
             console.print(Text(f"wrote {path}"), highlight=False)
 
 
+@domain_app.command("validate")
+def domain_validate(path: DomainFile) -> None:
+    """Validate a domain file; print every problem with its path in the file."""
+    domain = _domain(path)
+    console.print(
+        Text.assemble(
+            ("ok", "green"),
+            f" {path}: domain {domain.name!r}, {len(domain.tables)} tables, "
+            f"{len(domain.views)} views, {len(domain.marts)} marts",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@domain_app.command("docs")
+def domain_docs(
+    path: DomainFile,
+    out: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Write here; default: print it.")
+    ] = None,
+) -> None:
+    """Write the markdown reference of a domain's tables, views and marts."""
+    from datalake.contracts.docs import render_tables_markdown
+
+    text = render_tables_markdown(_domain(path))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text)
+    console.print(Text(f"wrote {out}"), highlight=False)
+
+
 @local_app.command("run")
 def local_run(
-    reviews: Annotated[int, typer.Option(min=1, help="Generated reviews.")] = 100_000,
-    files: Annotated[int, typer.Option(min=1, max=100, help="Review files to split into.")] = 4,
-    seed: Annotated[int, typer.Option(help="Seed of the review generator.")] = 7,
+    domain_file: DomainOption = None,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            exists=True,
+            file_okay=False,
+            help="A folder of <table>/ folders holding raw files (.csv.gz, .jsonl.gz, .csv, "
+            ".jsonl); default: what the domain's example generator writes.",
+        ),
+    ] = None,
+    rows: Rows = 100_000,
+    files: Files = 4,
+    seed: Seed = 7,
     engine: Annotated[
         str, typer.Option(help="Silver/gold engine: arrow (pyiceberg + DuckDB) or spark.")
     ] = "arrow",
@@ -117,56 +215,70 @@ def local_run(
     """Run raw -> bronze -> silver -> gold end to end on an embedded emulator."""
     if engine not in ("arrow", "spark"):
         _fail(f"--engine must be arrow or spark, not {engine!r}")
-    # The runner drives the workloads exactly as AWS does; imported here, not at start-up.
-    from workloads.local.emulator import EmulatorError
-    from workloads.local.present import (
-        RichStages,
-        print_summary,
-        progress_bars,
-        serve_until_interrupted,
-    )
-    from workloads.local.runner import LocalLake, LocalRunReport, run_local
-
-    console.print(f"local run: {reviews:,} reviews in {files} files, engine {engine}")
+    domain = _domain(domain_file)
+    # The runner drives the workloads exactly as AWS does; imported here, not at start-up:
+    # workloads/ in the repository, datalake/workloads/ once installed from the wheel.
     try:
-        with progress_bars(console) as bars:
+        from workloads.local import emulator, present, runner
+    except ModuleNotFoundError as error:
+        if error.name not in ("workloads", "workloads.local"):
+            raise
+        from datalake.workloads.local import (  # type: ignore[import-not-found, no-redef]
+            emulator,
+            present,
+            runner,
+        )
+    try:
+        with present.progress_bars(console) as bars:
 
-            def summary_then_wait(lake: LocalLake, finished: LocalRunReport) -> None:
+            def summary_then_wait(lake: Any, finished: Any) -> None:
                 bars.stop()
-                print_summary(console, finished)
-                serve_until_interrupted(console, lake)
+                present.print_summary(console, finished)
+                present.serve_until_interrupted(console, lake)
 
-            report = run_local(
-                reviews=reviews,
+            report = runner.run_local(
+                domain=domain,
+                input=input_dir,
+                rows=rows,
                 files=files,
                 seed=seed,
                 engine=engine,
                 port=port,
-                progress=RichStages(bars),
+                progress=present.RichStages(bars, engine),
                 serve=summary_then_wait if serve else None,
             )
-    except EmulatorError as error:
+    except (emulator.EmulatorError, InputError) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         _fail("interrupted; the emulator was stopped and nothing was left running")
     if not serve:
-        print_summary(console, report)
+        present.print_summary(console, report)
     if report.errors:
         _fail(f"{len(report.errors)} error(s) during the run (listed above)")
 
 
 @seed_app.command("generate")
 def seed_generate(
-    reviews: Annotated[int, typer.Option(min=1, help="Reviews to generate.")] = 100_000,
+    domain_file: DomainOption = None,
+    rows: Rows = 100_000,
+    files: Files = 4,
+    seed: Seed = 7,
     out: Annotated[Path, typer.Option(file_okay=False, help="Output folder.")] = Path("seed"),
-    seed: Annotated[int, typer.Option(help="Seed (same seed, same file).")] = 7,
 ) -> None:
-    """Write generated reviews as a gzip CSV (the batch raw shape)."""
-    from datalake.reviews import write_reviews_csv
+    """Write the domain's example input folder (what `datalake local run` lands)."""
+    from datalake.inputs import generate_input, input_files
 
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_reviews_csv(out / "reviews.csv.gz", reviews, seed=seed)
-    console.print(Text(f"wrote {reviews:,} reviews to {path}"), highlight=False)
+    domain = _domain(domain_file)
+    try:
+        generated = generate_input(domain, out, rows=rows, files=files, seed=seed)
+        written = input_files(domain, out)
+    except InputError as error:
+        _fail(str(error))
+    console.print(
+        Text(f"wrote {generated.summary} to {out} ({len(written)} files)"),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -22,21 +22,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from datalake.control import ControlRecordError
+from datalake.inputs import InputError, generate_input
 from datalake.operations import (
     Aws,
     execution_failure,
+    operated_domain,
     parse_tables,
     reprocess,
     start_ingestion,
     start_processing,
     status_summary,
-    upload_seed,
+    upload_input,
     wait_for,
 )
 from datalake.stack_outputs import LakeOutputs, OperationsError, load_output_mapping, load_outputs
 from datalake.verify import verify_main
 
-EXPECTED_ERRORS = (OperationsError, ControlRecordError, ClientError, BotoCoreError, Boto3Error)
+EXPECTED_ERRORS = (
+    OperationsError,
+    ControlRecordError,
+    InputError,
+    ClientError,
+    BotoCoreError,
+    Boto3Error,
+)
 """Failures reported as one ``error:`` line; anything else is a bug and keeps its traceback."""
 ERROR_TEXT_WIDTH = 160
 
@@ -59,6 +68,25 @@ EndpointUrl = Annotated[
 Region = Annotated[
     str | None,
     typer.Option("--region", help="AWS region; default: the stack's region output, then boto3's."),
+]
+DomainFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--domain",
+        exists=True,
+        dir_okay=False,
+        help="The lake's domain file; default: the one --stack-file names, else the shipped "
+        "example domain.",
+    ),
+]
+StackFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--stack-file",
+        exists=True,
+        dir_okay=False,
+        help="The stack file (Pulumi.<stack>.yaml) whose datalake:lake.domain names the domain.",
+    ),
 ]
 
 
@@ -93,35 +121,52 @@ def _connect(
 
 
 def upload(
-    reviews: Annotated[int, typer.Option(min=1, help="Reviews to generate.")] = 100_000,
-    files: Annotated[int, typer.Option(min=1, help="Gzip CSV files to split them into.")] = 4,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            exists=True,
+            file_okay=False,
+            help="A folder of <table>/ folders to upload; default: what the domain's example "
+            "generator writes.",
+        ),
+    ] = None,
+    rows: Annotated[
+        int,
+        typer.Option(
+            "--rows", "--reviews", min=1, help="Rows to generate (--reviews: its older name)."
+        ),
+    ] = 100_000,
+    files: Annotated[int, typer.Option(min=1, help="Files to split them into.")] = 4,
     seed: Annotated[int, typer.Option(help="Generator seed: same seed, same bytes.")] = 7,
     first_id: Annotated[
-        int, typer.Option(min=1, help="First review id (raise it to add reviews).")
+        int, typer.Option(min=1, help="First generated key (raise it to add rows).")
     ] = 1,
+    domain_file: DomainFile = None,
+    stack_file: StackFile = None,
     outputs_file: OutputsFile = None,
     stack: StackName = None,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
 ) -> None:
-    """Upload the sample breweries, beers and profiles and generated reviews to landing raw/."""
+    """Upload an input folder (or the example generator's) to landing raw/, in landing order."""
     with _one_line_errors():
+        domain = operated_domain(domain_file, stack_file)
         outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
         with tempfile.TemporaryDirectory(prefix="datalake-seed-") as workdir:
-            keys = upload_seed(
-                aws.client("s3"),
-                outputs.landing_bucket,
-                reviews,
-                files,
-                seed,
-                Path(workdir),
-                first_id=first_id,
-            )
+            summary = f"{input_dir}"
+            if input_dir is None:
+                input_dir = Path(workdir)
+                generated = generate_input(
+                    domain, input_dir, rows=rows, files=files, seed=seed, first_id=first_id
+                )
+                summary = generated.summary
+            keys = upload_input(aws.client("s3"), outputs.landing_bucket, domain, input_dir)
     for key in keys:
         typer.echo(f"s3://{outputs.landing_bucket}/{key}")
     _console(stderr=True).print(
-        f"[green]ok[/green] uploaded {len(keys)} objects: 3 dimension files and "
-        f"{reviews} reviews in {files} files"
+        f"[green]ok[/green] uploaded {len(keys)} objects of domain {escape(domain.name)}: "
+        f"{escape(summary)}"
     )
 
 
@@ -129,7 +174,10 @@ def process(
     layer: Annotated[ProcessLayer, typer.Option(help="Pipeline to start.", case_sensitive=False)],
     tables: Annotated[
         str | None,
-        typer.Option(help="Comma-separated tables to limit the run to, e.g. beer,review."),
+        typer.Option(
+            help="Comma-separated tables (silver) or marts (gold) of the domain to limit the "
+            "run to."
+        ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
     timeout: Annotated[
@@ -138,6 +186,8 @@ def process(
     poll: Annotated[
         float, typer.Option(min=0.01, help="With --wait: seconds between status checks.")
     ] = 10,
+    domain_file: DomainFile = None,
+    stack_file: StackFile = None,
     outputs_file: OutputsFile = None,
     stack: StackName = None,
     endpoint_url: EndpointUrl = None,
@@ -145,7 +195,9 @@ def process(
 ) -> None:
     """Start a silver or gold run; print its execution ARN (with --wait, fail if the run does)."""
     with _one_line_errors():
-        selected = parse_tables(layer.value, tables)
+        selected = None
+        if tables is not None:
+            selected = parse_tables(layer.value, tables, operated_domain(domain_file, stack_file))
         outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
         arn = (
             outputs.silver_state_machine_arn

@@ -1,7 +1,9 @@
-"""Renders ``docs/configuration.md`` from the settings model's JSON Schema.
+"""Renders ``docs/configuration.md`` from the settings model's JSON Schema; lists every
+generated document (the configuration reference, the domain file's reference and schema,
+``docs/tables.md``).
 
-The document is generated, never edited by hand: ``datalake config docs --write`` rewrites it,
-and a test fails when it is stale.
+The documents are generated, never edited by hand: ``datalake config docs`` rewrites them,
+and ``--check`` (and a test) fails when one is stale.
 """
 
 from __future__ import annotations
@@ -148,14 +150,28 @@ def _type(schema: dict[str, Any], prop: dict[str, Any]) -> str:
     return kind + (f" ({', '.join(bounds)})" if bounds else "")
 
 
+schema_type = _type
+"""A JSON Schema property's type in words (``integer (≥ 1)``, ``one of `a`, `b```)."""
+schema_cell = _cell
+"""Text made safe for one Markdown table cell."""
+
+
 def generated_docs() -> dict[Path, str]:
     """Every generated document, by path relative to the project root."""
     from datalake.contracts.docs import DOC_PATH as TABLES_PATH
     from datalake.contracts.docs import render_tables_markdown
+    from datalake.domain.docs import (
+        DOMAIN_DOC_PATH,
+        DOMAIN_SCHEMA_PATH,
+        render_domain_markdown,
+        render_domain_schema_json,
+    )
 
     return {
         DOC_PATH: render_configuration_markdown(),
         SCHEMA_PATH: render_schema_json(),
+        DOMAIN_DOC_PATH: render_domain_markdown(),
+        DOMAIN_SCHEMA_PATH: render_domain_schema_json(),
         Path(TABLES_PATH): render_tables_markdown(),
     }
 

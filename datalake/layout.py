@@ -6,7 +6,7 @@
                 silver/<table>/...   gold/<mart>/...   (Iceberg: the tables own their files)
                 pii-verdicts/<table>/v<version>/<columns>.json
     artifacts:  silver/jobs/<sha256>/...   gold/jobs/<sha256>/...     (Spark job bundles)
-                silver/runs/<run_id>/<table>.json|.changes, review_flat.partitions
+                silver/runs/<run_id>/<table>.json|.changes, views.json, <view>.partitions
                 gold/runs/<run_id>/marts.json                          (run manifests)
     observer:   access-logs/<bucket purpose>/...   athena-results/...
                 emr-logs/silver/...   emr-logs/gold/...
@@ -19,10 +19,11 @@ workloads and the CLI take these names from here; nothing else spells a prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from datalake.contracts import RawFormat, get_contract
+from datalake.contracts.model import RawFormat
 
 RAW_PREFIX = "raw/"
 BRONZE_PREFIX = "bronze/"
@@ -30,6 +31,8 @@ QUARANTINE_PREFIX = "quarantine/"
 SILVER_PREFIX = "silver/"
 GOLD_PREFIX = "gold/"
 PII_VERDICT_PREFIX = "pii-verdicts/"
+DOMAIN_PREFIX = "domain/"
+"""Artifacts bucket: the published domain documents, ``domain/<digest>.json``."""
 """Lake bucket: Comprehend/pattern verdicts per table version and column set."""
 SILVER_JOBS_PREFIX = f"{SILVER_PREFIX}jobs/"
 SILVER_RUNS_PREFIX = f"{SILVER_PREFIX}runs/"
@@ -55,7 +58,8 @@ RAW_SUFFIXES: dict[str, RawFormat] = {
     ".jsonl.gz": RawFormat.JSONL,
     ".json.gz": RawFormat.JSONL,
 }
-_REVIEW_FLAT_MONTH = re.compile(r"review_year=(\d{4})/review_month=(\d{1,2})$")
+_NAME = r"[a-z][a-z0-9_]*"
+_VIEW_PARTITION = re.compile(rf"{SILVER_PREFIX}({_NAME})/((?:{_NAME}=\d+/)*{_NAME}=\d+)")
 ID_IN_NAME = 12
 """Characters of the control id in bronze/quarantine names (keeps same-named files apart)."""
 
@@ -74,18 +78,21 @@ class RawObject:
     format: RawFormat
 
 
-def parse_raw_key(key: str) -> RawObject:
-    """Parse a landing key; raise :class:`RawKeyError` saying what is wrong."""
+def parse_raw_key(key: str, tables: Collection[str] | None = None) -> RawObject:
+    """Parse a landing key; raise :class:`RawKeyError` saying what is wrong.
+
+    ``tables``: the domain's table names (a key naming another table is an error); None
+    checks the shape only.
+    """
     if not key.startswith(RAW_PREFIX):
         raise RawKeyError(f"{key}: outside {RAW_PREFIX}<table>/; only raw/ keys are ingested")
     parts = key[len(RAW_PREFIX) :].split("/")
     if len(parts) < 2 or not parts[0] or not parts[-1]:
         raise RawKeyError(f"{key}: expected {RAW_PREFIX}<table>/<file>")
     table, name = parts[0], parts[-1]
-    try:
-        get_contract(table)
-    except KeyError as error:
-        raise RawKeyError(f"{key}: {error}") from None
+    if tables is not None and table not in tables:
+        known = ", ".join(sorted(tables)) or "none"
+        raise RawKeyError(f"{key}: unknown table {table!r}; known tables: {known}")
     for suffix, raw_format in RAW_SUFFIXES.items():
         if name.endswith(suffix) and len(name) > len(suffix):
             return RawObject(key, table, name[: -len(suffix)], raw_format)
@@ -133,12 +140,28 @@ def gold_manifest_key(run_id: str) -> str:
     return f"{GOLD_RUNS_PREFIX}{run_id}/marts.json"
 
 
-def review_flat_month_key(year: int, month: int) -> str:
-    """Object key a gold control record names: one review_flat month (an Iceberg partition)."""
-    return f"{SILVER_PREFIX}review_flat/review_year={year}/review_month={month:02d}"
+def view_partition_key(view: str, columns: Sequence[str], values: Sequence[int]) -> str:
+    """Object key a gold control record names: one partition of a view's Iceberg table.
+
+    ``silver/<view>/<column>=<value>/...``, values zero-padded to two digits
+    (``silver/orders_flat/order_year=2024/order_month=03``).
+    """
+    if not columns or len(columns) != len(values):
+        raise ValueError(f"partition {tuple(values)} does not match columns {tuple(columns)}")
+    parts = "/".join(f"{c}={int(v):02d}" for c, v in zip(columns, values, strict=True))
+    return f"{SILVER_PREFIX}{view}/{parts}"
 
 
-def review_flat_month_of(key: str) -> tuple[int, int] | None:
-    """The (year, month) a :func:`review_flat_month_key` names, or ``None``."""
-    match = _REVIEW_FLAT_MONTH.search(key)
-    return (int(match[1]), int(match[2])) if match else None
+def view_partition_of(key: str) -> tuple[str, tuple[int, ...]] | None:
+    """The (view, partition values) a :func:`view_partition_key` names, or ``None``."""
+    match = _VIEW_PARTITION.fullmatch(key)
+    if match is None:
+        return None
+    values = tuple(int(part.split("=", 1)[1]) for part in match[2].split("/"))
+    return match[1], values
+
+
+def domain_key(digest: str) -> str:
+    """Artifacts key of the domain document with ``digest`` (content-addressed: a changed
+    domain is a new object, and the workloads move to it with their ``DATALAKE_DOMAIN``)."""
+    return f"{DOMAIN_PREFIX}{digest}.json"

@@ -8,7 +8,6 @@ them in. The names of the deployed resources come from the stack outputs
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 import uuid
@@ -21,15 +20,15 @@ from typing import Any
 
 import boto3
 
-from datalake.contracts import CONTRACTS
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlRecord, ControlStatus, ControlStore, utc_now
-from datalake.layout import raw_key
+from datalake.domain import Domain, DomainError, load_domain
+from datalake.inputs import InputError, input_files
 from datalake.naming import Layer
+from datalake.settings import SettingsError
+from datalake.stack import domain_path
+from datalake.stack_file import load_stack_file
 from datalake.stack_outputs import LakeOutputs, OperationsError
 
-DIMENSION_TABLES = ("brewery", "beer", "profile")
-"""Shipped sample files, uploaded as they are (reviews are generated)."""
 PROCESSING_LAYERS = (Layer.BRONZE, Layer.SILVER, Layer.GOLD)
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 """Step Functions execution statuses that end a wait (``RUNNING``, ``PENDING_REDRIVE`` do not)."""
@@ -56,87 +55,65 @@ class Aws:
         return ControlStore(self.resource("dynamodb").Table(outputs.control_table_name))
 
 
+# --- the domain ------------------------------------------------------------------------------
+
+
+def operated_domain(domain_file: Path | None = None, stack_file: Path | None = None) -> Domain:
+    """The domain of the lake being operated: ``domain_file``; else the one the stack file
+    names (``datalake:lake.domain``, relative to the stack file's folder); else the example
+    shipped with the library. Raises :class:`OperationsError` with the domain file's problems."""
+    try:
+        if domain_file is None and stack_file is not None:
+            settings = load_stack_file(stack_file)
+            domain_file = domain_path(settings.domain, stack_file.resolve().parent)
+        return load_domain(domain_file or domain_path(None, "."))
+    except (DomainError, SettingsError) as error:
+        raise OperationsError(str(error)) from None
+
+
 # --- seed data ---------------------------------------------------------------------------------
 
 
-def review_part_sizes(reviews: int, files: int) -> list[int]:
-    """``reviews`` split into ``files`` parts as even as possible (the first ones larger)."""
-    if files < 1:
-        raise OperationsError(f"files must be at least 1, not {files}")
-    if reviews < files:
-        raise OperationsError(f"cannot split {reviews} reviews into {files} non-empty files")
-    base, extra = divmod(reviews, files)
-    return [base + (1 if index < extra else 0) for index in range(files)]
+def upload_input(s3: Any, landing_bucket: str, domain: Domain, folder: Path) -> list[str]:
+    """Upload an input folder's raw files to ``raw/<table>/...``, in landing order (batch files
+    first, then changes; ``datalake/inputs.py``). Returns the keys, in upload order.
 
-
-def upload_seed(
-    s3: Any,
-    landing_bucket: str,
-    reviews: int,
-    files: int,
-    seed: int,
-    workdir: Path,
-    *,
-    first_id: int = 1,
-) -> list[str]:
-    """Upload the sample dimensions and ``reviews`` generated reviews in ``files`` gzip CSVs.
-
-    Keys: ``raw/<table>/<table>.csv.gz`` for brewery, beer and profile, then
-    ``raw/review/reviews-0001.csv.gz``...; review ids run from ``first_id`` without overlap
-    between parts. The bytes depend only on the arguments (gzip mtime 0), so uploading the same
-    seed again re-delivers identical files, which bronze registers as duplicates.
+    Gzip files upload as they are; plain ``.csv``/``.jsonl`` files are gzipped (no timestamp:
+    the same file gives the same bytes, so uploading it again is registered as a duplicate).
     """
-    from datalake.reviews import generate_reviews, sample_file  # numpy + pyarrow: lazily
-
-    sizes = review_part_sizes(reviews, files)
-    keys: list[str] = []
-    for table in DIMENSION_TABLES:
-        key = raw_key(table, f"{table}.csv.gz")
-        s3.upload_file(str(sample_file(table)), landing_bucket, key)
-        keys.append(key)
-    next_id = first_id
-    for index, size in enumerate(sizes):
-        name = f"reviews-{index + 1:04d}.csv.gz"
-        path = workdir / name
-        _write_gzip_csv(generate_reviews(size, seed=seed + index, first_id=next_id), path)
-        key = raw_key("review", name)
-        s3.upload_file(str(path), landing_bucket, key)
-        path.unlink()
-        keys.append(key)
-        next_id += size
-    return keys
-
-
-def _write_gzip_csv(table: Any, path: Path) -> None:
-    import pyarrow.csv as pacsv
-
-    with (
-        path.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as handle,
-    ):
-        pacsv.write_csv(table, handle)
+    try:
+        files = input_files(domain, folder)
+    except InputError as error:
+        raise OperationsError(str(error)) from None
+    for file in files:
+        if file.path.name.endswith(".gz"):
+            s3.upload_file(str(file.path), landing_bucket, file.key)
+        else:
+            s3.put_object(Bucket=landing_bucket, Key=file.key, Body=file.body())
+    return [file.key for file in files]
 
 
 # --- processing runs ---------------------------------------------------------------------------
 
 
-def known_tables(layer: str) -> tuple[str, ...]:
-    """Tables a run of ``layer`` can be limited to: the contracts (silver) or the marts (gold)."""
+def known_tables(layer: str, domain: Domain) -> tuple[str, ...]:
+    """Tables a run of ``layer`` can be limited to: the domain's tables (silver; their views
+    follow) or its marts (gold)."""
     if layer == Layer.SILVER:
-        return tuple(CONTRACTS)
+        return tuple(domain.tables)
     if layer == Layer.GOLD:
-        return tuple(mart.name for mart in MARTS)
+        return tuple(mart.name for mart in domain.marts)
     raise OperationsError(f"runs are started for silver or gold, not {layer}")
 
 
-def parse_tables(layer: str, text: str | None) -> list[str] | None:
-    """``"beer,review"`` -> ``["beer", "review"]``, checked against :func:`known_tables`."""
+def parse_tables(layer: str, text: str | None, domain: Domain) -> list[str] | None:
+    """``"a,b, a"`` -> ``["a", "b"]``, checked against :func:`known_tables` of ``domain``."""
     if text is None:
         return None
     tables = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     if not tables:
         raise OperationsError("--tables is empty; omit it to process every table")
-    known = known_tables(layer)
+    known = known_tables(layer, domain)
     unknown = [t for t in tables if t not in known]
     if unknown:
         raise OperationsError(

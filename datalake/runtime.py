@@ -1,5 +1,6 @@
 """The runtime contract: what each workload reads from its environment, as one model each.
 
+    ControlRuntime  what every layer's workers share             CONTROL_TABLE, DATALAKE_DOMAIN..
     BronzeRuntime   controller + ingest Lambdas, Fargate task    CONTROL_TABLE, LAKE_BUCKET, ...
     IngestTask      the Fargate task's record (state machine)    CONTROL_ID
     PiiRuntime      the ingest workers' masker                   PII_*, LAKE_BUCKET
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from datalake.domain import DOMAIN_VARIABLE
 from datalake.errors import METRIC_NAMESPACE
 from datalake.layout import PII_VERDICT_PREFIX
 
@@ -79,9 +81,17 @@ def _text(value: Any) -> str:
 
 
 class ControlRuntime(RuntimeModel):
-    """The control table and its claim policy: what every layer's workers share."""
+    """The control table, its claim policy and the lake's domain: what every layer's workers
+    share."""
 
     control_table: str = Field(alias="CONTROL_TABLE", min_length=1)
+    domain_uri: str = Field(
+        alias=DOMAIN_VARIABLE,
+        min_length=1,
+        description="The domain document the workers read their tables, views and marts from "
+        "(``datalake.domain.load_domain_uri``): ``s3://<artifacts>/domain/<digest>.json`` in "
+        "AWS (published by ``LakeCatalog``), a file path locally.",
+    )
     max_attempts: int = Field(3, ge=1, alias="MAX_ATTEMPTS")
     lease_seconds: int = Field(1800, ge=60, alias="LEASE_SECONDS")
 
@@ -97,11 +107,17 @@ class BronzeRuntime(ControlRuntime):
 
     @classmethod
     def for_lake(
-        cls, ingestion: IngestionSettings, *, control_table: str, lake_bucket: str
+        cls,
+        ingestion: IngestionSettings,
+        *,
+        control_table: str,
+        lake_bucket: str,
+        domain_uri: str,
     ) -> BronzeRuntime:
         """The bronze workers' configuration from the ``ingestion`` settings and names."""
         return cls(
             control_table=control_table,
+            domain_uri=domain_uri,
             lake_bucket=lake_bucket,
             mass_threshold_records=ingestion.mass_threshold_records,
             max_attempts=ingestion.max_attempts,
@@ -188,10 +204,12 @@ class SilverRuntime(ControlRuntime):
         control_table: str,
         lake_bucket: str,
         artifacts_bucket: str,
+        domain_uri: str,
     ) -> SilverRuntime:
         """From the ``silver`` settings, the lake's claim policy (``ingestion``) and names."""
         return cls(
             control_table=control_table,
+            domain_uri=domain_uri,
             lake_bucket=lake_bucket,
             artifacts_bucket=artifacts_bucket,
             max_attempts=ingestion.max_attempts,
@@ -218,10 +236,12 @@ class GoldRuntime(ControlRuntime):
         control_table: str,
         artifacts_bucket: str,
         target_file_size_mb: int,
+        domain_uri: str,
     ) -> GoldRuntime:
         """From the lake's claim policy (``ingestion``), the Iceberg file size and names."""
         return cls(
             control_table=control_table,
+            domain_uri=domain_uri,
             artifacts_bucket=artifacts_bucket,
             max_attempts=ingestion.max_attempts,
             lease_seconds=ingestion.lease_seconds,

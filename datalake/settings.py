@@ -15,13 +15,14 @@ path (``datalake:lake.storage.raw.retention_days``), the bad value and what is a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from datalake.contracts import CONTRACTS, PII_TYPES
+from datalake.contracts import PII_TYPES
 from datalake.naming import (
     CONFIG_KEY,
     CONFIG_NAMESPACE,
@@ -30,70 +31,56 @@ from datalake.naming import (
     Layer,
     name_problems,
 )
-from datalake.settings_sections import (
-    FARGATE_MEMORY as FARGATE_MEMORY,
-)
-from datalake.settings_sections import (
-    INSTANT_ACCESS_CLASSES as INSTANT_ACCESS_CLASSES,
-)
 
 # The sections live in their own module; every one is importable from here too.
 from datalake.settings_sections import (
-    CatalogSettings as CatalogSettings,
-)
-from datalake.settings_sections import (
-    EmrServerlessSettings as EmrServerlessSettings,
-)
-from datalake.settings_sections import (
-    EncryptionSettings as EncryptionSettings,
-)
-from datalake.settings_sections import (
-    GlueName as GlueName,
-)
-from datalake.settings_sections import (
-    GoldSettings as GoldSettings,
-)
-from datalake.settings_sections import (
-    GovernanceSettings as GovernanceSettings,
-)
-from datalake.settings_sections import (
-    IamPrincipalArn as IamPrincipalArn,
-)
-from datalake.settings_sections import (
-    IngestionSettings as IngestionSettings,
-)
-from datalake.settings_sections import (
-    LayerStorage as LayerStorage,
-)
-from datalake.settings_sections import (
-    NetworkSettings as NetworkSettings,
-)
-from datalake.settings_sections import (
-    ObservabilitySettings as ObservabilitySettings,
-)
-from datalake.settings_sections import (
-    PiiSettings as PiiSettings,
-)
-from datalake.settings_sections import (
-    ProtectionSettings as ProtectionSettings,
-)
-from datalake.settings_sections import (
-    SilverSettings as SilverSettings,
-)
-from datalake.settings_sections import (
-    StorageClass as StorageClass,
-)
-from datalake.settings_sections import (
-    StorageSettings as StorageSettings,
-)
-from datalake.settings_sections import (
-    Transition as Transition,
-)
-from datalake.settings_sections import (
+    FARGATE_MEMORY,
+    INSTANT_ACCESS_CLASSES,
+    CatalogSettings,
+    EmrServerlessSettings,
+    EncryptionSettings,
+    GlueName,
+    GoldSettings,
+    GovernanceSettings,
+    IamPrincipalArn,
+    IngestionSettings,
+    LayerStorage,
+    NetworkSettings,
+    ObservabilitySettings,
+    PiiSettings,
+    ProtectionSettings,
+    SilverSettings,
+    StorageClass,
+    StorageSettings,
+    Transition,
     _Section,
 )
 
+__all__ = [  # the sections' names, re-exported
+    "FARGATE_MEMORY",
+    "INSTANT_ACCESS_CLASSES",
+    "CatalogSettings",
+    "EmrServerlessSettings",
+    "EncryptionSettings",
+    "GlueName",
+    "GoldSettings",
+    "GovernanceSettings",
+    "IamPrincipalArn",
+    "IngestionSettings",
+    "LayerStorage",
+    "NetworkSettings",
+    "ObservabilitySettings",
+    "PiiSettings",
+    "ProtectionSettings",
+    "SilverSettings",
+    "StorageClass",
+    "StorageSettings",
+    "Transition",
+]
+
 CONFIG_ROOT = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+COLUMN_KEY = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+"""A ``<table>.<column>`` settings key; ``datalake.stack`` checks the domain has it."""
 DEV_ENVIRONMENTS = frozenset({"dev", "local", "test"})
 """Environments treated as disposable: protection may be off and data buckets force-destroyed."""
 
@@ -113,6 +100,14 @@ class LakeSettings(_Section):
     )
     region: str = Field(
         "us-east-1", pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$", description="AWS region."
+    )
+    domain: str | None = Field(
+        None,
+        min_length=1,
+        description="The domain file (tables, views, marts; see docs/domain.md), relative to "
+        "the Pulumi project's directory; null uses the example domain shipped with the library "
+        "(`examples/beer/domain.yaml`). Validated with these settings: a setting naming a table "
+        "or column the domain lacks is an error.",
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
     storage: StorageSettings = Field(StorageSettings(), description="Buckets and lifecycle.")
@@ -301,15 +296,11 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
         )
 
     for key in settings.pii.strategies:
-        if key in PII_TYPES:
-            continue
-        table, _, column = key.partition(".")
-        contract = CONTRACTS.get(table)
-        if contract is None or column not in contract.column_names:
+        if key not in PII_TYPES and not COLUMN_KEY.match(key):
             add(
                 SettingsIssue(
                     config_path("pii", "strategies", key),
-                    "expected <table>.<column> of a contract or a PII type: "
+                    "expected <table>.<column> of the domain or a PII type: "
                     + ", ".join(PII_TYPES),
                 )
             )

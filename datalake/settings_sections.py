@@ -233,8 +233,8 @@ class PiiSettings(_Section):
     )
     strategies: dict[str, Literal["hash", "partial", "redact"]] = Field(
         default_factory=dict,
-        description="Overrides by `<table>.<column>` or PII type (e.g. `EMAIL`); a column "
-        "entry wins over a type entry.",
+        description="Overrides by `<table>.<column>` of the domain or PII type (e.g. `EMAIL`); "
+        "a column entry wins over a type entry.",
     )
     language_code: str = Field(
         "en", pattern=r"^[a-z]{2}$", description="Language Comprehend assumes for the text."

@@ -6,7 +6,9 @@ The schema (inputs, outputs, descriptions) is inferred by Pulumi from the compon
 
 from pulumi.provider.experimental import component_provider_host
 
-from components import PROVIDER_NAME, PUBLIC_COMPONENTS
+# The plugin's virtualenv installs the library (requirements.txt), which puts the components
+# under datalake.components.
+from datalake.components import PROVIDER_NAME, PUBLIC_COMPONENTS
 
 if __name__ == "__main__":
     component_provider_host(components=list(PUBLIC_COMPONENTS), name=PROVIDER_NAME)

@@ -134,6 +134,8 @@ class TableContract:
     version: int = 1
     """Bumped when columns change; caches keyed by schema (PII verdicts) use it."""
     metadata: dict[str, str] = field(default_factory=dict)
+    cdc: bool = True
+    """Receives CDC changes (JSON lines under ``raw/<table>/``; streaming CDC may feed it)."""
 
     def __post_init__(self) -> None:
         for column in self.columns:

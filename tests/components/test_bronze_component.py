@@ -11,14 +11,18 @@ import pytest
 
 from components.code import LAMBDA_PACKAGES, pinned_requirements
 from components.preview import ACCOUNT_ID, ROOT, Registered
-from datalake.contracts import CONTRACTS, LINEAGE_COLUMNS
+from datalake.contracts import LINEAGE_COLUMNS
 from datalake.control import failure_update_parameters
+from datalake.domain import default_domain_path, load_domain
 from datalake.errors import NOT_RETRYABLE
 from tests.asl import validate_asl
 from tests.components.inventory import Inventory, as_list, run_stack, with_lake
 
 LANDING = "datalake-dev-landing-eu-west-1"
 LAKE = "datalake-dev-lake-eu-west-1"
+ARTIFACTS = "datalake-dev-artifacts-eu-west-1"
+DOMAIN = load_domain(default_domain_path())
+"""The dev stack's domain (no ``datalake:lake.domain``: the beer-review example)."""
 DATA_BUCKETS = (LANDING, LAKE)
 
 
@@ -143,11 +147,40 @@ S3_ACTIONS = ("s3:",)
 
 
 def s3_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The S3 statements on data buckets (the domain document's read is checked apart)."""
     return [
         s
         for s in document["Statement"]
-        if any(a.startswith(S3_ACTIONS) for a in as_list(s["Action"]))
+        if any(a.startswith(S3_ACTIONS) for a in as_list(s["Action"])) and s["Sid"] != "ReadDomain"
     ]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "bronze-processing-controller-policy",
+        "bronze-ingest-lite-policy",
+        "bronze-ingest-mass-task-policy",
+    ],
+)
+def test_the_workers_read_only_the_published_domain_of_the_artifacts(dev, policy):
+    (statement,) = [
+        s for s in dev.policies("bronze-")[policy]["Statement"] if s["Sid"] == "ReadDomain"
+    ]
+    assert statement["Action"] == ["s3:GetObject"]
+    assert statement["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/domain/*"]
+
+
+def test_every_worker_reads_the_domain_the_catalog_published(dev):
+    document = dev.named("aws:s3/bucketObjectv2:BucketObjectv2", "catalog-domain")
+    uri = f"s3://{ARTIFACTS}/{document.inputs['key']}"
+    assert document.inputs["key"] == f"domain/{DOMAIN.digest}.json"
+    for name in ("bronze-controller", "bronze-ingest-lite"):
+        variables = dev.named("aws:lambda/function:Function", name).inputs["environment"]
+        assert variables["variables"]["DATALAKE_DOMAIN"] == uri
+    (task,) = dev.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (container,) = json.loads(task.inputs["containerDefinitions"])
+    assert {"name": "DATALAKE_DOMAIN", "value": uri} in container["environment"]
 
 
 def resources_of(statement: dict[str, Any]) -> list[str]:
@@ -333,9 +366,9 @@ def test_a_vpc_is_created_only_when_no_subnets_are_given(dev):
 # --- tables, logs, alarms ------------------------------------------------------------------
 
 
-def test_bronze_glue_tables_come_from_the_contracts_with_partition_projection(dev):
+def test_bronze_glue_tables_come_from_the_domain_with_partition_projection(dev):
     tables = {t.inputs["name"]: t.inputs for t in dev.of_type("aws:glue/catalogTable:CatalogTable")}
-    assert set(tables) == set(CONTRACTS)
+    assert set(tables) == set(DOMAIN.tables)
     profile = tables["profile"]
     assert profile["databaseName"] == "datalake_dev_bronze"
     assert [k["name"] for k in profile["partitionKeys"]] == ["year", "month", "day"]
@@ -345,7 +378,8 @@ def test_bronze_glue_tables_come_from_the_contracts_with_partition_projection(de
         f"s3://{LAKE}/bronze/profile/year=${{year}}/month=${{month}}/day=${{day}}/"
     )
     columns = {c["name"]: c for c in profile["storageDescriptor"]["columns"]}
-    assert list(columns) == [*CONTRACTS["profile"].column_names, *(c.name for c in LINEAGE_COLUMNS)]
+    expected = [*DOMAIN.table("profile").column_names, *(c.name for c in LINEAGE_COLUMNS)]
+    assert list(columns) == expected
     assert columns["email"]["parameters"] == {"classification": "pii"}
     assert columns["profile_id"]["type"] == "bigint"
     assert profile["storageDescriptor"]["location"] == f"s3://{LAKE}/bronze/profile/"

@@ -25,16 +25,18 @@ from components.gold import (
     example_queries_markdown,
     example_query,
 )
+from components.gold_queries import example_description
 from components.preview import ACCOUNT_ID, ROOT, Registered, run_program
 from components.silver_machine import EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE
 from components.spark_bundle import build_spark_job_bundle
 from components.spark_tasks import job_retry
 from datalake.contracts import Classification, Column, ColumnType
-from datalake.contracts.gold import MARTS
+from datalake.domain import default_domain_path, load_domain
 from datalake.settings import SettingsError, load_settings
 from datalake.stack_file import load_stack_file
 from tests.asl import validate_asl
 from tests.components.inventory import Inventory, as_list, assert_starts_only, with_lake
+from tests.workloads.gold_fixtures import shop_domain
 
 REGION = "eu-west-1"
 LAKE = "datalake-dev-lake-eu-west-1"
@@ -49,7 +51,9 @@ ROLE, ROLE_POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
 GRANT = "aws:lakeformation/permissions:Permissions"
 APPLICATION = "aws:emrserverless/application:Application"
 SPARK_RUNTIME = "datalake:index:SparkRuntime"
-MART_NAMES = [mart.name for mart in MARTS]
+DOMAIN = load_domain(default_domain_path())
+"""The domain the dev and prod stacks deploy (the beer example, the default)."""
+MART_NAMES = [mart.name for mart in DOMAIN.marts]
 
 
 def with_gold(**gold: Any) -> dict[str, Any]:
@@ -241,6 +245,8 @@ def test_lambdas_run_the_gold_handlers_with_one_role_each(dev_resources):
         env = function["environment"]["variables"]
         assert env["CONTROL_TABLE"] == "datalake-dev-processing-control"
         assert env["ARTIFACTS_BUCKET"] == ARTIFACTS
+        # The domain the catalog published: the plan renders the marts' SQL from it.
+        assert env["DATALAKE_DOMAIN"] == f"s3://{ARTIFACTS}/domain/{DOMAIN.digest}.json"
         assert function["loggingConfig"]["logGroup"].startswith("/aws/lambda/datalake-dev-gold-")
     for purpose in ("plan", "finish", "fail"):
         statements = Inventory(dev_resources).policy(f"gold-{purpose}-policy")
@@ -248,8 +254,10 @@ def test_lambdas_run_the_gold_handlers_with_one_role_each(dev_resources):
         assert statements["UseLakeKey"]["Resource"] == KEY_ARN
         assert statements["WriteOwnLogs"]["Resource"][0].endswith(f"datalake-dev-gold-{purpose}")
         extra = set(statements) - {"ControlRecords", "UseLakeKey", "WriteOwnLogs"}
-        # The planner writes the run's manifest of marts, which the Spark job reads.
-        assert extra == ({"WriteManifests"} if purpose == "plan" else set())
+        # The planner reads the domain and writes the run's manifest of marts for the Spark job.
+        assert extra == ({"WriteManifests", "ReadDomain"} if purpose == "plan" else set())
+    domain = Inventory(dev_resources).policy("gold-plan-policy")["ReadDomain"]
+    assert domain["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/domain/*"]
     manifests = Inventory(dev_resources).policy("gold-plan-policy")["WriteManifests"]
     assert manifests["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/gold/runs/*"]
 
@@ -273,7 +281,7 @@ def test_log_groups_are_encrypted_with_retention(dev_resources):
 # --- the state machine ---------------------------------------------------------------------
 
 
-def test_machine_plans_then_maps_over_exactly_the_declared_marts(dev_resources):
+def test_machine_plans_then_maps_over_the_marts_the_plan_returns(dev_resources):
     machine = Inventory(dev_resources).named(MACHINE, "gold-marts")
     assert machine.inputs["name"] == "datalake-dev-gold-marts"
     assert machine.inputs["type"] == "STANDARD"
@@ -282,16 +290,22 @@ def test_machine_plans_then_maps_over_exactly_the_declared_marts(dev_resources):
     assert document["StartAt"] == "Plan"
     plan = states["Plan"]
     assert plan["Parameters"]["FunctionName"].endswith("datalake-dev-gold-plan")
-    assert plan["ResultSelector"]["marts"] == MART_NAMES  # a literal list from MARTS
+    # The marts of the views with pending partitions, from the domain the plan reads.
+    assert plan["ResultSelector"] == {
+        "run_id.$": "$.Payload.run_id",
+        "marts.$": "$.Payload.marts",
+        "control_ids.$": "$.Payload.control_ids",
+        "manifest.$": "$.Payload.manifest",
+    }
     assert plan["ResultPath"] == "$.plan" and plan["Next"] == "AnyPending"
     pending = states["AnyPending"]
     assert pending["Choices"] == [
-        {"Variable": "$.plan.months[0]", "IsPresent": True, "Next": "BuildMarts"}
+        {"Variable": "$.plan.marts[0]", "IsPresent": True, "Next": "BuildMarts"}
     ]
     assert states[pending["Default"]]["Type"] == "Succeed"
     marts = states["BuildMarts"]
     assert marts["Type"] == "Map" and marts["ItemsPath"] == "$.plan.marts"
-    assert marts["ItemSelector"]["mart.$"] == "$$.Map.Item.Value"
+    assert marts["ItemSelector"] == {"mart.$": "$$.Map.Item.Value", "manifest.$": "$.plan.manifest"}
     assert marts["MaxConcurrency"] == 5
     assert marts["Next"] == "AnyMartFailed"
 
@@ -317,7 +331,6 @@ def test_each_mart_runs_on_spark_with_retry_and_a_catch_that_spares_the_others(
         == states_array(
             [
                 *("--mode", "marts", "--mart", JsonPath("$.mart")),
-                *("--months", JsonPath("States.JsonToString($.months)")),
                 *("--manifest", JsonPath("$.manifest")),
                 *("--source-database", "datalake_dev_silver"),
                 *("--catalog", "glue", "--database", "datalake_dev_gold"),
@@ -493,22 +506,39 @@ def test_one_named_query_per_mart_built_from_its_declaration(dev_resources):
     declared = Inventory(dev_resources).of_type("aws:athena/namedQuery:NamedQuery")
     queries = {q.inputs["name"]: q.inputs for q in declared}
     assert sorted(queries) == sorted(MART_NAMES)
-    for mart in MARTS:
+    for mart in DOMAIN.marts:
         query = queries[mart.name]
         assert query["workgroup"] == WORKGROUP
         assert query["database"] == "datalake_dev_gold"
-        assert query["query"] == example_query(mart)
+        assert query["query"] == example_query(mart, DOMAIN)
+        assert query["description"] == f"{mart.description} Top 10 of one month."
     assert queries["top_beers_by_rating"]["query"] == (
         "SELECT * FROM top_beers_by_rating WHERE review_year = 2012 AND review_month = 1 "
         "ORDER BY avg_rating DESC, total_reviews DESC LIMIT 10"
     )
 
 
+def test_named_queries_follow_the_period_of_any_domain(tmp_path):
+    shop = shop_domain(tmp_path)
+    daily, monthly = shop.mart("store_day"), shop.mart("visits_month")
+    assert example_query(daily, shop) == (
+        "SELECT * FROM store_day WHERE sold_year = 2012 AND sold_month = 1 AND sold_day = 1 "
+        "ORDER BY revenue DESC, units DESC LIMIT 10"
+    )
+    assert example_description(daily, shop) == "Sales per store and day. Top 10 of one day."
+    assert example_query(monthly, shop) == (
+        "SELECT * FROM visits_month WHERE visit_year = 2012 AND visit_month = 1 "
+        "ORDER BY visits DESC LIMIT 10"
+    )
+    check_no_pii_columns(shop.marts)
+
+
 def test_the_consuming_doc_shows_every_mart_query():
     doc = (ROOT / "docs" / "consuming.md").read_text()
-    assert example_queries_markdown() in doc, "regenerate the marts section of docs/consuming.md"
-    for mart in MARTS:
-        assert example_query(mart) in doc
+    marts = example_queries_markdown(DOMAIN)
+    assert marts in doc, "regenerate the marts section of docs/consuming.md"
+    for mart in DOMAIN.marts:
+        assert example_query(mart, DOMAIN) in doc
 
 
 # --- consumers: IAM ------------------------------------------------------------------------
@@ -666,11 +696,45 @@ def test_no_tag_grant_can_match_bronze_silver_or_pii(dev_resources, variant_reso
 
 
 def test_a_mart_with_a_pii_column_is_refused():
-    check_no_pii_columns()  # the declared marts carry no pii column
+    check_no_pii_columns(DOMAIN.marts)  # the declared marts carry no pii column
     email = Column("email", ColumnType.STRING, classification=Classification.PII)
     leaky = SimpleNamespace(name="contacts", contract=SimpleNamespace(columns=(email,)))
     with pytest.raises(ValueError, match=r"contacts\.email"):
         check_no_pii_columns([leaky])
+
+
+PII_MART_DOMAIN = """
+name: contacts
+description: A view that lists a PII column explicitly, and a mart grouped by it.
+tables:
+  - name: person
+    description: People.
+    primary_key: [person_id]
+    columns:
+      - {name: person_id, type: long, nullable: false}
+      - {name: email, type: string, classification: pii, pii_type: EMAIL}
+      - {name: seen_at, type: long}
+views:
+  - name: person_view
+    description: People by year.
+    base: person
+    columns: [person_id, email, seen_at]
+    period: {column: seen_at, kind: epoch_seconds, parts: [year], prefix: seen}
+marts:
+  - name: by_email
+    description: People per e-mail.
+    source: person_view
+    grain: [email]
+    measures:
+      - {name: people, function: count}
+"""
+
+
+def test_a_domain_mart_grouped_by_a_listed_pii_column_is_refused(tmp_path):
+    path = tmp_path / "contacts.yaml"
+    path.write_text(PII_MART_DOMAIN)
+    with pytest.raises(ValueError, match=r"by_email\.email"):
+        check_no_pii_columns(load_domain(path).marts)
 
 
 # --- names and outputs ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from components.code import LAMBDA_SIZE_BUDGET_BYTES
 from components.pii import grant_pii_free_access, pii_free_expression
 from components.preview import ACCOUNT_ID, LakeMocks, RecordingMonitor, Registered
+from datalake.domain import default_domain_path, load_domain
 from tests.components.inventory import FUNCTION, MANAGED_POLICY, Inventory, run_stack, with_lake
 
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/key-storage-key"
@@ -94,7 +95,7 @@ def test_classification_tag_exists_and_marks_profile_email_pii(dev):
         }
     ]
     tables = {t.inputs["table"]["name"] for t in tags if "table" in t.inputs}
-    assert tables == {"brewery", "beer", "profile", "review"}
+    assert tables == set(load_domain(default_domain_path()).tables)
 
 
 def test_workers_receive_the_masking_settings():

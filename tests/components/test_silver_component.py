@@ -262,7 +262,7 @@ def test_pipeline_plans_then_maps_the_tables_with_the_settings_concurrency(dev_r
     assert Inventory(dev_resources).definition("silver-pipeline")["StartAt"] == "Plan"
     plan = states["Plan"]
     assert plan["Parameters"]["FunctionName"].endswith("datalake-dev-silver-plan")
-    assert set(plan["ResultSelector"]) == {"run_id.$", "tables.$", "review_flat.$"}
+    assert set(plan["ResultSelector"]) == {"run_id.$", "tables.$", "views.$"}
     assert plan["Next"] == "AnyChanges"
     assert states["AnyChanges"]["Choices"][0]["Next"] == "MergeTables"
     assert states[states["AnyChanges"]["Default"]]["Type"] == "Succeed"
@@ -270,7 +270,7 @@ def test_pipeline_plans_then_maps_the_tables_with_the_settings_concurrency(dev_r
     assert tables["Type"] == "Map" and tables["ItemsPath"] == "$.plan.tables"
     assert tables["MaxConcurrency"] == 4
     assert tables["ItemSelector"]["run_id.$"] == "$.plan.run_id"
-    assert tables["Next"] == "ReviewFlat"
+    assert tables["Next"] == "Views"
 
 
 def test_each_table_merges_on_spark_with_retry_and_a_catch_that_spares_the_others(
@@ -351,20 +351,17 @@ def test_spark_jobs_run_the_bundle_with_the_iceberg_glue_catalog(dev_resources):
     }
 
 
-def test_after_the_tables_review_flat_runs_then_the_success_event(dev_resources):
+def test_after_the_tables_the_domains_views_run_then_the_success_event(dev_resources):
     states = Inventory(dev_resources).definition("silver-pipeline")["States"]
-    review = states["ReviewFlat"]
-    assert review["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
-    arguments = review["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
-    assert arguments.startswith(
-        "States.Array('--mode', 'review_flat', "
-        "'--changes', States.JsonToString($.plan.review_flat), "
-    )
-    assert review["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert review["Next"] == "RegisterGoldRecords"
+    views = states["Views"]
+    assert views["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
+    arguments = views["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
+    assert arguments.startswith("States.Array('--mode', 'view', '--plan', $.plan.views.plan, ")
+    assert views["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
+    assert views["Next"] == "RegisterGoldRecords"
     gold = states["RegisterGoldRecords"]
     assert gold["Parameters"]["FunctionName"].endswith("datalake-dev-silver-gold-records")
-    assert gold["Parameters"]["Payload"]["partitions.$"] == "$.plan.review_flat.partitions_out"
+    assert gold["Parameters"]["Payload"]["views.$"] == "$.plan.views.outputs"
     assert gold["Next"] == "PublishSucceeded"
     publish = states["PublishSucceeded"]
     assert publish["Resource"] == "arn:aws:states:::events:putEvents"

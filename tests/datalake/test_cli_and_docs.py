@@ -14,7 +14,7 @@ from datalake.config_docs import (
     render_configuration_markdown,
     render_schema_json,
 )
-from datalake.contracts import CONTRACTS
+from datalake.domain import default_domain_path, load_domain
 from datalake.settings import LakeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def test_generated_docs_are_up_to_date():
 
 def test_tables_doc_lists_every_contract_column_and_the_pii_classification():
     text = (ROOT / "docs/tables.md").read_text()
-    for contract in CONTRACTS.values():
+    for contract in load_domain(default_domain_path()).tables.values():
         for column in contract.columns:
             assert f"| `{column.name}` |" in text
     assert "| `email` | string (Glue `string`, Iceberg `string`) |  | pii |" in text

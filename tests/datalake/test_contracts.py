@@ -1,22 +1,24 @@
-"""Table contracts: the domain as data, and the invariants a contract must keep."""
+"""Table contracts: the generic model, and the invariants a contract must keep."""
 
 import pyarrow as pa
 import pytest
 
 from datalake.contracts import (
-    CONTRACTS,
     Classification,
     Column,
     ColumnType,
     TableContract,
     UnknownTableError,
     bronze_columns,
-    get_contract,
+    silver_columns,
 )
+from datalake.domain import default_domain_path, load_domain
+
+BEER = load_domain(default_domain_path())
 
 
-def test_the_domain_has_its_four_tables_with_primary_keys():
-    assert {n: c.primary_key for n, c in CONTRACTS.items()} == {
+def test_the_beer_domain_has_its_four_tables_with_primary_keys():
+    assert {n: c.primary_key for n, c in BEER.tables.items()} == {
         "brewery": ("brewery_id",),
         "beer": ("beer_id",),
         "profile": ("profile_id",),
@@ -25,10 +27,11 @@ def test_the_domain_has_its_four_tables_with_primary_keys():
 
 
 def test_profile_email_is_the_declared_pii():
-    assert [(n, c.pii_columns) for n, c in CONTRACTS.items() if c.pii_columns] == [
+    assert [(n, c.pii_columns) for n, c in BEER.tables.items() if c.pii_columns] == [
         ("profile", ("email",))
     ]
-    assert get_contract("profile").column("email").classification is Classification.PII
+    email = BEER.table("profile").column("email")
+    assert email.classification is Classification.PII and email.pii_type == "EMAIL"
 
 
 def test_types_map_to_arrow_glue_and_iceberg():
@@ -39,13 +42,13 @@ def test_types_map_to_arrow_glue_and_iceberg():
 
 
 def test_review_scores_are_bounded_in_half_steps():
-    score = get_contract("review").column("review_overall")
+    score = BEER.table("review").column("review_overall")
     assert (score.minimum, score.maximum, score.step) == (1.0, 5.0, 0.5)
 
 
 def test_unknown_tables_list_the_known_ones():
     with pytest.raises(UnknownTableError, match="known tables: beer, brewery, profile, review"):
-        get_contract("wine")
+        BEER.table("wine")
 
 
 def test_a_contract_rejects_a_nullable_or_unknown_primary_key_and_duplicate_columns():
@@ -62,8 +65,9 @@ def test_a_contract_rejects_a_nullable_or_unknown_primary_key_and_duplicate_colu
 
 
 def test_bronze_adds_lineage_columns_after_the_contract_columns():
-    names = [c.name for c in bronze_columns(get_contract("beer"))]
-    assert names[:5] == list(get_contract("beer").column_names)
+    beer = BEER.table("beer")
+    names = [c.name for c in bronze_columns(beer)]
+    assert names[:5] == list(beer.column_names)
     assert names[5:] == [
         "_operation",
         "_change_ts",
@@ -73,3 +77,9 @@ def test_bronze_adds_lineage_columns_after_the_contract_columns():
         "_control_id",
         "_ingested_at",
     ]
+
+
+def test_silver_keeps_only_the_key_required_and_adds_audit_columns():
+    columns = silver_columns(BEER.table("review"))
+    assert [c.name for c in columns if not c.nullable] == ["review_id"]
+    assert [c.name for c in columns[-3:]] == ["created_at", "updated_at", "deleted_at"]

@@ -28,18 +28,24 @@ from datalake.control import (
     control_id_for,
 )
 from datalake.control_table import create_control_table
+from datalake.domain import default_domain_path, load_domain
 from datalake.operations import (
     Aws,
+    operated_domain,
     parse_tables,
     reprocess,
-    review_part_sizes,
     start_processing,
     status_summary,
-    upload_seed,
+    upload_input,
     wait_for,
 )
-from datalake.reviews import sample_file
 from datalake.stack_outputs import LakeOutputs, OperationsError, load_outputs
+from examples.beer.generate import sample_file
+
+ROOT = Path(__file__).resolve().parents[2]
+BEER = load_domain(default_domain_path())
+RETAIL_FILE = ROOT / "examples" / "retail" / "domain.yaml"
+RETAIL = load_domain(RETAIL_FILE)
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/states"
@@ -254,10 +260,10 @@ def read_csv_gz(body: bytes):
     return pacsv.read_csv(io.BytesIO(gzip.decompress(body)))
 
 
-def test_seed_upload_puts_dimensions_and_review_parts(lake):
+def test_seed_upload_puts_the_generated_input_in_landing_order(lake):
     result = lake.invoke("seed", "upload", "--reviews", "1000", "--files", "2", "--seed", "3")
     assert result.exit_code == 0, result.output
-    expected = [
+    batch = [
         "raw/brewery/brewery.csv.gz",
         "raw/beer/beer.csv.gz",
         "raw/profile/profile.csv.gz",
@@ -265,52 +271,83 @@ def test_seed_upload_puts_dimensions_and_review_parts(lake):
         "raw/review/reviews-0002.csv.gz",
     ]
     bucket = lake.outputs.landing_bucket
-    assert [f"s3://{bucket}/{key}" for key in expected] == [
-        line for line in result.output.splitlines() if line.startswith("s3://")
-    ]
+    uploaded = [line for line in result.output.splitlines() if line.startswith("s3://")]
+    assert uploaded[:5] == [f"s3://{bucket}/{key}" for key in batch]
+    assert all("/cdc/" in line for line in uploaded[5:]) and len(uploaded) == 11
+    assert "uploaded 11 objects of domain beer-reviews: 1,000 reviews in 2 files" in result.output
     s3 = lake.aws.client("s3")
     listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
-    assert sorted(o["Key"] for o in listed) == sorted(expected)
+    assert len(listed) == 11
 
     def body(key: str) -> bytes:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     for table in ("brewery", "beer", "profile"):
         assert body(f"raw/{table}/{table}.csv.gz") == sample_file(table).read_bytes()
-    parts = [read_csv_gz(body(key)) for key in expected[3:]]
+    parts = [read_csv_gz(body(key)) for key in batch[3:]]
     assert [p.num_rows for p in parts] == [500, 500]
     ids = [i for p in parts for i in p.column("review_id").to_pylist()]
     assert ids == list(range(1, 1001))  # no overlap between parts
 
 
-def test_seed_upload_is_deterministic_and_can_continue_the_ids(lake, tmp_path):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    s3 = lake.aws.client("s3")
+def test_seed_upload_is_deterministic_and_can_continue_the_ids(lake):
     bucket = lake.outputs.landing_bucket
     key = "raw/review/reviews-0001.csv.gz"
-    upload_seed(s3, bucket, 30, 3, 5, workdir)
-    first = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    upload_seed(s3, bucket, 30, 3, 5, workdir)
-    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == first  # same seed, same bytes
-    assert list(workdir.iterdir()) == []  # parts are removed once uploaded
+    s3 = lake.aws.client("s3")
 
-    upload_seed(s3, bucket, 10, 1, 6, workdir, first_id=31)
-    ids = read_csv_gz(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).column("review_id")
-    assert ids.to_pylist() == list(range(31, 41))
+    def upload(*arguments: str) -> bytes:
+        result = lake.invoke("seed", "upload", *arguments)
+        assert result.exit_code == 0, result.output
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    first = upload("--reviews", "30", "--files", "3", "--seed", "5")
+    assert upload("--reviews", "30", "--files", "3", "--seed", "5") == first  # same bytes
+    continued = upload("--reviews", "10", "--files", "1", "--seed", "6", "--first-id", "31")
+    assert read_csv_gz(continued).column("review_id").to_pylist() == list(range(31, 41))
 
 
-def test_review_parts_are_even_and_never_empty():
-    assert review_part_sizes(10, 3) == [4, 3, 3]
-    assert review_part_sizes(5, 5) == [1] * 5
-    with pytest.raises(OperationsError, match="cannot split 2 reviews into 3 non-empty files"):
-        review_part_sizes(2, 3)
+def test_seed_upload_of_an_input_folder_of_another_domain(lake):
+    result = lake.invoke(
+        "seed", "upload", "--domain", str(RETAIL_FILE), "--input", str(RETAIL_FILE.parent / "data")
+    )
+    assert result.exit_code == 0, result.output
+    uploaded = [line.rsplit("/raw/", 1)[1] for line in result.output.split() if "s3://" in line]
+    assert uploaded[0] == "customers/customers.csv.gz"
+    assert uploaded[-1] == "orders/cdc/changes-0002.jsonl.gz"  # a plain file, gzipped
+    s3 = lake.aws.client("s3")
+    plain = s3.get_object(Bucket=lake.outputs.landing_bucket, Key=f"raw/{uploaded[-1]}")
+    assert (
+        gzip.decompress(plain["Body"].read())
+        == (RETAIL_FILE.parent / "data" / "orders" / "cdc" / "changes-0002.jsonl").read_bytes()
+    )
+
+
+def test_upload_refuses_a_folder_of_no_table_before_uploading(lake, tmp_path):
+    folder = tmp_path / "input"
+    (folder / "nope").mkdir(parents=True)
+    (folder / "nope" / "a.csv").write_text("a\n")
+    s3 = lake.aws.client("s3")
+    with pytest.raises(OperationsError, match=r"folder\(s\) nope name no table"):
+        upload_input(s3, lake.outputs.landing_bucket, RETAIL, folder)
+    assert "Contents" not in s3.list_objects_v2(Bucket=lake.outputs.landing_bucket)
 
 
 def test_seed_upload_refuses_more_files_than_reviews(lake):
     result = lake.invoke("seed", "upload", "--reviews", "2", "--files", "3")
     assert result.exit_code == 1
-    assert "error: cannot split 2 reviews into 3 non-empty files" in result.output
+    assert "error: cannot split 2 rows into 3 non-empty files" in result.output
+
+
+def test_the_operated_domain_comes_from_the_option_the_stack_file_or_the_default(tmp_path):
+    assert operated_domain(RETAIL_FILE).name == "retail-orders"
+    assert operated_domain().name == BEER.name
+    stack = tmp_path / "Pulumi.qa.yaml"
+    stack.write_text(f"config:\n  datalake:lake:\n    domain: {RETAIL_FILE}\n")
+    assert operated_domain(stack_file=stack).name == "retail-orders"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    with pytest.raises(OperationsError, match="invalid domain file"):
+        operated_domain(bad)
 
 
 # --- process -----------------------------------------------------------------------------------
@@ -356,9 +393,23 @@ def test_unknown_tables_are_refused_before_anything_starts(lake):
         result.output
     )
     assert lake.executions(lake.outputs.silver_state_machine_arn) == []
-    assert parse_tables("gold", "top_drinkers") == ["top_drinkers"]
+    assert parse_tables("gold", "top_drinkers", BEER) == ["top_drinkers"]
     with pytest.raises(OperationsError, match="--tables is empty"):
-        parse_tables("silver", " , ")
+        parse_tables("silver", " , ", BEER)
+
+
+def test_the_tables_of_a_run_are_those_of_the_lakes_domain(lake):
+    result = lake.invoke(
+        "process", "--layer", "gold", "--tables", "orders_by_state", "--domain", str(RETAIL_FILE)
+    )
+    assert result.exit_code == 0, result.output
+    result = lake.invoke(
+        "process", "--layer", "silver", "--tables", "review", "--domain", str(RETAIL_FILE)
+    )
+    assert result.exit_code == 1
+    assert "unknown silver table(s): review; known: customers, products, orders, order_lines" in (
+        " ".join(result.output.split())
+    )
 
 
 def test_waiting_gives_up_after_the_timeout(lake):

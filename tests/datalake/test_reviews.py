@@ -1,4 +1,5 @@
-"""The review generator: deterministic, realistic, consistent with the sample dimensions."""
+"""The beer example's review generator: deterministic, realistic, consistent with the sample
+dimensions."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pyarrow.csv as pacsv
 from typer.testing import CliRunner
 
 from datalake.cli import app
-from datalake.contracts import REVIEW
-from datalake.reviews import SCORE_COLUMNS, generate_reviews, sample_file
+from datalake.domain import default_domain_path, load_domain
+from examples.beer.generate import SCORE_COLUMNS, generate_reviews, sample_file
 
+REVIEW = load_domain(default_domain_path()).table("review")
 REVIEWS = generate_reviews(50_000, seed=3)
 
 
@@ -64,10 +66,17 @@ def test_a_few_beers_and_reviewers_get_most_reviews():
         assert top_percent > REVIEWS.num_rows * 0.15, column
 
 
-def test_seed_generate_writes_a_gzip_csv(tmp_path):
+def test_seed_generate_writes_the_example_input_folder(tmp_path):
     result = CliRunner().invoke(
-        app, ["seed", "generate", "--reviews", "1000", "--out", str(tmp_path)]
+        app, ["seed", "generate", "--reviews", "1000", "--files", "1", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    written = pacsv.read_csv(tmp_path / "reviews.csv.gz")
+    assert f"wrote 1,000 reviews in 1 files to {tmp_path} (10 files)" in " ".join(
+        result.output.split()
+    )
+    written = pacsv.read_csv(tmp_path / "review" / "reviews-0001.csv.gz")
     assert written.num_rows == 1000 and written.column_names == list(REVIEW.column_names)
+    for table in ("brewery", "beer", "profile"):
+        assert (tmp_path / table / f"{table}.csv.gz").read_bytes() == sample_file(
+            table
+        ).read_bytes()

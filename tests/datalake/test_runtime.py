@@ -32,12 +32,16 @@ SETTINGS = load_settings(
 )
 NAMES = SETTINGS.names
 LAKE, ARTIFACTS = NAMES.bucket(Bucket.LAKE), NAMES.bucket(Bucket.ARTIFACTS)
+DOMAIN_URI = f"s3://{ARTIFACTS}/domain/0123456789abcdef.json"
 
 
 def every_runtime():
     return [
         BronzeRuntime.for_lake(
-            SETTINGS.ingestion, control_table=NAMES.control_table, lake_bucket=LAKE
+            SETTINGS.ingestion,
+            control_table=NAMES.control_table,
+            lake_bucket=LAKE,
+            domain_uri=DOMAIN_URI,
         ),
         PiiRuntime.for_lake(SETTINGS.pii, secret_id="arn:secret", lake_bucket=LAKE),
         SilverRuntime.for_lake(
@@ -46,12 +50,14 @@ def every_runtime():
             control_table=NAMES.control_table,
             lake_bucket=LAKE,
             artifacts_bucket=ARTIFACTS,
+            domain_uri=DOMAIN_URI,
         ),
         GoldRuntime.for_lake(
             SETTINGS.ingestion,
             control_table=NAMES.control_table,
             artifacts_bucket=ARTIFACTS,
             target_file_size_mb=SETTINGS.silver.target_file_size_mb,
+            domain_uri=DOMAIN_URI,
         ),
         IngestTask(control_id="abc"),
     ]
@@ -77,6 +83,7 @@ def test_the_constructors_carry_the_settings():
     assert (pii.verdict_bucket, pii.min_fraction, pii.comprehend_enabled) == (LAKE, 0.25, True)
     assert (silver.target_file_size_mb, silver.snapshot_retention_days) == (64, 3)
     assert (silver.max_attempts, gold.max_attempts, gold.target_file_size_mb) == (5, 5, 64)
+    assert {bronze.domain_uri, silver.domain_uri, gold.domain_uri} == {DOMAIN_URI}
     local = PiiRuntime.for_lake(
         SETTINGS.pii, secret_id="s", lake_bucket=LAKE, comprehend_enabled=False
     )
@@ -96,7 +103,7 @@ def test_the_error_names_every_missing_or_bad_variable():
         SilverRuntime.from_environment({"MAX_ATTEMPTS": "zero"})
     message = str(raised.value)
     assert message.startswith("silver workload environment: ")
-    for name in ("CONTROL_TABLE", "LAKE_BUCKET", "ARTIFACTS_BUCKET", "MAX_ATTEMPTS"):
+    for name in ("CONTROL_TABLE", "DATALAKE_DOMAIN", "LAKE_BUCKET", "ARTIFACTS_BUCKET"):
         assert name in message
     with pytest.raises(RuntimeConfigError, match="PII_STRATEGIES"):
         PiiRuntime.from_environment(

@@ -79,7 +79,7 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"buckets": {}},
         "dev",
         "datalake:lake.buckets",
-        "allowed keys here: catalog, encryption",
+        "allowed keys here: catalog, domain, encryption",
     ),
     (
         "negative retention",
@@ -215,11 +215,11 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str, str, str]] = [
         "less than or equal to 1",
     ),
     (
-        "PII strategy for an unknown column",
-        {"pii": {"strategies": {"profile.mail": "hash"}}},
+        "PII strategy keyed by neither a column nor a PII type",
+        {"pii": {"strategies": {"profile": "hash"}}},
         "dev",
-        "datalake:lake.pii.strategies.profile.mail",
-        "expected <table>.<column> of a contract or a PII type",
+        "datalake:lake.pii.strategies.profile",
+        "expected <table>.<column> of the domain or a PII type",
     ),
     (
         "unknown PII strategy",

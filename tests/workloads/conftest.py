@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from datalake.control import ControlRecord, ControlStore
 from datalake.control_table import create_control_table
+from datalake.domain import Domain, default_domain_path, load_domain
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.worker import IngestWorker
@@ -78,6 +79,8 @@ class Lake:
     cloudwatch: Any
     store: ControlStore
     threshold: int = 100_000
+    domain: Domain = field(default_factory=lambda: load_domain(default_domain_path()))
+    """The domain the controller and the workers use (the beer example unless a test sets it)."""
 
     def put_raw(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=LANDING, Key=key, Body=body)
@@ -92,6 +95,7 @@ class Lake:
             key=key,
             arrived=ARRIVED,
             mass_threshold_records=self.threshold,
+            domain=self.domain,
         )
 
     def worker(self, worker_id: str = "worker-1", masker: Any = None) -> IngestWorker:
@@ -102,6 +106,7 @@ class Lake:
             lake_bucket=LAKE,
             masker=masker or RedactDeclaredPii(),
             worker_id=worker_id,
+            domain=self.domain,
         )
 
     def keys(self, prefix: str) -> list[str]:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from datalake.reviews import sample_file
+from examples.beer.generate import sample_file
 
 
 def state_review_volume(reviews: pa.Table, deleted_profile: int) -> dict[tuple, int]:

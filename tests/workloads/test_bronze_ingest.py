@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
@@ -12,15 +13,20 @@ import pyarrow.compute as pc
 import pytest
 
 import datalake.control as control
-from datalake.contracts import REVIEW, get_contract
 from datalake.control import ControlStatus, ControlStore
+from datalake.domain import default_domain_path, load_domain
 from datalake.errors import EXHAUSTED_METRIC, InvalidRawFile, UnmaskedPiiError
-from datalake.reviews import generate_reviews, sample_file
+from examples.beer.generate import generate_reviews, sample_file
 from tests.workloads.conftest import ARRIVED, LAKE, LANDING, gz, s3_event
 from workloads.bronze import handlers
 from workloads.bronze.ingest import bronze_schema
 
 PARTITION = "year=2026/month=03/day=14"
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = load_domain(default_domain_path())
+"""The beer-review example: the tests' files are of its tables."""
+get_contract = DOMAIN.table
+REVIEW = DOMAIN.table("review")
 
 
 def ingest(lake, key: str, body: bytes | None = None, worker: str = "worker-1"):
@@ -38,6 +44,7 @@ def test_controller_handler_registers_a_record_from_a_real_s3_event(lake, monkey
     monkeypatch.setenv("CONTROL_TABLE", lake.store.table.name)
     monkeypatch.setenv("LAKE_BUCKET", LAKE)
     monkeypatch.setenv("MASS_THRESHOLD_RECORDS", "3")
+    monkeypatch.setenv("DATALAKE_DOMAIN", str(default_domain_path()))
     result = handlers.controller_handler(s3_event(LANDING, key, len(body)))
     (registered,) = result["registered"]
     record = lake.store.get(registered["control_id"])
@@ -87,6 +94,39 @@ def test_keys_outside_raw_tables_become_error_records(lake, key, fragment):
     assert record.status is ControlStatus.ERROR and not record.retryable
     assert fragment in record.error
     assert lake.worker().run(record.control_id) is None  # never claimed
+
+
+def test_the_tables_are_the_domains_own(lake):
+    tickets = load_domain(ROOT / "examples" / "consumer-project" / "domain.yaml")
+    lake.domain = tickets
+    beer = lake.register("raw/brewery/b.csv.gz", gz("brewery_id,brewery_name\n1,A\n"))
+    assert beer.status is ControlStatus.ERROR and not beer.retryable
+    assert beer.error == (
+        "raw/brewery/b.csv.gz: unknown table 'brewery'; known tables: agent, customer, ticket"
+    )
+    _, done = ingest(lake, "raw/agent/a.csv.gz", gz("agent_id,agent_name,team\n7,Ann,EU\n"))
+    assert done.status is ControlStatus.SUCCESS and done.rows_written == 1
+    written = lake.parquet(lake.keys("bronze/agent/")[0])
+    assert written.schema == bronze_schema(tickets.table("agent"))
+
+
+def test_the_controller_reads_the_domain_the_catalog_published(lake, monkeypatch):
+    tickets = load_domain(ROOT / "examples" / "consumer-project" / "domain.yaml")
+    lake.s3.create_bucket(Bucket="artifacts")
+    key = f"domain/{tickets.digest}.json"
+    lake.s3.put_object(Bucket="artifacts", Key=key, Body=tickets.canonical_json().encode())
+    body = gz("ticket_id,customer_id,agent_id,priority,status,opened_at,resolution_hours,"
+              "satisfaction\n1,2,7,urgent,closed,2026-03-01T10:00:00Z,3.5,4\n")  # fmt: skip
+    lake.put_raw("raw/ticket/t.csv.gz", body)
+    monkeypatch.setenv("CONTROL_TABLE", lake.store.table.name)
+    monkeypatch.setenv("LAKE_BUCKET", LAKE)
+    monkeypatch.setenv("DATALAKE_DOMAIN", f"s3://artifacts/{key}")
+    result = handlers.controller_handler(s3_event(LANDING, "raw/ticket/t.csv.gz", len(body)))
+    (registered,) = result["registered"]
+    assert (registered["status"], registered["record_count"]) == ("pending", 1)
+    lake.put_raw("raw/review/r.csv.gz", gz("review_id\n1\n"))
+    beer = handlers.controller_handler(s3_event(LANDING, "raw/review/r.csv.gz", 1))
+    assert beer["registered"][0]["status"] == "error"  # review is no table of the tickets
 
 
 # --- the sample data ------------------------------------------------------------------------
@@ -476,6 +516,7 @@ def test_ingest_handler_runs_the_worker_from_the_state_machine_input(lake, monke
     monkeypatch.setenv("LAKE_BUCKET", LAKE)
     monkeypatch.setenv("PII_SECRET_ID", secret)
     monkeypatch.setenv("PII_COMPREHEND_ENABLED", "false")
+    monkeypatch.setenv("DATALAKE_DOMAIN", str(default_domain_path()))
     result = handlers.ingest_handler({"control_id": record.control_id})
     assert result == {
         "control_id": record.control_id,

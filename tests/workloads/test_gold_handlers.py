@@ -1,4 +1,5 @@
-"""The gold Lambdas on moto: the plan claims the pending months and writes the marts' manifest."""
+"""The gold Lambdas on moto: the plan claims the pending view partitions, writes the marts'
+manifest, and returns the marts of the views that changed."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import json
 
 import pytest
 
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlStatus
+from datalake.domain import DOMAIN_VARIABLE, default_domain_path
 from datalake.runtime import GoldRuntime
-from tests.workloads.conftest import LAKE
+from tests.workloads.gold_fixtures import (
+    DOMAIN,
+    MARTS,
+    REVIEW_FLAT,
+    register_partition,
+    shop_domain,
+)
 from workloads.gold import handlers
 from workloads.gold.handlers import plan
-from workloads.silver.pipeline import register_gold_record
 
 ARTIFACTS = "test-artifacts"
 
@@ -26,22 +32,37 @@ def config(lake) -> GoldRuntime:
             "ARTIFACTS_BUCKET": ARTIFACTS,
             "MAX_ATTEMPTS": "3",
             "LEASE_SECONDS": "600",
+            DOMAIN_VARIABLE: str(default_domain_path()),
         }
     )
 
 
-def test_plan_claims_months_and_writes_every_marts_sql(lake, config):
-    for year, month in ((2010, 1), (2010, 2), (2010, 1)):
-        register_gold_record(lake.store, LAKE, year, month, f"snap-{year}-{month}")
-    result = plan(lake.store, lake.s3, config, "run-1")
-    assert result["months"] == [(2010, 1), (2010, 2)]
+def month(lake, year: int, month: int, checksum: str) -> str:
+    return register_partition(
+        lake.store, REVIEW_FLAT.name, REVIEW_FLAT.partition_columns, (year, month), checksum
+    )
+
+
+def manifest_of(lake, run_id: str) -> dict:
+    key = f"gold/runs/{run_id}/marts.json"
+    return json.loads(lake.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read())
+
+
+def test_plan_claims_partitions_and_writes_every_marts_sql(lake, config):
+    for year, m in ((2010, 1), (2010, 2), (2010, 1)):
+        month(lake, year, m, f"snap-{year}-{m}")
+    result = plan(lake.store, lake.s3, config, "run-1", DOMAIN)
+    assert result["marts"] == [m.name for m in MARTS]  # every mart of review_flat
     assert len(result["control_ids"]) == 2  # the same month and snapshot registered once
-    body = lake.s3.get_object(Bucket=ARTIFACTS, Key="gold/runs/run-1/marts.json")["Body"].read()
-    marts = json.loads(body)["marts"]
+    body = manifest_of(lake, "run-1")
+    assert body["partitions"] == {"review_flat": [[2010, 1], [2010, 2]]}
+    marts = body["marts"]
     assert set(marts) == {m.name for m in MARTS}
-    assert (
-        "__SOURCE__" in marts["top_drinkers"]["sql"]
-        and "__MONTHS__" in marts["top_drinkers"]["sql"]
+    drinkers = marts["top_drinkers"]
+    assert "__SOURCE__" in drinkers["sql"] and "__PARTITIONS__" in drinkers["sql"]
+    assert (drinkers["source"], drinkers["period"]) == (
+        "review_flat",
+        ["review_year", "review_month"],
     )
     assert [c["name"] for c in marts["state_by_review_volume"]["spec"]["columns"]] == [
         "review_year",
@@ -49,18 +70,38 @@ def test_plan_claims_months_and_writes_every_marts_sql(lake, config):
         "state",
         "total_reviews",
     ]
-    assert plan(lake.store, lake.s3, config, "run-2")["months"] == []
+    assert plan(lake.store, lake.s3, config, "run-2", DOMAIN)["marts"] == []
+
+
+def test_plan_builds_only_the_marts_of_views_with_pending_partitions(lake, config, tmp_path):
+    shop = shop_domain(tmp_path)
+    register_partition(lake.store, "visit_view", ("visit_year", "visit_month"), (2024, 3))
+    stray = register_partition(lake.store, "review_flat", ("review_year",), (2024,))
+    result = plan(lake.store, lake.s3, config, "run-1", shop)
+    assert result["marts"] == ["visits_month"]  # store_day's view has nothing pending
+    assert manifest_of(lake, "run-1")["partitions"] == {"visit_view": [[2024, 3]]}
+    (failed,) = lake.store.by_status("gold", ControlStatus.ERROR)  # no such view in shop
+    assert failed.control_id == stray and "review_flat" in (failed.error or "")
+    assert stray not in result["control_ids"]
+
+
+def test_the_plan_handler_reads_the_domain_from_its_environment(lake, config, monkeypatch):
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
+    month(lake, 2010, 1, "a")
+    result = handlers.plan_handler({"execution_name": "run-env"})
+    assert result["marts"] == [m.name for m in MARTS]
 
 
 def test_finish_and_fail(lake, config, monkeypatch):
-    register_gold_record(lake.store, LAKE, 2010, 1, "a")
-    result = plan(lake.store, lake.s3, config, "run-1")
+    month(lake, 2010, 1, "a")
+    result = plan(lake.store, lake.s3, config, "run-1", DOMAIN)
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
     handlers.fail_handler({**result, "error": {"Error": "States.TaskFailed", "Cause": "boom"}})
     (failed,) = lake.store.by_status("gold", ControlStatus.ERROR)
     assert failed.error == "States.TaskFailed: boom"
-    retried = plan(lake.store, lake.s3, config, "run-2")  # a retryable error is claimed again
+    retried = plan(lake.store, lake.s3, config, "run-2", DOMAIN)  # retryable: claimed again
     handlers.finish_handler(retried)
     (done,) = lake.store.by_status("gold", ControlStatus.SUCCESS)
     assert done.attempts == 2

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from datalake.contracts import REVIEW_FLAT
-from datalake.contracts.gold import MARTS
-from tests.workloads.gold_fixtures import review_flat_rows
+from tests.workloads.gold_fixtures import DOMAIN, MARTS, REVIEW_FLAT, review_flat_rows
 from workloads.gold.marts import run_marts
 from workloads.shared.tables import ensure_table, table_properties
 
@@ -20,7 +18,7 @@ def lake(tmp_path):
     catalog = SqlCatalog("gold", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
     catalog.create_namespace("silver")
     catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT, PROPERTIES)
+    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
     review_flat.append(review_flat_rows())
     return catalog, review_flat
 
@@ -32,7 +30,7 @@ def mart(catalog, name: str) -> list[dict]:
 
 def test_top_beers_keeps_beers_with_at_least_25_reviews(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     assert mart(catalog, "top_beers_by_rating") == [
         {
             "review_year": 2010,
@@ -48,7 +46,7 @@ def test_top_beers_keeps_beers_with_at_least_25_reviews(lake):
 
 def test_top_breweries_and_styles(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     breweries = mart(catalog, "top_breweries_by_rating")
     assert [(r["brewery_id"], r["total_reviews"], r["avg_rating"]) for r in breweries] == [
         (1, 25, 4.2)
@@ -59,7 +57,7 @@ def test_top_breweries_and_styles(lake):
 
 def test_state_volume_and_top_drinkers_have_no_minimum(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     states = {
         (r["review_month"], r["state"]): r["total_reviews"]
         for r in mart(catalog, "state_by_review_volume")
@@ -77,7 +75,7 @@ def test_state_volume_and_top_drinkers_have_no_minimum(lake):
 
 def test_the_last_second_of_a_month_counts_in_that_month(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     drinkers = {
         (r["review_month"], r["profile_id"]): r["total_reviews"]
         for r in mart(catalog, "top_drinkers")
@@ -87,22 +85,22 @@ def test_the_last_second_of_a_month_counts_in_that_month(lake):
 
 def test_running_twice_gives_the_same_rows(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     first = {m.name: mart(catalog, m.name) for m in MARTS}
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     assert {m.name: mart(catalog, m.name) for m in MARTS} == first
 
 
 def test_an_incremental_run_leaves_other_months_files_untouched(lake):
     catalog, review_flat = lake
-    run_marts(catalog, "gold", review_flat, [JAN, FEB], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN, FEB], PROPERTIES)
     table = catalog.load_table(("gold", "top_drinkers"))
     february = {
         f["file_path"]
         for f in table.inspect.files().to_pylist()
         if f["partition"]["review_month"] == 2
     }
-    run_marts(catalog, "gold", review_flat, [JAN], PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, [JAN], PROPERTIES)
     table.refresh()
     files = table.inspect.files().to_pylist()
     assert {f["file_path"] for f in files if f["partition"]["review_month"] == 2} == february
@@ -110,6 +108,7 @@ def test_an_incremental_run_leaves_other_months_files_untouched(lake):
 
 
 def test_every_mart_is_declared_with_its_period_and_measures():
+    assert DOMAIN.marts == MARTS  # every beer mart reads review_flat
     names = {m.name for m in MARTS}
     assert names == {
         "top_beers_by_rating",

@@ -1,4 +1,5 @@
-"""Gold marts: the same review_flat gives identical marts on both engines, and the Spark job's
+"""Gold marts: the same view gives identical marts on both engines (the beer marts over
+review_flat; the shop domain's marts, every measure function and filters), and the Spark job's
 entry point runs a manifest written by the gold planner."""
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
 
-from datalake.contracts import REVIEW_FLAT
-from datalake.contracts.gold import MARTS
-from tests.workloads.gold_fixtures import review_flat_rows
+from tests.workloads.gold_fixtures import (
+    DOMAIN,
+    MARTS,
+    REVIEW_FLAT,
+    STORE_DAY,
+    review_flat_rows,
+    sale_view_rows,
+    shop_domain,
+)
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
 from workloads.gold import spark_job as gold_job
 from workloads.gold.handlers import manifest
@@ -38,16 +45,16 @@ def test_marts_are_identical_on_both_engines(spark, tmp_path):  # noqa: F811
     catalog = SqlCatalog("gp", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
     catalog.create_namespace("silver")
     catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT, PROPERTIES)
+    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
     review_flat.append(review_flat_rows())
-    run_marts(catalog, "gold", review_flat, MONTHS, PROPERTIES)
+    run_marts(catalog, "gold", review_flat, MARTS, MONTHS, PROPERTIES)
 
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_parity")
     source = "lake.gold_parity.review_flat"
-    spark_common.ensure_table(spark, source, spark_spec(REVIEW_FLAT, PROPERTIES))
+    spark_common.ensure_table(spark, source, spark_spec(REVIEW_FLAT.contract, PROPERTIES))
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")
     spark.read.parquet(str(tmp_path / "rf.parquet")).writeTo(source).append()
-    marts = manifest(PROPERTIES)["marts"]
+    marts = manifest(DOMAIN, PROPERTIES, {})["marts"]
     for mart in MARTS:
         target = f"lake.gold_parity.{mart.name}"
         gold_job.run_mart(spark, source, target, marts[mart.name], MONTHS)
@@ -61,15 +68,15 @@ def test_marts_are_identical_on_both_engines(spark, tmp_path):  # noqa: F811
 def test_the_entry_point_runs_one_mart_from_the_manifest(spark, tmp_path):  # noqa: F811
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_entry")
     spark_common.ensure_table(
-        spark, "lake.gold_entry.review_flat", spark_spec(REVIEW_FLAT, PROPERTIES)
+        spark, "lake.gold_entry.review_flat", spark_spec(REVIEW_FLAT.contract, PROPERTIES)
     )
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")
     spark.read.parquet(str(tmp_path / "rf.parquet")).writeTo("lake.gold_entry.review_flat").append()
-    (tmp_path / "marts.json").write_text(json.dumps(manifest(PROPERTIES)))
+    body = manifest(DOMAIN, PROPERTIES, {REVIEW_FLAT.name: MONTHS})
+    (tmp_path / "marts.json").write_text(json.dumps(body))
     arguments = [
         "--manifest", str(tmp_path / "marts.json"),
         "--mart", "top_beers_by_rating",
-        "--months", json.dumps(MONTHS),
         "--catalog", "lake",
         "--database", "gold_entry",
         "--source-database", "gold_entry",
@@ -77,3 +84,21 @@ def test_the_entry_point_runs_one_mart_from_the_manifest(spark, tmp_path):  # no
     assert gold_job.main(arguments) == 0
     rows = spark.table("lake.gold_entry.top_beers_by_rating").collect()
     assert [(r.beer_id, r.total_reviews, r.avg_rating) for r in rows] == [(10, 25, 4.2)]
+
+
+def test_every_measure_function_and_filter_is_identical_on_spark(spark, tmp_path):  # noqa: F811
+    """The shop's store_day on Spark: the rows worked out by hand, as on the arrow engine."""
+    domain = shop_domain(tmp_path)
+    view = domain.view("sale_view")
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_shop")
+    source = "lake.gold_shop.sale_view"
+    spark_common.ensure_table(spark, source, spark_spec(view.contract, PROPERTIES))
+    pq.write_table(sale_view_rows(domain), tmp_path / "sales.parquet")
+    spark.read.parquet(str(tmp_path / "sales.parquet")).writeTo(source).append()
+    days = [(2024, 3, 1), (2024, 3, 2), (2024, 3, 31)]
+    mart = manifest(domain, PROPERTIES, {view.name: days})["marts"]["store_day"]
+    target = "lake.gold_shop.store_day"
+    assert gold_job.run_mart(spark, source, target, mart, days) == len(STORE_DAY)
+    assert normalise([r.asDict() for r in spark.table(target).collect()]) == normalise(
+        STORE_DAY.values()
+    )

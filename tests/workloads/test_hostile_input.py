@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from datalake.contracts import Classification, Column, ColumnType, TableContract, get_contract
+from datalake.contracts import Classification, Column, ColumnType, TableContract
 from datalake.control import ControlRecord, ControlStatus
+from datalake.domain import default_domain_path, load_domain
 from datalake.errors import InvalidRawFile
 from tests.workloads.conftest import gz
 from workloads.bronze import controller, reader
@@ -33,6 +34,9 @@ from workloads.bronze.reader import count_records, is_blank_line, open_stream, r
 from workloads.bronze.reasons import WITHHELD
 from workloads.bronze.validation import INT64_MAX, INT64_MIN, validate_batch
 
+DOMAIN = load_domain(default_domain_path())
+"""The beer-review example domain: the hostile files are written against its tables."""
+get_contract = DOMAIN.table
 BEER_HEADER = "beer_id,brewery_id,beer_name,beer_style,beer_abv\n"
 PROFILE_HEADER = "profile_id,profile_name,email,state\n"
 FAST = settings(
@@ -64,6 +68,7 @@ def convert(key: str, body: bytes, record_count: int | None):
         result = convert_raw(
             open_stream(io.BytesIO(body)),
             record,
+            contract=get_contract(table),
             masker=RedactDeclaredPii(),
             parquet_path=parquet,
             quarantine_path=quarantine,
@@ -191,9 +196,10 @@ def test_no_reason_or_error_of_a_pii_file_quotes_its_pii(emails):
     csv_rows = "".join(f"{i},{e},{e},{e}\n" for i, e in enumerate(emails))
     texts = [json.dumps(bad)]
     for csv_body in (csv_rows, PROFILE_HEADER + csv_rows.replace(",", ",,", 1), csv_rows[:-1]):
-        seen = inspect_object(io.BytesIO(gz(csv_body)), "raw/profile/p.csv.gz")
+        seen = inspect_object(io.BytesIO(gz(csv_body)), "raw/profile/p.csv.gz", DOMAIN)
         texts.append(seen.problem or "")
-    texts.append(str(inspect_object(io.BytesIO(gz(PROFILE_HEADER + f'1,"{emails[0]}')), key)))
+    body = gz(PROFILE_HEADER + f'1,"{emails[0]}')
+    texts.append(str(inspect_object(io.BytesIO(body), key, DOMAIN)))
     for email in emails:
         assert all(email not in text for text in texts)
 
@@ -509,7 +515,7 @@ def test_a_repeated_gzip_of_valid_data_is_fine():  # the property test's "valid"
 @settings(max_examples=150, deadline=10_000, derandomize=True)
 def test_no_hostile_file_breaks_the_invariants(file):
     key, body, emails = file
-    seen = inspect_object(io.BytesIO(body), key)
+    seen = inspect_object(io.BytesIO(body), key, DOMAIN)
     texts: list[str] = []
     if seen.problem is not None:
         assert seen.problem.startswith(key) or key in seen.problem

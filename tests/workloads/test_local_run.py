@@ -1,5 +1,6 @@
 """``datalake local run`` as a user runs it: a subprocess, then the lake it leaves up (--serve).
 
+The default domain is the beer example, its input what the example's generator writes.
 Checked independently of the project's engines: gold against DuckDB over the generated reviews
 and the sample files; no e-mail of the sample profiles anywhere in bronze, silver or gold.
 """
@@ -24,10 +25,9 @@ import pytest
 
 from datalake.control import ControlStatus, ControlStore
 from datalake.naming import Layer
-from datalake.reviews import generate_reviews, sample_file
+from examples.beer.generate import generate, sample_file
 from tests.workloads.independent import state_review_volume
 from workloads.local.runner import local_settings
-from workloads.local.seed import seed_plan
 from workloads.silver.catalogs import glue_catalog
 
 DATALAKE = [sys.executable, "-m", "datalake"]
@@ -140,11 +140,10 @@ def test_no_raw_email_anywhere_in_the_lake(served):
     assert found > 10  # bronze files and silver/gold data files were all checked
 
 
-def test_gold_equals_an_independent_computation(served):
+def test_gold_equals_an_independent_computation(served, tmp_path):
     endpoint, _, _ = served
     settings, _, _ = clients(endpoint)
-    plan = seed_plan(REVIEWS, 4, seed=7)  # the run's defaults
-    reviews = generate_reviews(REVIEWS, seed=7)
+    generated = generate(tmp_path, rows=REVIEWS, files=4, seed=7)  # the run's defaults
     gold = settings.database_name(Layer.GOLD)
     mart = glue_catalog(settings.region, endpoint=endpoint).load_table(
         (gold, "state_by_review_volume")
@@ -154,7 +153,7 @@ def test_gold_equals_an_independent_computation(served):
         for r in mart.scan().to_arrow().to_pylist()
     }
     # The CDC soft-deletes one referenced profile: its reviews count under no state.
-    assert got == state_review_volume(reviews, plan.deleted_profile)
+    assert got == state_review_volume(generated.reviews, generated.deleted_profile)
 
 
 def test_bad_option_values_fail_with_one_line():
@@ -233,7 +232,7 @@ def read_bronze_profiles(lake, report):
     found.update(emails=emails, masked=report.masked_columns.get("profile", []))
 
 
-run_local(reviews=50, files=1, seed=7, settings=settings, serve=read_bronze_profiles)
+run_local(rows=50, files=1, seed=7, settings=settings, serve=read_bronze_profiles)
 with open(sys.argv[1], "w") as out:
     json.dump(found, out)
 """

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from examples.beer.generate import BeerInput, generate
 from tests.workloads.independent import state_review_volume
-from workloads.local.seed import seed_plan
 
 REVIEWS, FILES, SEED = 6_000, 2, 7
 
@@ -45,8 +45,14 @@ def inspect(lake, report):
     pq.write_table(pa.table({"n": [len(report.errors)]}), f"{out}/errors.parquet")
 
 
-run_local(reviews=int(sys.argv[2]), files=int(sys.argv[3]), seed=int(sys.argv[4]), serve=inspect)
+run_local(rows=int(sys.argv[2]), files=int(sys.argv[3]), seed=int(sys.argv[4]), serve=inspect)
 """
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory) -> BeerInput:
+    """What the run's generator wrote (the same arguments, the same files)."""
+    return generate(tmp_path_factory.mktemp("input"), rows=REVIEWS, files=FILES, seed=SEED)
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +66,14 @@ def tables(tmp_path_factory) -> dict[str, pa.Table]:
     return {path.stem: pq.read_table(path) for path in out.glob("*.parquet")}
 
 
-def test_the_seed_changes_referenced_rows():
-    plan = seed_plan(REVIEWS, FILES, SEED)
+def test_the_seed_changes_referenced_rows(plan):
     assert plan.renamed_beer is not None and plan.deleted_profile is not None
     reviews = plan.reviews
     assert pc.sum(pc.equal(reviews.column("beer_id"), plan.renamed_beer[0])).as_py() > 10
     assert pc.sum(pc.equal(reviews.column("profile_id"), plan.deleted_profile)).as_py() > 10
 
 
-def test_review_flat_carries_the_new_name_and_no_deleted_profile(tables):
-    plan = seed_plan(REVIEWS, FILES, SEED)
+def test_review_flat_carries_the_new_name_and_no_deleted_profile(tables, plan):
     assert tables["errors"].column("n")[0].as_py() == 0
     flat = tables["review_flat"]
     beer_id, new_name = plan.renamed_beer
@@ -82,8 +86,7 @@ def test_review_flat_carries_the_new_name_and_no_deleted_profile(tables):
     assert set(gone.column("state").to_pylist()) == {None}
 
 
-def test_state_marts_count_the_deleted_profiles_reviews_under_no_state(tables):
-    plan = seed_plan(REVIEWS, FILES, SEED)
+def test_state_marts_count_the_deleted_profiles_reviews_under_no_state(tables, plan):
     got = {
         (r["review_year"], r["review_month"], r["state"]): r["total_reviews"]
         for r in tables["state_by_review_volume"].to_pylist()
@@ -95,8 +98,7 @@ def test_state_marts_count_the_deleted_profiles_reviews_under_no_state(tables):
     assert deleted and all(r["profile_name"] is None and r["state"] is None for r in deleted)
 
 
-def test_beer_marts_never_show_the_old_name(tables):
-    plan = seed_plan(REVIEWS, FILES, SEED)
+def test_beer_marts_never_show_the_old_name(tables, plan):
     beer_id, new_name = plan.renamed_beer
     rows = [r for r in tables["top_beers_by_rating"].to_pylist() if r["beer_id"] == beer_id]
     assert all(r["beer_name"] == new_name for r in rows)

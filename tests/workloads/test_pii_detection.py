@@ -13,12 +13,13 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from tenacity import wait_none
 
-from datalake.contracts import Classification, Column, ColumnType, TableContract, get_contract
-from datalake.reviews import sample_file
+from datalake.contracts import Classification, Column, ColumnType, TableContract
+from datalake.domain import default_domain_path, load_domain
+from examples.beer.generate import sample_file
 from workloads.pii.comprehend import ComprehendDetector
 from workloads.pii.detection import MemoryVerdictCache, PiiDetector, S3VerdictCache, TableVerdict
 
-PROFILE = get_contract("profile")
+PROFILE = load_domain(default_domain_path()).table("profile")
 NOTES = TableContract(
     "notes",
     (

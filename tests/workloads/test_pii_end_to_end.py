@@ -11,9 +11,9 @@ import pyarrow.csv as pacsv
 import pytest
 from botocore.stub import Stubber
 
-from datalake.contracts import get_contract
-from datalake.reviews import sample_file
+from datalake.domain import default_domain_path, load_domain
 from datalake.runtime import PiiRuntime, RuntimeConfigError
+from examples.beer.generate import sample_file
 from tests.workloads.conftest import LAKE, gz
 from workloads.pii.detection import MemoryVerdictCache, PiiDetector
 from workloads.pii.masker import MaskingPolicy, PiiMasker, SecretsManagerKey
@@ -114,7 +114,7 @@ def test_runtime_builds_a_patterns_only_masker_when_comprehend_is_off(lake, secr
     )
     assert built.detector.comprehend is None
     table = pa.table({"profile_id": ["1"], "email": ["ann@example.org"]})
-    masked = built.mask(table, get_contract("profile"))
+    masked = built.mask(table, load_domain(default_domain_path()).table("profile"))
     assert masked.column("email").to_pylist() == ["[REDACTED]"]
     assert lake.keys("pii-verdicts/") == ["pii-verdicts/profile/v1/email.profile_id.json"]
 

@@ -15,11 +15,11 @@ import pyarrow.csv as pacsv
 import pytest
 from moto.server import ThreadedMotoServer
 
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlStatus, ControlStore
 from datalake.control_table import create_control_table
-from datalake.reviews import generate_reviews, sample_file
+from examples.beer.generate import generate_reviews, sample_file
 from tests.workloads.conftest import ARRIVED, gz
+from tests.workloads.silver_fixtures import BEER_DOMAIN
 from workloads.bronze.controller import register_object
 from workloads.bronze.masking import RedactDeclaredPii
 from workloads.bronze.worker import IngestWorker
@@ -29,6 +29,7 @@ from workloads.silver.catalogs import glue_catalog
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
 
 REGION = "us-east-1"
+MARTS = BEER_DOMAIN.marts
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,9 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
     dynamodb = boto3.resource("dynamodb", endpoint_url=endpoint, region_name=REGION)
     store = ControlStore(create_control_table(dynamodb, "e2e-control"))
     cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=REGION)
-    worker = IngestWorker(store, s3, cloudwatch, "e2e-lake", RedactDeclaredPii(), "w1")
+    worker = IngestWorker(
+        store, s3, cloudwatch, "e2e-lake", RedactDeclaredPii(), "w1", domain=BEER_DOMAIN
+    )
 
     reviews = generate_reviews(1_000, seed=21)
     out = io.BytesIO()
@@ -70,7 +73,13 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
     for key, body in files.items():
         s3.put_object(Bucket="e2e-landing", Key=key, Body=body)
         record = register_object(
-            store, s3, bucket="e2e-landing", key=key, arrived=ARRIVED, mass_threshold_records=10**9
+            store,
+            s3,
+            bucket="e2e-landing",
+            key=key,
+            arrived=ARRIVED,
+            mass_threshold_records=10**9,
+            domain=BEER_DOMAIN,
         )
         assert worker.run(record.control_id).status is ControlStatus.SUCCESS
 
@@ -82,6 +91,7 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
         lake_bucket="e2e-lake",
         worker_id="silver-1",
         properties=table_properties(128, 7, 5),
+        domain=BEER_DOMAIN,
     ).run()
 
     assert report.failed == {}
@@ -102,6 +112,7 @@ def test_raw_to_silver_in_glue(endpoint, monkeypatch):
         gold_namespace="e2e_gold",
         worker_id="gold-1",
         properties=table_properties(128, 7, 5),
+        domain=BEER_DOMAIN,
     ).run()
     assert gold.error is None and len(gold.marts) == len(MARTS)
     assert list(store.by_status("gold", ControlStatus.PENDING)) == []

@@ -7,13 +7,15 @@ import json
 import pytest
 
 from datalake.control import ControlStatus
-from datalake.reviews import generate_reviews
+from datalake.domain import default_domain_path
 from datalake.runtime import SilverRuntime
+from examples.beer.generate import generate_reviews
 from tests.workloads.conftest import LAKE, gz
+from tests.workloads.silver_fixtures import BEER_DOMAIN
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
 from workloads.shared.runs import run_worker
 from workloads.silver import handlers, spark_job
-from workloads.silver.handlers import plan
+from workloads.silver.handlers import plan as plan_run
 
 ARTIFACTS = "test-artifacts"
 
@@ -28,8 +30,17 @@ def config(lake) -> SilverRuntime:
             "ARTIFACTS_BUCKET": ARTIFACTS,
             "MAX_ATTEMPTS": "3",
             "LEASE_SECONDS": "600",
+            "DATALAKE_DOMAIN": str(default_domain_path()),
         }
     )
+
+
+def plan(store, s3, config, run_id, only=None):
+    return plan_run(store, s3, config, run_id, BEER_DOMAIN, only)
+
+
+def read_json(lake, key: str) -> dict:
+    return json.loads(lake.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read())
 
 
 def ingest(lake, key: str, text: str) -> None:
@@ -57,9 +68,25 @@ def test_plan_claims_records_and_writes_one_manifest_per_table(lake, config):
         f.startswith(f"s3://{LAKE}/bronze/beer/") for f in manifest["files"]
     )
     assert sorted(manifest["control_ids"]) == sorted(beer["control_ids"])
-    assert result["review_flat"]["changes"] == [
+    views = read_json(lake, "silver/runs/run-1/views.json")
+    assert result["views"]["plan"] == f"s3://{ARTIFACTS}/silver/runs/run-1/views.json"
+    assert views["changes"] == [
         f"s3://{ARTIFACTS}/silver/runs/run-1/brewery.changes",
         f"s3://{ARTIFACTS}/silver/runs/run-1/beer.changes",
+    ]
+    assert [s["table"] for s in views["table_specs"]] == list(BEER_DOMAIN.tables)
+    (view,) = views["views"]
+    assert view["spec"] == BEER_DOMAIN.view("review_flat").spec()
+    assert view["table"]["partitioning"] == [
+        ["identity", "review_year"],
+        ["identity", "review_month"],
+    ]
+    assert result["views"]["outputs"] == [
+        {
+            "view": "review_flat",
+            "partition_columns": ["review_year", "review_month"],
+            "partitions_out": f"s3://{ARTIFACTS}/silver/runs/run-1/review_flat.partitions",
+        }
     ]
     running = list(lake.store.by_status("silver", ControlStatus.RUNNING))
     assert len(running) == 3 and {r.claimed_by for r in running} == {run_worker("silver", "run-1")}
@@ -125,14 +152,11 @@ def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):
         == 0
     )
     assert spark.table("lake.entry.review").count() == 50
-    flat_plan = {
-        **result["review_flat"],
-        "changes": [str(tmp_path / "review.changes")],
-        "partitions_out": str(tmp_path / "parts"),
-    }
-    assert (
-        spark_job.main(["--mode", "review_flat", "--changes", json.dumps(flat_plan), *common]) == 0
-    )
+    views = read_json(lake, "silver/runs/run-1/views.json")
+    views["changes"] = [str(tmp_path / "review.changes"), str(tmp_path / "missing.changes")]
+    views["views"][0]["partitions_out"] = str(tmp_path / "parts")
+    (tmp_path / "views.json").write_text(json.dumps(views))
+    assert spark_job.main(["--mode", "view", "--plan", str(tmp_path / "views.json"), *common]) == 0
     assert spark.table("lake.entry.review_flat").count() == 50
     written = json.loads(spark.read.text(str(tmp_path / "parts")).collect()[0].value)
     # The Lambda after the job turns that file into pending gold records.
@@ -140,18 +164,19 @@ def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):
         lake.s3.put_object(
             Bucket=ARTIFACTS, Key=f"silver/runs/run-1/parts/{index}", Body=part.read_bytes()
         )
-    ids = handlers.register_gold_records(
-        lake.store, lake.s3, LAKE, "run-1", f"s3://{ARTIFACTS}/silver/runs/run-1/parts"
-    )
-    assert (
-        len(ids) == len(written) == len(list(lake.store.by_status("gold", ControlStatus.PENDING)))
-    )
-    assert (
-        handlers.register_gold_records(
-            lake.store, lake.s3, LAKE, "run-1", f"s3://{ARTIFACTS}/silver/runs/run-1/parts"
-        )
-        == ids
-    )  # idempotent
+    outputs = [
+        {
+            **result["views"]["outputs"][0],
+            "partitions_out": f"s3://{ARTIFACTS}/silver/runs/run-1/parts",
+        }
+    ]
+    ids = handlers.register_gold_records(lake.store, lake.s3, LAKE, "run-1", outputs)
+    pending = list(lake.store.by_status("gold", ControlStatus.PENDING))
+    assert len(ids) == len(written) == len(pending)
+    assert {r.object_key for r in pending} == {
+        f"silver/review_flat/review_year={y}/review_month={m:02d}" for y, m in written
+    }
+    assert handlers.register_gold_records(lake.store, lake.s3, LAKE, "run-1", outputs) == ids
     assert (
         len(written)
         == spark.table("lake.entry.review_flat")

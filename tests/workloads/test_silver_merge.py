@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from datalake.contracts import get_contract
-from tests.workloads.silver_fixtures import at, beer_changes
+from tests.workloads.silver_fixtures import BEER_DOMAIN, at, beer_changes
 from workloads.shared.tables import ensure_table, table_properties
 from workloads.silver.merge import merge_batch
 
-BEER = get_contract("beer")
+BEER = BEER_DOMAIN.table("beer")
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 The arrow engine (pyiceberg + DuckDB) and the Spark engine (``MERGE INTO`` on local Spark with
 Iceberg) get identical batches: inserts, updates, deletes, a delete of an unknown key, changes
-out of order within a batch, a late batch and a replayed batch; then review_flat.
+out of order within a batch, a late batch and a replayed batch; then the views: the beer
+example's, and a generic one with a chained join and its period on a lookup.
 """
 
 from __future__ import annotations
@@ -13,26 +14,43 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
-from datalake.contracts import BEER, BREWERY, PROFILE, REVIEW, REVIEW_FLAT, TableContract
-from tests.workloads.silver_fixtures import at, beer_changes
+from datalake.contracts import TableContract
+from datalake.domain import Domain
+from tests.workloads.silver_fixtures import (
+    BEER_DOMAIN,
+    CHAIN_DOMAIN,
+    CHAIN_RUNS,
+    at,
+    beer_changes,
+    bronze,
+    epoch,
+    sql_catalog,
+    write_domain,
+)
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
-from workloads.bronze.ingest import bronze_schema
-from workloads.shared.tables import batch_id_of, ensure_table, spark_spec, table_properties
+from workloads.shared.tables import (
+    TableEvolutionError,
+    batch_id_of,
+    ensure_table,
+    spark_spec,
+    table_properties,
+)
 from workloads.silver import spark_job
+from workloads.silver.handlers import views_plan
 from workloads.silver.merge import merge_batch
-from workloads.silver.review_flat import affected_partitions, rebuild
+from workloads.silver.views import build_view
 
 PROPERTIES = table_properties(128, 7, 5)
+BEER, BREWERY = BEER_DOMAIN.table("beer"), BEER_DOMAIN.table("brewery")
+PROFILE, REVIEW = BEER_DOMAIN.table("profile"), BEER_DOMAIN.table("review")
 _names = itertools.count()
 
 
 @pytest.fixture
 def engines(spark, tmp_path):  # noqa: F811
     """A fresh pyiceberg catalog and a fresh Spark namespace for one test."""
-    catalog = SqlCatalog("parity", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
-    catalog.create_namespace("silver")
+    catalog = sql_catalog(tmp_path, "parity")
     namespace = f"lake.parity{next(_names)}"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
     return catalog, namespace, tmp_path
@@ -128,32 +146,28 @@ def test_schema_evolution_on_both_engines(spark, engines):  # noqa: F811
     old_rows = arrow_rows(table)
     assert len(old_rows) == 6 and all(r["beer_ibu"] is None for r in old_rows)
     assert spark_rows(spark, f"{namespace}.beer") == old_rows
-
-
-def bronze(contract: TableContract, rows: list[dict], minute: int = 0) -> pa.Table:
-    lineage = {
-        "_operation": "insert",
-        "_change_ts": at(minute),
-        "_source_key": f"raw/{contract.name}/x.csv.gz",
-        "_control_id": "c",
-        "_ingested_at": at(1000),
-    }
-    return pa.Table.from_pylist(
-        [
-            {
-                **{c: row.get(c) for c in contract.column_names},
-                **lineage,
-                "_change_seq": i,
-                "_source_line": i,
-            }
-            for i, row in enumerate(rows, start=2)
-        ],
-        schema=bronze_schema(contract),
+    # Both refuse the same changes with the same words (retyped and rekeyed here).
+    changes = {"beer_abv": {"type": ColumnType.STRING}, "brewery_id": {"nullable": False}}
+    retyped = dataclasses.replace(
+        evolved,
+        columns=tuple(dataclasses.replace(c, **changes.get(c.name, {})) for c in evolved.columns),
+        primary_key=("beer_id", "brewery_id"),
     )
-
-
-def epoch(year: int, month: int, day: int = 15) -> int:
-    return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+    with pytest.raises(TableEvolutionError) as arrow_refusal:
+        ensure_table(catalog, "silver", retyped, PROPERTIES)
+    with pytest.raises(ValueError) as spark_refusal:
+        spark_job.ensure_table(spark, f"{namespace}.beer", spark_spec(retyped, PROPERTIES))
+    expected = (
+        "column beer_abv is double in the deployed table but string in the domain; restore "
+        "type double (to retype a column, add a new column and backfill it); table "
+    )
+    assert expected in str(arrow_refusal.value) and expected in str(spark_refusal.value)
+    assert str(spark_refusal.value) == str(arrow_refusal.value).replace(
+        "table silver.beer", f"table {namespace}.beer"
+    )
+    assert "primary key is (beer_id) in the deployed table but (beer_id, brewery_id)" in str(
+        spark_refusal.value
+    )
 
 
 def test_review_flat_is_identical_on_both_engines(spark, engines):  # noqa: F811
@@ -208,34 +222,57 @@ def test_review_flat_is_identical_on_both_engines(spark, engines):  # noqa: F811
         results[contract.name] = arrow[0]
         spark_changes.extend(spark_side)
     # The Gone brewery is deleted: its reviews keep their rows, without its name.
-    delete = bronze(BREWERY, [{"brewery_id": 2}], minute=5).set_column(
-        2, "_operation", pa.array(["delete"])
-    )
+    delete = bronze(BREWERY, [{"brewery_id": 2}], minute=5, operation="delete")
     _table, _name, arrow, spark_side = run_both(spark, engines, BREWERY, [delete])
     results["brewery"] = arrow[0]
     spark_changes.extend(spark_side)
 
-    tables = {
-        c.name: ensure_table(catalog, "silver", c, PROPERTIES)
-        for c in (BREWERY, BEER, PROFILE, REVIEW, REVIEW_FLAT)
-    }
-    partitions = affected_partitions(results, tables["review"])
-    rebuild(
-        tables["review_flat"],
-        reviews=tables["review"],
-        beers=tables["beer"],
-        breweries=tables["brewery"],
-        profiles=tables["profile"],
-        partitions=partitions,
-        batch_id=batch_id_of(["x"]),
+    arrow_partitions, spark_partitions = build_both(
+        spark, engines, BEER_DOMAIN, {t: r.keys for t, r in results.items()}, spark_changes
     )
-    spark_partitions = spark_job.changed_partitions(spark, namespace, spark_changes)
-    assert spark_partitions == partitions == {(2010, 1), (2011, 12)}
-    spark_job.review_flat(spark, namespace, spark_spec(REVIEW_FLAT, PROPERTIES), spark_partitions)
-    expected = arrow_rows(tables["review_flat"])
+    assert arrow_partitions == spark_partitions == {"review_flat": [(2010, 1), (2011, 12)]}
+    expected = arrow_rows(catalog.load_table(("silver", "review_flat")))
     assert spark_rows(spark, f"{namespace}.review_flat") == expected
     by_id = {r["review_id"]: r for r in expected}
     assert set(by_id) == {1, 2, 3}  # review 4 has no time: no month
     assert by_id[2]["brewery_name"] is None and by_id[2]["beer_name"] == "Stout"
     assert by_id[3]["profile_name"] is None  # profile 6 does not exist
     assert (by_id[3]["review_year"], by_id[3]["review_month"]) == (2011, 12)
+
+
+def build_both(spark, engines, domain: Domain, changed: dict, spark_changes: list):  # noqa: F811
+    """Every view of ``domain`` on both engines; the partitions each replaced, per view."""
+    catalog, namespace, tmp_path = engines
+    tables = {
+        c.name: ensure_table(catalog, "silver", c, PROPERTIES) for c in domain.tables.values()
+    }
+    arrow = {}
+    for view in domain.views.values():
+        table = ensure_table(catalog, "silver", view.contract, PROPERTIES)
+        result = build_view(view, tables, table, changed, batch_id_of([str(next(_names))]))
+        arrow[view.name] = result.partitions
+    plan = views_plan(domain, PROPERTIES, [], f"{tmp_path}/out-{next(_names)}-")
+    replaced = spark_job.build_views(spark, namespace, plan, spark_changes)
+    return arrow, {view: [tuple(p) for p in values] for view, values in replaced.items()}
+
+
+def test_a_chained_view_with_a_lookup_period_is_identical_on_both_engines(spark, engines):  # noqa: F811
+    catalog, namespace, tmp_path = engines
+    domain = write_domain(tmp_path, CHAIN_DOMAIN)
+    for minute, batches in enumerate(CHAIN_RUNS, start=1):
+        changed, spark_changes = {}, []
+        for table, (operation, rows) in batches.items():
+            batch = bronze(domain.table(table), rows, 10 * minute, operation)
+            _table, _name, arrow, spark_side = run_both(
+                spark, engines, domain.table(table), [batch]
+            )
+            changed[table] = arrow[0].keys
+            spark_changes.extend(spark_side)
+        arrow_partitions, spark_partitions = build_both(
+            spark, engines, domain, changed, spark_changes
+        )
+        assert arrow_partitions == spark_partitions, f"run {minute}"
+        for view in domain.views:
+            expected = arrow_rows(catalog.load_table(("silver", view)))
+            assert spark_rows(spark, f"{namespace}.{view}") == expected, f"run {minute}: {view}"
+    assert spark_partitions == {"line_flat": [(2024, 4), (2024, 5)], "line_signup": [(2024, 6, 1)]}

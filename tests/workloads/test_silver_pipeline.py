@@ -8,26 +8,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
 from datalake.control import ControlStatus
-from datalake.reviews import generate_reviews, sample_file
+from datalake.domain import Domain
+from examples.beer.generate import generate_reviews, sample_file
 from tests.workloads.conftest import LAKE, gz
+from tests.workloads.silver_fixtures import BEER_DOMAIN, sql_catalog
 from workloads.shared.tables import table_properties
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
-from workloads.silver.review_flat import months_of
+from workloads.silver.views import partitions_of
+
+PERIOD = BEER_DOMAIN.view("review_flat").period
+
+
+def months_of(times) -> set[tuple[int, ...]]:
+    return partitions_of(times, PERIOD)
 
 
 @pytest.fixture
 def catalog(tmp_path):
-    catalog = SqlCatalog(
-        "test", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}"
-    )
-    catalog.create_namespace("silver")
-    return catalog
+    return sql_catalog(tmp_path)
 
 
-def silver_run(lake, catalog, worker="silver-1") -> SilverRun:
+def silver_run(lake, catalog, worker="silver-1", domain: Domain = BEER_DOMAIN) -> SilverRun:
     return SilverRun(
         store=lake.store,
         catalog=catalog,
@@ -36,6 +39,7 @@ def silver_run(lake, catalog, worker="silver-1") -> SilverRun:
         lake_bucket=LAKE,
         worker_id=worker,
         properties=table_properties(128, 7, 5),
+        domain=domain,
     )
 
 
@@ -115,7 +119,7 @@ def test_incremental_run_touches_only_changed_months(lake, catalog):
     ingest(lake, "raw/review/reviews-0002.csv.gz", csv_bytes(update))
     report = silver_run(lake, catalog).run()
 
-    assert report.review_flat.partitions == [(year, month)]
+    assert report.views["review_flat"].partitions == [(year, month)]
     flat_table.refresh()
     files_after = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
     assert len(files_before - files_after) == 1  # only that month's file was replaced
@@ -137,7 +141,7 @@ def test_a_changed_beer_rebuilds_the_months_of_its_reviews(lake, catalog):
     line = f'{{"operation": "update", "beer_id": {beer_id}, "beer_name": "Renamed"}}\n'
     ingest(lake, "raw/beer/cdc/rename.jsonl.gz", gz(line))
     report = silver_run(lake, catalog).run()
-    assert set(report.review_flat.partitions) == months
+    assert set(report.views["review_flat"].partitions) == months
     flat = scan(catalog, "review_flat").filter(pc.equal(pc.field("beer_id"), beer_id))
     assert set(flat.column("beer_name").to_pylist()) == {"Renamed"}
 

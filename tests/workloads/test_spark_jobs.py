@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datalake.contracts.gold import months_condition
+from datalake.domain import partition_condition
 from workloads.gold import spark_job as gold_job
 from workloads.shared import spark_common
 from workloads.silver import spark_job as silver_job
@@ -19,7 +19,9 @@ JOB_MODULES = [
     ROOT / "workloads" / "silver" / "spark_job.py",
     ROOT / "workloads" / "gold" / "spark_job.py",
     ROOT / "workloads" / "shared" / "spark_common.py",
+    ROOT / "workloads" / "shared" / "view_sql.py",
 ]
+SHIPPED = {"workloads.shared.spark_common", "workloads.shared.view_sql", "workloads.shared"}
 ALLOWED = set(sys.stdlib_module_names) - {"tomllib"} | {"pyspark", "workloads"}
 
 
@@ -40,7 +42,7 @@ def test_what_ships_to_emr_is_python_39_with_pyspark_and_the_stdlib(path):
     for module in imports(path):
         assert module.split(".")[0] in ALLOWED, module
         if module.startswith("workloads"):
-            assert module == "workloads.shared.spark_common", module
+            assert module in SHIPPED, module
 
 
 def test_gold_imports_nothing_of_silver():
@@ -48,10 +50,12 @@ def test_gold_imports_nothing_of_silver():
         assert not {m for m in imports(path) if m.startswith("workloads.silver")}, path.name
 
 
-def test_the_jobs_select_months_as_the_contracts_do():
-    months = [(2011, 12), (2010, 1), (2010, 2)]
-    assert spark_common.months_condition(months) == months_condition(months)
-    assert spark_common.months_condition([]) == months_condition([]) == "FALSE"
+def test_the_jobs_select_partitions_as_the_domain_does():
+    columns, values = ["y", "m"], [(2011, 12), (2010, 1), (2010, 2)]
+    assert spark_common.partition_condition(columns, values) == partition_condition(columns, values)
+    assert (
+        spark_common.partition_condition(columns, []) == partition_condition(columns, []) == "FALSE"
+    )
 
 
 @pytest.mark.parametrize(

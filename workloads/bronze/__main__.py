@@ -2,6 +2,6 @@
 
 import sys
 
-from workloads.bronze.handlers import container_main
+from .handlers import container_main
 
 sys.exit(container_main())

@@ -2,8 +2,9 @@
 
 Streams the object once to count its records and compute its SHA-256, picks the compute
 target from the threshold, and registers the record. The same content already ingested for
-the same table becomes ``duplicate``; a key outside ``raw/<known table>/`` or an unreadable
-file becomes a non-retryable ``error`` record with the reason (and the object stays in raw).
+the same table becomes ``duplicate``; a key outside ``raw/<table of the domain>/`` or an
+unreadable file becomes a non-retryable ``error`` record with the reason (and the object stays
+in raw).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from datalake.contracts import RawFormat, get_contract
+from datalake.contracts import RawFormat
 from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
+from datalake.domain import Domain
 from datalake.errors import InvalidRawFile
 from datalake.layout import RAW_PREFIX, RawKeyError, parse_raw_key
-from workloads.bronze.reader import count_records, describe_error
+
+from .reader import count_records, describe_error
 
 LAMBDA_TARGET = "lambda"
 ECS_TARGET = "ecs"
@@ -61,8 +64,8 @@ class Inspection:
     problem: str | None
 
 
-def inspect_object(body: Any, key: str) -> Inspection:
-    """Hash the object and, for a valid raw key, count its records.
+def inspect_object(body: Any, key: str, domain: Domain) -> Inspection:
+    """Hash the object and, for a valid raw key of a table of ``domain``, count its records.
 
     The count is :func:`workloads.bronze.reader.count_records`: the records exactly as the
     ingest reads them, so the reconciliation can only fail if the object changed.
@@ -71,8 +74,8 @@ def inspect_object(body: Any, key: str) -> Inspection:
     count: int | None = None
     problem: str | None = None
     try:
-        raw = parse_raw_key(key)
-        contract = get_contract(raw.table)
+        raw = parse_raw_key(key, domain.tables)
+        contract = domain.table(raw.table)
         stream = pa.CompressedInputStream(pa.PythonFile(reader, mode="r"), "gzip")
         count = count_records(stream, raw.format, contract, key)
     except (RawKeyError, InvalidRawFile) as error:
@@ -91,10 +94,11 @@ def register_object(
     key: str,
     arrived: datetime,
     mass_threshold_records: int,
+    domain: Domain,
 ) -> ControlRecord:
-    """Create (idempotently) the bronze control record of one raw object."""
+    """Create (idempotently) the bronze control record of one raw object of ``domain``."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    seen = inspect_object(body, key)
+    seen = inspect_object(body, key, domain)
     table = key[len(RAW_PREFIX) :].split("/")[0] if key.startswith(RAW_PREFIX) else "unknown"
     raw_format = next((f.value for f in RawFormat if key.endswith(f".{f.value}.gz")), "unknown")
     record = ControlRecord(

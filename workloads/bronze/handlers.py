@@ -4,7 +4,8 @@ These are the exact functions the ``BronzeZone`` component deploys:
 ``workloads.bronze.handlers.controller_handler``, ``workloads.bronze.handlers.ingest_handler``
 and ``python -m workloads.bronze`` in the container. Their environment is
 :class:`datalake.runtime.BronzeRuntime` (and :class:`~datalake.runtime.PiiRuntime` for the
-ingest workers, :class:`~datalake.runtime.IngestTask` for the container).
+ingest workers, :class:`~datalake.runtime.IngestTask` for the container); the domain comes from
+the runtime's ``DATALAKE_DOMAIN`` (read once per container).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from urllib.parse import unquote_plus
 import boto3
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
+from datalake.domain import load_domain_uri
 from datalake.runtime import BronzeRuntime, IngestTask, PiiRuntime, RuntimeConfigError
-from workloads.bronze.controller import register_object
-from workloads.bronze.runtime import use_lean_memory_pool
-from workloads.bronze.worker import IngestWorker
-from workloads.pii.masker import PiiMasker
-from workloads.pii.runtime import build_masker
-from workloads.shared.runs import control_store
+
+from ..pii.masker import PiiMasker
+from ..pii.runtime import build_masker
+from ..shared.runs import control_store
+from .controller import register_object
+from .runtime import use_lean_memory_pool
+from .worker import IngestWorker
 
 logging.getLogger().setLevel(logging.INFO)
 use_lean_memory_pool()  # once per Lambda container / ECS task, before any batch is read
@@ -39,6 +42,7 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
         return {"registered": []}
     config = BronzeRuntime.from_environment()
     store, s3 = control_store(config), boto3.client("s3")
+    domain = load_domain_uri(config.domain_uri)
     registered = []
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated"):
@@ -51,6 +55,7 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
             key=unquote_plus(record.s3.get_object.key),
             arrived=_event_time(record.event_time),
             mass_threshold_records=config.mass_threshold_records,
+            domain=domain,
         )
         registered.append(
             {
@@ -91,6 +96,7 @@ def _worker(config: BronzeRuntime, worker_id: str) -> IngestWorker:
         lake_bucket=config.lake_bucket,
         masker=masker,
         worker_id=worker_id,
+        domain=load_domain_uri(config.domain_uri),
         metric_namespace=config.metric_namespace,
     )
 

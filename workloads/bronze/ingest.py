@@ -21,14 +21,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datalake.contracts import Operation, RawFormat, TableContract, bronze_columns, get_contract
+from datalake.contracts import Operation, RawFormat, TableContract, bronze_columns
 from datalake.control import ControlRecord, utc_now
+from datalake.domain import Domain
 from datalake.errors import ReconciliationError
 from datalake.layout import bronze_key, parse_raw_key, quarantine_key
-from workloads.bronze.masking import PiiMasker, mask_batch
-from workloads.bronze.reader import RawBatch, open_stream, read_batches
-from workloads.bronze.reasons import WITHHELD
-from workloads.bronze.validation import ValidatedBatch, validate_batch
+
+from .masking import PiiMasker, mask_batch
+from .reader import RawBatch, open_stream, read_batches
+from .reasons import WITHHELD
+from .validation import ValidatedBatch, validate_batch
 
 PARQUET_COMPRESSION = "zstd"
 
@@ -60,16 +62,20 @@ def ingest_object(
     *,
     lake_bucket: str,
     masker: PiiMasker,
+    domain: Domain,
     now: datetime | None = None,
 ) -> IngestResult:
-    """Ingest the raw object of ``record`` into ``lake_bucket``; raise if it cannot be read."""
-    raw = parse_raw_key(record.object_key)
+    """Ingest the raw object of ``record`` (a table of ``domain``) into ``lake_bucket``; raise
+    if it cannot be read."""
+    raw = parse_raw_key(record.object_key, domain.tables)
+    contract = domain.table(raw.table)
     body = s3.get_object(Bucket=record.bucket, Key=record.object_key)["Body"]
     with tempfile.TemporaryDirectory(prefix="bronze-") as tmp:
         parquet_path, quarantine_path = Path(tmp, "out.parquet"), Path(tmp, "bad.jsonl.gz")
         result = convert_raw(
             open_stream(body),
             record,
+            contract=contract,
             masker=masker,
             parquet_path=parquet_path,
             quarantine_path=quarantine_path,
@@ -91,14 +97,15 @@ def convert_raw(
     stream: pa.NativeFile,
     record: ControlRecord,
     *,
+    contract: TableContract,
     masker: PiiMasker,
     parquet_path: Path,
     quarantine_path: Path,
     ingested_at: datetime,
 ) -> IngestResult:
-    """The storage-independent core: decompressed raw stream -> local Parquet + quarantine."""
-    raw = parse_raw_key(record.object_key)
-    contract = get_contract(raw.table)
+    """The storage-independent core: decompressed raw stream of a ``contract`` table -> local
+    Parquet + quarantine."""
+    raw = parse_raw_key(record.object_key, (contract.name,))
     schema = bronze_schema(contract)
     result = IngestResult(masked_columns=contract.pii_columns)
     with (

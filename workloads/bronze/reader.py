@@ -38,8 +38,9 @@ import pyarrow.csv as pacsv
 
 from datalake.contracts import CDC_ENVELOPE, RawFormat, TableContract
 from datalake.errors import InvalidRawFile
-from workloads.bronze.reasons import ReasonWriter, safe_name
-from workloads.bronze.text import (
+
+from .reasons import ReasonWriter, safe_name
+from .text import (
     RecordLines,
     TextStream,
     inner_breaks,

@@ -28,7 +28,8 @@ from datalake.contracts import (
     Operation,
     TableContract,
 )
-from workloads.bronze.reasons import ReasonWriter
+
+from .reasons import ReasonWriter
 
 # Values of these shapes always cast (a subset of what Arrow accepts): only the others are
 # cast one by one on the slow path.

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from datalake.control import ControlRecord, ControlRecordError, ControlStore, control_id_for
+from datalake.domain import Domain
 from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
-from workloads.bronze.ingest import IngestResult, ingest_object
-from workloads.bronze.masking import PiiMasker
+
+from .ingest import IngestResult, ingest_object
+from .masking import PiiMasker
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ class IngestWorker:
     lake_bucket: str
     masker: PiiMasker
     worker_id: str
+    domain: Domain
+    """The lake's domain: the table contract of each record."""
     metric_namespace: str = METRIC_NAMESPACE
 
     def run(self, control_id: str) -> ControlRecord | None:
@@ -41,7 +45,11 @@ class IngestWorker:
             return None
         try:
             result = ingest_object(
-                self.s3, record, lake_bucket=self.lake_bucket, masker=self.masker
+                self.s3,
+                record,
+                lake_bucket=self.lake_bucket,
+                masker=self.masker,
+                domain=self.domain,
             )
             if result.bronze_key:
                 self.store.register(self._silver_record(record, result))

@@ -1,1 +1,1 @@
-"""Silver -> gold: monthly marts on two engines, replacing exactly the touched months."""
+"""Silver -> gold: the domain's marts on two engines, replacing exactly the changed partitions."""

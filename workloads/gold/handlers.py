@@ -1,26 +1,28 @@
 """Lambda handlers of the gold state machine (AWS path, Spark on EMR Serverless).
 
 - ``plan_handler``: claims the pending gold records, writes the run's manifest (each mart's
-  SQL and table spec) and returns the months to replace;
+  source view, period columns, SQL and table spec; the partitions of each view to replace)
+  and returns the marts to build: every mart of each view with pending partitions;
 - ``finish_handler`` / ``fail_handler``: mark the run's records success or error.
 
-Their environment is :class:`datalake.runtime.GoldRuntime`.
+Their environment is :class:`datalake.runtime.GoldRuntime`; the marts come from the domain
+it names (``load_domain_uri(runtime.domain_uri)``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
 
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlStore
+from datalake.domain import Domain, load_domain_uri
 from datalake.layout import gold_manifest_key
 from datalake.runtime import GoldRuntime
-from workloads.gold.pipeline import month_of
-from workloads.gold.spark_job import MONTHS, SOURCE
-from workloads.shared.runs import (
+
+from ..shared.runs import (
     claim_records,
     control_store,
     fail_records,
@@ -28,47 +30,77 @@ from workloads.shared.runs import (
     finish_records,
     run_worker,
 )
-from workloads.shared.tables import spark_spec, table_properties
+from ..shared.tables import spark_spec, table_properties
+from .pipeline import LAYER, pending_partitions
+from .spark_job import PARTITIONS, SOURCE
 
-LAYER = "gold"
 SNAPSHOT_RETENTION_DAYS, MIN_SNAPSHOTS_TO_KEEP = 7, 5
-"""Marts are replaced whole months at a time: the Iceberg defaults keep enough history."""
+"""Marts are replaced whole periods at a time: the Iceberg defaults keep enough history."""
 
 
-def manifest(properties: dict[str, str]) -> dict[str, Any]:
-    """Every mart's SQL (with placeholders for the source table and months) and spec."""
+def manifest(
+    domain: Domain,
+    properties: dict[str, str],
+    partitions: Mapping[str, Sequence[Sequence[int]]],
+) -> dict[str, Any]:
+    """The run's manifest for the Spark job: every mart's source view, period columns, SQL
+    (with placeholders for the source table and the partition condition) and table spec, and
+    the partitions of each view to replace (a view absent has none)."""
     return {
         "marts": {
             mart.name: {
-                "sql": mart.sql(SOURCE, MONTHS),
+                "source": mart.source,
+                "period": list(mart.period),
+                "sql": mart.sql(SOURCE, PARTITIONS),
                 "spec": spark_spec(mart.contract, properties, audit=False),
             }
-            for mart in MARTS
-        }
+            for mart in domain.marts
+        },
+        "partitions": {view: [list(p) for p in values] for view, values in partitions.items()},
     }
 
 
-def plan(store: ControlStore, s3: Any, config: GoldRuntime, run_id: str) -> dict[str, Any]:
-    """Claim the pending gold records; write the manifest; return the months to replace."""
-    records = claim_records(store, LAYER, run_worker(LAYER, run_id))
+def plan(
+    store: ControlStore, s3: Any, config: GoldRuntime, run_id: str, domain: Domain
+) -> dict[str, Any]:
+    """Claim the pending gold records; write the manifest; return the marts to build.
+
+    ``marts`` names, view by view (sorted), every mart of each view with pending partitions
+    (the partitions are in the manifest, which the state machine's payload limit never sees).
+    Records of a view without marts succeed at once; records naming no view of the domain are
+    marked error. ``control_ids`` are the records the run settles.
+    """
+    worker = run_worker(LAYER, run_id)
+    pending = pending_partitions(domain, claim_records(store, LAYER, worker))
+    for control_id, reason in sorted(pending.unknown.items()):
+        fail_records(store, worker, [control_id], reason)
+    marts: list[str] = []
+    control_ids: list[str] = []
+    for view in pending.partitions:
+        if not domain.marts_of(view):  # nothing reads this view: nothing to rebuild
+            finish_records(store, worker, pending.control_ids[view])
+            continue
+        marts += [mart.name for mart in domain.marts_of(view)]
+        control_ids += pending.control_ids[view]
     key = gold_manifest_key(run_id)
     properties = table_properties(
         config.target_file_size_mb, SNAPSHOT_RETENTION_DAYS, MIN_SNAPSHOTS_TO_KEEP
     )
-    body = manifest(properties)
-    s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=json.dumps(body).encode())
+    body = json.dumps(manifest(domain, properties, pending.partitions)).encode()
+    s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=body)
     return {
         "run_id": run_id,
-        "months": sorted({month_of(r) for r in records}),
-        "control_ids": [r.control_id for r in records],
+        "marts": marts,
+        "control_ids": control_ids,
         "manifest": f"s3://{config.artifacts_bucket}/{key}",
     }
 
 
 def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"execution_name": ...}`` -> months, control ids and the manifest."""
+    """``{"execution_name": ...}`` -> the marts to build, control ids and the manifest."""
     config = GoldRuntime.from_environment()
-    return plan(control_store(config), boto3.client("s3"), config, event["execution_name"])
+    domain = load_domain_uri(config.domain_uri)
+    return plan(control_store(config), boto3.client("s3"), config, event["execution_name"], domain)
 
 
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,42 +1,94 @@
-"""A gold run with the arrow engine: claim the pending gold records, replace their months."""
+"""A gold run with the arrow engine: claim the pending gold records, replace their partitions.
+
+A gold record names one partition of one view (``datalake.layout.view_partition_of``). Per
+view with pending partitions, every mart of that view (``Domain.marts_of``) is rebuilt for
+exactly those partitions; the view's records succeed once all its marts committed, or fail
+together with the cause.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pyiceberg.catalog import Catalog
 
-from datalake.contracts import REVIEW_FLAT
 from datalake.control import ControlRecord, ControlStore
-from datalake.layout import review_flat_month_of
-from workloads.gold.marts import MartResult, Month, run_marts
-from workloads.shared.runs import claim_records, fail_records, finish_records
-from workloads.shared.tables import batch_id_of
+from datalake.domain import Domain
+from datalake.layout import view_partition_of
+
+from ..shared.runs import claim_records, fail_records, finish_records
+from ..shared.tables import batch_id_of
+from .marts import MartResult, Partition, run_marts
 
 log = logging.getLogger(__name__)
+LAYER = "gold"
 
 
-def month_of(record: ControlRecord) -> Month:
-    """The (year, month) a gold record names in its object key."""
-    month = review_flat_month_of(record.object_key)
-    if month is None:
-        raise ValueError(f"gold record {record.control_id}: no month in {record.object_key}")
-    return month
+def partition_of(record: ControlRecord) -> tuple[str, Partition]:
+    """The (view, partition values) a gold record names in its object key."""
+    found = view_partition_of(record.object_key)
+    if found is None:
+        raise ValueError(
+            f"gold record {record.control_id}: no view partition in {record.object_key}"
+        )
+    return found
+
+
+@dataclass
+class PendingPartitions:
+    """The claimed gold records, by view: the partitions to rebuild and the records' ids."""
+
+    partitions: dict[str, list[Partition]] = field(default_factory=dict)
+    control_ids: dict[str, list[str]] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)
+    """Records naming no partition or no view of the domain: control id -> why."""
+
+
+def pending_partitions(domain: Domain, records: Iterable[ControlRecord]) -> PendingPartitions:
+    """Group claimed gold records by view (views and partitions sorted)."""
+    partitions: dict[str, set[Partition]] = defaultdict(set)
+    control_ids: dict[str, list[str]] = defaultdict(list)
+    pending = PendingPartitions()
+    for record in records:
+        try:
+            view, values = partition_of(record)
+            columns = domain.view(view).partition_columns
+        except (ValueError, KeyError) as error:
+            pending.unknown[record.control_id] = f"{type(error).__name__}: {error}"
+            continue
+        if len(values) != len(columns):
+            pending.unknown[record.control_id] = (
+                f"ValueError: gold record {record.control_id} names {len(values)} partition "
+                f"values of {view}, which is partitioned by {', '.join(columns)}"
+            )
+            continue
+        partitions[view].add(values)
+        control_ids[view].append(record.control_id)
+    pending.partitions = {view: sorted(partitions[view]) for view in sorted(partitions)}
+    pending.control_ids = {view: control_ids[view] for view in sorted(control_ids)}
+    return pending
 
 
 @dataclass
 class GoldReport:
-    """What one gold run replaced."""
+    """What one gold run replaced: partitions by view, each mart's result, the errors."""
 
-    months: list[Month] = field(default_factory=list)
+    partitions: dict[str, list[Partition]] = field(default_factory=dict)
     marts: list[MartResult] = field(default_factory=list)
-    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        """Every error of the run in one message (``None`` when it succeeded)."""
+        return "; ".join(self.errors) or None
 
 
 @dataclass
 class GoldRun:
-    """Recompute the marts for every month named by pending gold records."""
+    """Recompute the domain's marts for every view partition named by pending gold records."""
 
     store: ControlStore
     catalog: Catalog
@@ -44,27 +96,43 @@ class GoldRun:
     gold_namespace: str
     worker_id: str
     properties: dict[str, str]
+    domain: Domain
 
     def run(self) -> GoldReport:
-        records = claim_records(self.store, "gold", self.worker_id)
-        report = GoldReport(months=sorted({month_of(r) for r in records}))
-        if not records:
-            return report
-        ids = [r.control_id for r in records]
-        try:
-            review_flat = self.catalog.load_table((self.silver_namespace, REVIEW_FLAT.name))
-            report.marts = run_marts(
-                self.catalog,
-                self.gold_namespace,
-                review_flat,
-                report.months,
-                self.properties,
-                batch_id=batch_id_of(ids),
-            )
-        except Exception as error:  # noqa: BLE001 recorded on every record of the run
-            report.error = f"{type(error).__name__}: {error}"
-            log.error("gold run failed: %s", report.error)
-            fail_records(self.store, self.worker_id, ids, report.error)
-            return report
-        finish_records(self.store, self.worker_id, ids)  # only after every mart committed
+        """Claim, rebuild view by view, and record each view's outcome on its records."""
+        records = claim_records(self.store, LAYER, self.worker_id)
+        pending = pending_partitions(self.domain, records)
+        report = GoldReport(partitions=pending.partitions)
+        for control_id, reason in sorted(pending.unknown.items()):
+            report.errors.append(reason)
+            log.error("gold record %s: %s", control_id, reason)
+            fail_records(self.store, self.worker_id, [control_id], reason)
+        for view, partitions in pending.partitions.items():
+            ids = pending.control_ids[view]
+            try:
+                report.marts += self._view_marts(view, partitions, batch_id_of(ids))
+            except Exception as error:  # noqa: BLE001 recorded on every record of the view
+                message = f"{view}: {type(error).__name__}: {error}"
+                report.errors.append(message)
+                log.error("gold run failed: %s", message)
+                fail_records(self.store, self.worker_id, ids, message)
+                continue
+            finish_records(self.store, self.worker_id, ids)  # only after every mart committed
         return report
+
+    def _view_marts(
+        self, view: str, partitions: list[Partition], batch_id: str
+    ) -> list[MartResult]:
+        marts = self.domain.marts_of(view)
+        if not marts:
+            return []
+        source = self.catalog.load_table((self.silver_namespace, view))
+        return run_marts(
+            self.catalog,
+            self.gold_namespace,
+            source,
+            marts,
+            partitions,
+            self.properties,
+            batch_id=batch_id,
+        )

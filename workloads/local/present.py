@@ -13,16 +13,24 @@ from rich.table import Table
 from rich.text import Text
 
 from datalake.naming import Bucket, Layer
-from workloads.local.resources import LocalLake
-from workloads.local.runner import LocalRunReport
+
+from .resources import LocalLake
+from .runner import LocalRunReport
+from .summary import TOP_ROWS
 
 
 class RichStages:
     """A progress bar per stage (the runner's StageProgress)."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, engine: str):
         self.progress = progress
+        self.engine = engine
         self.tasks: dict[str, Any] = {}
+
+    def begin(self, summary: str) -> None:
+        self.progress.console.print(
+            Text(f"local run: {summary}, engine {self.engine}"), highlight=False
+        )
 
     def start(self, stage: str, total: int) -> None:
         if stage not in self.tasks:
@@ -82,15 +90,14 @@ def print_summary(console: Console, report: LocalRunReport) -> None:
         timings.add_row(stage, f"{seconds:.1f}")
     timings.add_row("total", f"{sum(report.timings.values()):.1f}")
     console.print(timings)
-    if report.gold_month:
-        year, month = report.gold_month
-        for mart, rows in report.top_rows.items():
-            top = Table(title=Text(f"{mart} — top 10, {year}-{month:02d}"))
-            for name in rows.column_names[2:]:
-                top.add_column(name)
-            for row in rows.to_pylist():
-                top.add_row(*(Text(_cell(row[name])) for name in rows.column_names[2:]))
-            console.print(top)
+    for mart, top_rows in report.top_rows.items():
+        rows = top_rows.rows
+        top = Table(title=Text(f"{mart} — top {TOP_ROWS}, {top_rows.label}"))
+        for name in rows.column_names:
+            top.add_column(name)
+        for row in rows.to_pylist():
+            top.add_row(*(Text(_cell(row[name])) for name in rows.column_names))
+        console.print(top)
 
 
 def _cell(value: Any) -> str:

@@ -1,7 +1,9 @@
 """Creates the lake's runtime resources on an emulator, named as the Pulumi program names them.
 
 One function for the local mode and the tests: the same settings model and naming as the
-components, so a name can never drift between the two.
+components, so a name can never drift between the two. The domain is published as in AWS:
+its canonical document in the artifacts bucket, ``domain/<digest>.json``, which every
+handler reads through ``DATALAKE_DOMAIN``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from typing import Any
 
 import boto3
 
-from datalake.contracts import CONTRACTS, REVIEW_FLAT
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlStore
 from datalake.control_table import create_control_table
-from datalake.layout import layer_prefix
+from datalake.domain import Domain
+from datalake.layout import domain_key, layer_prefix
 from datalake.naming import Bucket, Layer
 from datalake.runtime import (
     BronzeRuntime,
@@ -26,9 +27,10 @@ from datalake.runtime import (
     combined_environment,
 )
 from datalake.settings import LakeSettings
-from workloads.shared.tables import ensure_table
-from workloads.silver.catalogs import glue_catalog
-from workloads.silver.handlers import properties_of
+
+from ..shared.tables import ensure_table
+from ..silver.catalogs import glue_catalog
+from ..silver.handlers import properties_of
 
 
 @dataclass
@@ -43,6 +45,9 @@ class LocalLake:
     store: ControlStore
     s3: Any
     catalog: Any
+    domain: Domain
+    domain_uri: str
+    """Where the handlers read the domain from (``s3://<artifacts>/domain/<digest>.json``)."""
 
     def database(self, layer: Layer) -> str:
         return self.settings.database_name(layer)
@@ -58,6 +63,7 @@ class LocalLake:
             self.settings.ingestion,
             control_table=self.settings.names.control_table,
             lake_bucket=self.buckets[Bucket.LAKE],
+            domain_uri=self.domain_uri,
         )
 
     def pii_runtime(self) -> PiiRuntime:
@@ -78,6 +84,7 @@ class LocalLake:
             control_table=self.settings.names.control_table,
             lake_bucket=self.buckets[Bucket.LAKE],
             artifacts_bucket=self.buckets[Bucket.ARTIFACTS],
+            domain_uri=self.domain_uri,
         )
 
     def gold_runtime(self) -> GoldRuntime:
@@ -87,6 +94,7 @@ class LocalLake:
             control_table=self.settings.names.control_table,
             artifacts_bucket=self.buckets[Bucket.ARTIFACTS],
             target_file_size_mb=self.settings.silver.target_file_size_mb,
+            domain_uri=self.domain_uri,
         )
 
     def environment(self) -> dict[str, str]:
@@ -94,8 +102,16 @@ class LocalLake:
         return combined_environment(self.bronze_runtime(), self.pii_runtime())
 
 
-def create_local_lake(settings: LakeSettings, endpoint: str) -> LocalLake:
-    """Key, buckets (SSE-KMS), control table, Glue databases, HMAC secret, Iceberg tables."""
+def publish_domain(s3: Any, bucket: str, domain: Domain) -> str:
+    """Write the canonical domain document to ``bucket``; return its ``s3://`` URI."""
+    key = domain_key(domain.digest)
+    s3.put_object(Bucket=bucket, Key=key, Body=domain.canonical_json().encode())
+    return f"s3://{bucket}/{key}"
+
+
+def create_local_lake(settings: LakeSettings, endpoint: str, domain: Domain) -> LocalLake:
+    """Key, buckets (SSE-KMS), control table, Glue databases, HMAC secret, the published
+    domain, and the Iceberg tables of its tables, views (silver) and marts (gold)."""
     region, names = settings.region, settings.names
     client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=region)  # noqa: E731
     kms = client("kms")
@@ -145,14 +161,13 @@ def create_local_lake(settings: LakeSettings, endpoint: str) -> LocalLake:
         store,
         s3,
         glue_catalog(region, endpoint=endpoint),
+        domain,
+        publish_domain(s3, buckets[Bucket.ARTIFACTS], domain),
     )
-    for contract in (
-        *(CONTRACTS[t] for t in ("brewery", "beer", "profile", "review")),
-        REVIEW_FLAT,
-    ):
+    for contract in domain.silver_contracts():
         ensure_table(lake.catalog, lake.database(Layer.SILVER), contract, lake.properties)
-    for mart in MARTS:
+    for contract in domain.gold_contracts():
         ensure_table(
-            lake.catalog, lake.database(Layer.GOLD), mart.contract, lake.properties, audit=False
+            lake.catalog, lake.database(Layer.GOLD), contract, lake.properties, audit=False
         )
     return lake

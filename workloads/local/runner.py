@@ -1,38 +1,42 @@
 """``datalake local run``: the whole lake on the embedded emulator, with the real handlers.
 
+input folder (the user's, or what the domain's example generator writes)
 land raw files ──S3 event──▶ controller_handler ──▶ control record (count, SHA-256, target)
   ──dispatch on the same threshold as the state machine──▶ ingest_handler (lite) or the
     container's entry point (mass): validate, mask PII, Parquet, quarantine
-silver: claim, merge into Iceberg (Glue on the emulator), review_flat, gold records
-gold:   the five marts for the months named by the gold records
+silver: claim, merge into Iceberg (Glue on the emulator), the domain's views, gold records
+gold:   the domain's marts for the view partitions named by the gold records
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import warnings
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
-import pyarrow as pa
-
-from datalake.contracts.gold import MARTS
 from datalake.control import ControlRecord, ControlStatus
-from datalake.layout import QUARANTINE_PREFIX
+from datalake.domain import Domain, load_domain
+from datalake.inputs import GeneratedInput
 from datalake.naming import Bucket, Layer
 from datalake.runtime import IngestTask
 from datalake.settings import LakeSettings, load_settings
-from workloads.bronze import handlers as bronze
-from workloads.gold.pipeline import GoldRun
-from workloads.local.emulator import running_emulator
-from workloads.local.resources import LocalLake, create_local_lake
-from workloads.local.seed import SeedPlan, seed_plan
-from workloads.silver.pipeline import SilverRun, s3_bronze_reader
+from datalake.stack import domain_path
+
+from ..bronze import handlers as bronze
+from ..gold.pipeline import GoldRun
+from ..silver.pipeline import SilverRun, s3_bronze_reader
+from .emulator import running_emulator
+from .resources import LocalLake, create_local_lake
+from .seed import SeedPlan, generated_plan, seed_plan
+from .summary import IcebergTables, MartTop, Tables, summarise
 
 STAGES = ("land + control", "bronze", "silver", "gold")
 # Replacing a month that has no rows yet deletes nothing: expected on a first run.
@@ -42,12 +46,18 @@ warnings.filterwarnings("ignore", message="Delete operation did not match any re
 class StageProgress(Protocol):
     """What the runner reports as it goes (the CLI draws progress bars from it)."""
 
+    def begin(self, summary: str) -> None:
+        """The input is ready: ``summary`` says what it holds (before the first stage)."""
+
     def start(self, stage: str, total: int) -> None: ...
 
     def advance(self, stage: str, amount: int = 1) -> None: ...
 
 
 class _Silent:
+    def begin(self, summary: str) -> None:
+        pass
+
     def start(self, stage: str, total: int) -> None:
         pass
 
@@ -68,10 +78,16 @@ class LocalRunReport:
     masked_columns: dict[str, list[str]] = field(default_factory=dict)
     compute_targets: Counter = field(default_factory=Counter)
     silver: dict[str, int] = field(default_factory=dict)
+    """Rows of every table and view of the domain."""
     gold: dict[str, int] = field(default_factory=dict)
-    top_rows: dict[str, pa.Table] = field(default_factory=dict)
-    gold_month: tuple[int, int] | None = None
-    reviews: pa.Table | None = None
+    """Rows of every mart."""
+    top_rows: dict[str, MartTop] = field(default_factory=dict)
+    """Per mart: its top rows (by its rank_by) in the busiest period of its view."""
+    input_summary: str = ""
+    generated: GeneratedInput | None = None
+    """What the example generator wrote (None for a user's input folder)."""
+    tables: Tables | None = field(default=None, repr=False)
+    """Reads the run's silver and gold tables, whichever the engine (until the run returns)."""
 
 
 def local_settings(
@@ -121,9 +137,11 @@ def s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
 
 def run_local(
     *,
-    reviews: int,
-    files: int,
-    seed: int,
+    domain: Domain | None = None,
+    input: Path | None = None,
+    rows: int = 100_000,
+    files: int = 4,
+    seed: int = 7,
     engine: str = "arrow",
     port: int = 0,
     progress: StageProgress | None = None,
@@ -132,37 +150,48 @@ def run_local(
 ) -> LocalRunReport:
     """Run the lake end to end on a fresh emulator; ``serve`` is called before it stops.
 
-    ``settings`` default to :func:`local_settings`; the handlers get the environment the
-    components would give them for those settings.
+    ``domain`` defaults to the settings' (``lake.domain``, relative to the working directory;
+    unset: the example shipped with the library); ``input`` is an input folder
+    of it (see ``datalake/inputs.py``); without one the domain's example generator writes
+    ``rows`` rows in ``files`` files from ``seed``. ``settings`` default to
+    :func:`local_settings`; the handlers get the environment the components would give them
+    for those settings.
     """
     if engine not in ("arrow", "spark"):
         raise ValueError(f"unknown engine {engine!r}; allowed: arrow, spark")
     progress = progress or _Silent()
     started = time.perf_counter()
     settings = settings or local_settings()
+    domain = domain or load_domain(domain_path(settings.domain, Path.cwd()))
     report = LocalRunReport()
-    plan = seed_plan(reviews, files, seed)
-    report.reviews = plan.reviews
-    with running_emulator(settings.region, port) as endpoint:
-        report.endpoint = endpoint
-        lake = create_local_lake(settings, endpoint)
-        _timed(report, "seed + emulator", started)
-        with _environment(lake.environment()):
-            _land_and_ingest(lake, plan, report, progress)
+    with tempfile.TemporaryDirectory(prefix="datalake-input-") as workdir:
+        if input is not None:
+            plan = seed_plan(domain, input)
+        else:
+            plan = generated_plan(domain, Path(workdir), rows=rows, files=files, seed=seed)
+        report.input_summary, report.generated = plan.summary, plan.generated
+        progress.begin(f"{plan.summary} ({domain.name})")
+        with running_emulator(settings.region, port) as endpoint:
+            report.endpoint = endpoint
+            lake = create_local_lake(settings, endpoint, domain)
+            _timed(report, "seed + emulator", started)
             spark = None
-            if engine == "spark":
-                from workloads.local.spark import SparkLake  # starts a JVM: only when asked
-
-                spark = SparkLake(lake)
             try:
-                _silver(lake, report, progress, spark)
-                _gold(lake, report, progress, spark)
-                _summarise(lake, report, spark or _IcebergTables(lake))
+                with _environment(lake.environment()):
+                    _land_and_ingest(lake, plan, report, progress)
+                    if engine == "spark":
+                        from .spark import SparkLake  # starts a JVM: only when asked
+
+                        spark = SparkLake(lake)
+                    _silver(lake, report, progress, spark)
+                    _gold(lake, report, progress, spark)
+                    report.tables = spark or IcebergTables(lake)
+                    summarise(lake, report, report.tables)
+                if serve is not None:  # before the emulator (and Spark) stop
+                    serve(lake, report)
             finally:
                 if spark is not None:
                     spark.stop()
-        if serve is not None:  # before the emulator stops
-            serve(lake, report)
     return report
 
 
@@ -178,8 +207,9 @@ def _land_and_ingest(
     progress.start(STAGES[1], len(plan.files))
     for file in plan.files:
         started = time.perf_counter()
-        lake.s3.put_object(Bucket=landing, Key=file.key, Body=file.body)
-        (registered,) = bronze.controller_handler(s3_event(landing, file.key, len(file.body)))[
+        body = file.body()
+        lake.s3.put_object(Bucket=landing, Key=file.key, Body=body)
+        (registered,) = bronze.controller_handler(s3_event(landing, file.key, len(body)))[
             "registered"
         ]
         _timed(report, STAGES[0], started)
@@ -217,6 +247,7 @@ def _silver(lake: LocalLake, report: LocalRunReport, progress: StageProgress, sp
             lake_bucket=lake.buckets[Bucket.LAKE],
             worker_id="local-silver",
             properties=lake.properties,
+            domain=lake.domain,
         ).run()
     progress.advance(STAGES[2])
     _timed(report, STAGES[2], started)
@@ -235,70 +266,9 @@ def _gold(lake: LocalLake, report: LocalRunReport, progress: StageProgress, spar
             gold_namespace=lake.database(Layer.GOLD),
             worker_id="local-gold",
             properties=lake.properties,
+            domain=lake.domain,
         ).run()
         if result.error:
             report.errors.append(("gold", result.error))
     progress.advance(STAGES[3])
     _timed(report, STAGES[3], started)
-
-
-class _IcebergTables:
-    """Reads the run's silver and gold tables from the emulator's Glue catalog."""
-
-    def __init__(self, lake: LocalLake):
-        self.lake = lake
-
-    def table(self, layer: str, name: str, where: str | None = None) -> pa.Table:
-        database = self.lake.database(Layer(layer))
-        scan = self.lake.catalog.load_table((database, name))
-        return (scan.scan(row_filter=where) if where else scan.scan()).to_arrow()
-
-    def count(self, layer: str, name: str) -> int:
-        return self.table(layer, name).num_rows
-
-
-def _summarise(lake: LocalLake, report: LocalRunReport, tables: Any) -> None:
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: Counter())
-    for status in ControlStatus:
-        for record in lake.store.by_status("bronze", status):
-            table = counts[record.table_name]
-            table["files"] += 1
-            if status is ControlStatus.DUPLICATE:
-                report.duplicates.append(record.object_key)
-            elif status is ControlStatus.ERROR:
-                report.errors.append((record.object_key, record.error or ""))
-            for name in ("rows_in", "rows_written", "rows_quarantined"):
-                table[name] += getattr(record, name) or 0
-            if record.masked_columns:
-                report.masked_columns[record.table_name] = record.masked_columns
-    report.bronze = {t: dict(c) for t, c in sorted(counts.items())}
-    for status in (ControlStatus.ERROR,):
-        for layer in ("silver", "gold"):
-            for record in lake.store.by_status(layer, status):
-                report.errors.append((record.object_key, record.error or ""))
-    pages = lake.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=lake.buckets[Bucket.LAKE], Prefix=QUARANTINE_PREFIX
-    )
-    report.quarantine_keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    for name in ("brewery", "beer", "profile", "review", "review_flat"):
-        report.silver[name] = tables.count("silver", name)
-    volumes: Counter = Counter()
-    for mart in MARTS:
-        rows = tables.table("gold", mart.name)
-        report.gold[mart.name] = rows.num_rows
-        if mart.name == "state_by_review_volume":
-            for row in rows.select(["review_year", "review_month", "total_reviews"]).to_pylist():
-                volumes[(row["review_year"], row["review_month"])] += row["total_reviews"]
-    if not volumes:
-        return
-    busiest = max(volumes, key=lambda month: (volumes[month], month))
-    report.gold_month = busiest
-    for mart in MARTS:
-        rows = tables.table(
-            "gold", mart.name, f"review_year = {busiest[0]} and review_month = {busiest[1]}"
-        )
-        if rows.num_rows == 0:
-            report.top_rows[mart.name] = rows
-            continue
-        ordering = [(c, "descending") for c in mart.rank_by]
-        report.top_rows[mart.name] = rows.sort_by(ordering).slice(0, 10)

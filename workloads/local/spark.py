@@ -3,30 +3,34 @@
 Spark cannot reach the emulator's Glue catalog without the AWS SDK jars (which only Maven
 serves), so its Iceberg tables live in a local Hadoop catalog under the run's temporary
 folder; bronze files are read from the emulator's S3 (downloaded first), and the control
-records move exactly as on the arrow path. The Spark code is the EMR Serverless job's.
+records move exactly as on the arrow path. The Spark code is the EMR Serverless jobs': the
+silver job's merge and view mode (every view of the domain), the gold job per mart.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from datalake.contracts import REVIEW_FLAT
-from datalake.contracts.gold import MARTS
 from datalake.naming import Bucket
-from workloads.gold import spark_job as gold_job
-from workloads.gold.handlers import manifest
-from workloads.gold.pipeline import month_of
-from workloads.local.resources import LocalLake
-from workloads.shared.runs import claim_records, finish_records
-from workloads.shared.spark_common import ensure_table
-from workloads.shared.tables import spark_spec
-from workloads.silver import spark_job as silver_job
-from workloads.silver.pipeline import SILVER_ORDER, register_gold_record
-from workloads.silver.spark_session import local_iceberg_session
+
+from ..gold import spark_job as gold_job
+from ..gold.handlers import manifest
+from ..gold.pipeline import pending_partitions
+from ..shared.runs import claim_records, fail_records, finish_records
+from ..shared.spark_common import ensure_table
+from ..shared.tables import spark_spec
+from ..silver import spark_job as silver_job
+from ..silver.handlers import views_plan
+from ..silver.pipeline import partition_text, register_gold_record
+from ..silver.spark_session import local_iceberg_session
+from .resources import LocalLake
 
 CATALOG = "local"
 SILVER, GOLD = f"{CATALOG}.silver", f"{CATALOG}.gold"
@@ -44,9 +48,9 @@ class SparkLake:
             self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
 
     def silver(self, worker: str) -> None:
-        """Merge every table's pending records, then review_flat and the gold records."""
+        """Merge every table's pending records, then the domain's views and the gold records."""
         lake, changes = self.lake, []
-        for contract in SILVER_ORDER:
+        for contract in lake.domain.tables.values():
             records = claim_records(lake.store, "silver", worker, table=contract.name)
             if not records:
                 continue
@@ -63,39 +67,67 @@ class SparkLake:
             changes.append(silver_job.merge(self.spark, name, spec, frame))
             rows_in = {r.control_id: r.record_count or 0 for r in records}
             finish_records(lake.store, worker, list(rows_in), rows_in=rows_in)  # after the commit
-        for contract in SILVER_ORDER:
-            ensure_table(
-                self.spark, f"{SILVER}.{contract.name}", spark_spec(contract, lake.properties)
-            )
-        partitions = silver_job.changed_partitions(self.spark, SILVER, changes)
-        silver_job.review_flat(
-            self.spark, SILVER, spark_spec(REVIEW_FLAT, lake.properties), partitions
-        )
-        for year, month in sorted(partitions):
-            register_gold_record(
-                lake.store, lake.buckets[Bucket.LAKE], year, month, f"spark:{year}-{month:02d}"
-            )
+        plan = views_plan(lake.domain, lake.properties, [], "")
+        for view in plan["views"]:
+            view["partitions_out"] = None  # the partitions come back here, not through S3
+        replaced = silver_job.build_views(self.spark, SILVER, plan, changes)
+        for view, partitions in replaced.items():
+            columns = lake.domain.view(view).partition_columns
+            for values in partitions:
+                checksum = f"spark:{view}:{partition_text(values)}"
+                register_gold_record(
+                    lake.store, lake.buckets[Bucket.LAKE], view, columns, values, checksum
+                )
 
     def gold(self, worker: str) -> None:
-        records = claim_records(self.lake.store, "gold", worker)
-        months = sorted({month_of(r) for r in records})
-        marts = manifest(self.lake.properties)["marts"]
-        for mart in MARTS:
-            gold_job.run_mart(
-                self.spark, f"{SILVER}.review_flat", f"{GOLD}.{mart.name}", marts[mart.name], months
-            )
-        finish_records(self.lake.store, worker, [r.control_id for r in records])
+        """Rebuild every mart of each view for the partitions its pending records name."""
+        lake = self.lake
+        pending = pending_partitions(lake.domain, claim_records(lake.store, "gold", worker))
+        for control_id, reason in sorted(pending.unknown.items()):
+            fail_records(lake.store, worker, [control_id], reason)
+        marts = manifest(lake.domain, lake.properties, pending.partitions)["marts"]
+        for mart in lake.domain.marts:  # every mart's table exists, even with nothing to do
+            ensure_table(self.spark, f"{GOLD}.{mart.name}", marts[mart.name]["spec"])
+        for view, partitions in pending.partitions.items():
+            for mart in lake.domain.marts_of(view):
+                gold_job.run_mart(
+                    self.spark,
+                    f"{SILVER}.{view}",
+                    f"{GOLD}.{mart.name}",
+                    marts[mart.name],
+                    partitions,
+                )
+            finish_records(lake.store, worker, pending.control_ids[view])
 
-    def table(self, layer: str, name: str, where: str | None = None) -> pa.Table:
+    def table(
+        self,
+        layer: str,
+        name: str,
+        where: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
         """A table's rows as Arrow (for the summary)."""
         frame = self.spark.table(f"{CATALOG}.{layer}.{name}")
         if where:
             frame = frame.where(where)
-        rows: list[Any] = [row.asDict() for row in frame.collect()]
-        return pa.Table.from_pylist(rows) if rows else pa.table({})
+        if columns:
+            frame = frame.select(*columns)
+        rows = [{k: _utc(v) for k, v in row.asDict().items()} for row in frame.collect()]
+        if not rows:  # no values to infer types from: the columns, untyped
+            return pa.table({c: pa.nulls(0) for c in frame.columns})
+        return pa.Table.from_pylist(rows)
 
     def count(self, layer: str, name: str) -> int:
-        return self.spark.table(f"{CATALOG}.{layer}.{name}").count()
+        return int(self.spark.table(f"{CATALOG}.{layer}.{name}").count())
 
     def stop(self) -> None:
         self.spark.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _utc(value: Any) -> Any:
+    """A timestamp as UTC (PySpark collects them as naive local times); other values as they
+    are."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.astimezone(UTC)
+    return value

@@ -21,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datalake.contracts import ColumnType, TableContract
-from workloads.pii import patterns
-from workloads.pii.comprehend import ComprehendDetector, ComprehendUnavailable
+
+from . import patterns
+from .comprehend import ComprehendDetector, ComprehendUnavailable
 
 log = logging.getLogger(__name__)
 

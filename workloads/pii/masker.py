@@ -10,8 +10,9 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from datalake.contracts import TableContract
-from workloads.pii.detection import PiiDetector, TableVerdict
-from workloads.pii.strategies import apply_strategy
+
+from .detection import PiiDetector, TableVerdict
+from .strategies import apply_strategy
 
 log = logging.getLogger(__name__)
 

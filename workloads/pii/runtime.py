@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from datalake.runtime import PiiRuntime
-from workloads.pii.comprehend import ComprehendDetector
-from workloads.pii.detection import PiiDetector, S3VerdictCache
-from workloads.pii.masker import MaskingPolicy, PiiMasker, SecretsManagerKey
+
+from .comprehend import ComprehendDetector
+from .detection import PiiDetector, S3VerdictCache
+from .masker import MaskingPolicy, PiiMasker, SecretsManagerKey
 
 
 def build_masker(config: PiiRuntime, *, s3: Any, secrets: Any, comprehend: Any | None) -> PiiMasker:

@@ -8,37 +8,132 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-Month = tuple[int, int]
+PRIMARY_KEY_PROPERTY = "datalake.primary-key"
+"""Table property holding the primary key (comma-separated) the table was created with."""
+PARTITIONING_PROPERTY = "datalake.partitioning"
+"""Table property holding its partitioning (``transform:column``, comma-separated)."""
+LOGICAL_TYPES = {"bigint": "long", "double": "double", "string": "string", "timestamp": "timestamp"}
+"""Spark type -> the domain's type name (for messages)."""
+
+
+def evolution_issues(
+    table: str,
+    existing: Mapping[str, str],
+    wanted: Mapping[str, str],
+    existing_key: Sequence[str] | None,
+    wanted_key: Sequence[str],
+) -> list[str]:
+    """What an in-place evolution of ``table`` cannot do: removed or retyped columns, a new key.
+
+    ``existing``/``wanted`` map column -> the domain's type name (long, double, string,
+    timestamp); ``existing_key`` is None for a table created before keys were recorded.
+    Adding columns is fine (they are added as nullable) and not reported. The same words as
+    ``datalake.domain.evolution_issues``, which the pyiceberg engine uses (the job cannot).
+    """
+    issues = []
+    for name, kind in existing.items():
+        if name not in wanted:
+            issues.append(
+                f"table {table}: column {name} ({kind}) is in the deployed table but no longer "
+                "in the domain; restore it (to drop a column, create a new table and backfill "
+                "it)"
+            )
+        elif wanted[name] != kind:
+            issues.append(
+                f"table {table}: column {name} is {kind} in the deployed table but "
+                f"{wanted[name]} in the domain; restore type {kind} (to retype a column, "
+                "add a new column and backfill it)"
+            )
+    if existing_key is not None and tuple(existing_key) != tuple(wanted_key):
+        issues.append(
+            f"table {table}: primary key is ({', '.join(existing_key)}) in the deployed table "
+            f"but ({', '.join(wanted_key)}) in the domain; restore it (to re-key a table, "
+            "create a new table and backfill it)"
+        )
+    return issues
+
+
+def partitioning_issues(table: str, existing: str | None, wanted: str) -> list[str]:
+    """A changed partitioning (a view's period parts, see :func:`partitioning_text`) is
+    refused too; ``existing`` is None for a table created before it was recorded."""
+    if existing is None or existing == wanted:
+        return []
+    return [
+        f"table {table}: partitioning is ({existing}) in the deployed table but ({wanted}) in "
+        "the domain; restore the period parts (to change a view's period, create a new view "
+        "and backfill it)"
+    ]
+
+
+def partitioning_text(partitioning: Sequence[Sequence[str]]) -> str:
+    """``identity:order_year,identity:order_month`` of (transform, column) pairs."""
+    return ",".join(f"{transform}:{column}" for transform, column in partitioning)
 
 
 def ensure_table(spark: Any, name: str, spec: dict[str, Any]) -> None:
-    """Create the Iceberg table from the spec, or add the spec's new columns (nullable)."""
+    """Create the Iceberg table from the spec, or add the spec's new columns (nullable).
+
+    Refuses (``ValueError`` naming the table, the column and what to do) a column the spec
+    dropped, a changed type, a changed primary key or partitioning; those are kept in the table
+    properties :data:`PRIMARY_KEY_PROPERTY` and :data:`PARTITIONING_PROPERTY` (set on tables
+    created before they were recorded).
+    """
+    key = ",".join(spec["primary_key"])
+    layout = partitioning_text(spec["partitioning"])
     columns = ", ".join(f"{c['name']} {c['type']}" for c in spec["columns"])
     partitions = ", ".join(
         f"days({source})" if transform == "day" else source
         for transform, source in spec["partitioning"]
     )
-    properties = ", ".join(f"'{k}'='{v}'" for k, v in sorted(spec["properties"].items()))
+    properties = ", ".join(
+        f"'{k}'='{v}'"
+        for k, v in sorted(
+            {**spec["properties"], PRIMARY_KEY_PROPERTY: key, PARTITIONING_PROPERTY: layout}.items()
+        )
+    )
     spark.sql(
         f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg "
         f"PARTITIONED BY ({partitions}) TBLPROPERTIES ({properties})"
     )
-    existing = {field.name for field in spark.table(name).schema.fields}
+    fields = spark.table(name).schema.fields
+    stored = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+    recorded = stored.get(PRIMARY_KEY_PROPERTY)
+    issues = evolution_issues(
+        name,
+        {
+            f.name: LOGICAL_TYPES.get(f.dataType.simpleString(), f.dataType.simpleString())
+            for f in fields
+        },
+        {c["name"]: LOGICAL_TYPES.get(c["type"], c["type"]) for c in spec["columns"]},
+        None if recorded is None else [k for k in recorded.split(",") if k],
+        spec["primary_key"],
+    ) + partitioning_issues(name, stored.get(PARTITIONING_PROPERTY), layout)
+    if issues:
+        raise ValueError("; ".join(issues))
+    if recorded is None or PARTITIONING_PROPERTY not in stored:  # created before they were kept
+        spark.sql(
+            f"ALTER TABLE {name} SET TBLPROPERTIES ('{PRIMARY_KEY_PROPERTY}'='{key}', "
+            f"'{PARTITIONING_PROPERTY}'='{layout}')"
+        )
+    existing = {field.name for field in fields}
     for column in spec["columns"]:
         if column["name"] not in existing:
             spark.sql(f"ALTER TABLE {name} ADD COLUMN {column['name']} {column['type']}")
 
 
-def months_condition(months: Sequence[Sequence[int]]) -> str:
-    """SQL condition selecting the given (review_year, review_month) pairs (``FALSE`` if none).
+def partition_condition(columns: Sequence[str], values: Iterable[Sequence[int]]) -> str:
+    """SQL selecting the given partitions: ``(y = 2024 AND m = 3) OR ...``; ``FALSE`` if none.
 
-    The same text as ``datalake.contracts.gold.months_condition``, which the job cannot import.
+    The same text as ``datalake.domain.partition_condition``, which the jobs cannot import.
     """
-    pairs = sorted((int(y), int(m)) for y, m in months)
-    terms = [f"(review_year = {y} AND review_month = {m})" for y, m in pairs]
+    terms = []
+    for row in sorted({tuple(int(v) for v in row) for row in values}):
+        if len(row) != len(columns):
+            raise ValueError(f"partition {row} does not match columns {tuple(columns)}")
+        terms.append("(" + " AND ".join(f"{c} = {v}" for c, v in zip(columns, row)) + ")")
     return " OR ".join(terms) or "FALSE"
 
 

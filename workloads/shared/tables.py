@@ -2,8 +2,11 @@
 or to the spec the Spark jobs receive.
 
 ``ensure_table`` creates a table or evolves it in place: a column added to a contract is added
-to the table (as optional), old data files read it as null, nothing is recreated. The silver
-and gold runs call it first, because a Glue table resource only writes metadata when created.
+to the table (as optional), old data files read it as null, nothing is recreated. A removed
+column, a changed type, a changed primary key or partitioning is refused with what to do (key
+and partitioning are kept in the table properties ``datalake.primary-key`` and
+``datalake.partitioning``). The silver and gold runs call it first, because a
+Glue table resource only writes metadata when created.
 Silver tables carry audit columns (``audit=True``); gold marts are aggregates without them.
 
 The Spark jobs run on EMR Serverless' Python 3.9 with only pyspark, so they cannot import the
@@ -14,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -28,8 +32,15 @@ from pyiceberg.transforms import DayTransform, IdentityTransform, Transform
 from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
 from datalake.contracts import ColumnType, TableContract, silver_columns
+from datalake.domain import evolution_issues
 
-Month = tuple[int, int]
+from .spark_common import (
+    PARTITIONING_PROPERTY,
+    PRIMARY_KEY_PROPERTY,
+    partitioning_issues,
+    partitioning_text,
+)
+
 BATCH_PROPERTY = "datalake.batch-id"
 """Snapshot property naming the batch of control records a commit applied (replays skip it)."""
 SPARK_TYPES = {"long": "bigint", "double": "double", "string": "string", "timestamp": "timestamp"}
@@ -40,6 +51,12 @@ _TYPES = {
     ColumnType.TIMESTAMP: TimestamptzType,
 }
 _TRANSFORMS: dict[str, type[Transform]] = {"day": DayTransform, "identity": IdentityTransform}
+_LOGICAL = {"long": "long", "double": "double", "string": "string", "timestamptz": "timestamp"}
+"""Iceberg type -> the domain's type name (for evolution checks and their messages)."""
+
+
+class TableEvolutionError(ValueError):
+    """A table cannot be evolved in place to its contract (removed/retyped column, new key)."""
 
 
 def batch_id_of(control_ids: Iterable[str]) -> str:
@@ -100,9 +117,16 @@ def ensure_table(
     *,
     audit: bool = True,
 ) -> Table:
-    """Create the table of ``contract`` or add the contract's new columns to it."""
+    """Create the table of ``contract`` or add the contract's new columns to it.
+
+    Raises :class:`TableEvolutionError` (naming the table, the column and what to do) for a
+    column the contract dropped, a changed type, primary key or partitioning.
+    """
     identifier = (namespace, contract.name)
     schema = iceberg_schema(contract, audit=audit)
+    key = ",".join(contract.primary_key)
+    layout = partitioning_text(contract.silver_partitioning)
+    recorded = {PRIMARY_KEY_PROPERTY: key, PARTITIONING_PROPERTY: layout}
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
@@ -110,16 +134,36 @@ def ensure_table(
             identifier,
             schema=schema,
             partition_spec=partition_spec(contract, schema),
-            properties=properties,
+            properties={**properties, **recorded},
         )
+    name, stored_key = f"{namespace}.{contract.name}", table.properties.get(PRIMARY_KEY_PROPERTY)
+    issues = evolution_issues(
+        name,
+        [(f.name, _logical(f.field_type), not f.required) for f in table.schema().fields],
+        None if stored_key is None else [k for k in stored_key.split(",") if k],
+        # Silver holds every non-key column as optional (tombstones): a column the domain
+        # declares required is added as optional too, like any other.
+        replace(contract, columns=silver_columns(contract)) if audit else contract,
+    ) + partitioning_issues(name, table.properties.get(PARTITIONING_PROPERTY), layout)
+    if issues:
+        raise TableEvolutionError("; ".join(issues))
     existing = {f.name for f in table.schema().fields}
-    if any(f.name not in existing for f in schema.fields):
-        with table.update_schema() as update:
-            for field in schema.fields:
-                if field.name not in existing:
-                    update.add_column(field.name, field.field_type, doc=field.doc)
+    added = [f for f in schema.fields if f.name not in existing]
+    missing = {k: v for k, v in recorded.items() if k not in table.properties}
+    if added or missing:
+        with table.transaction() as transaction:
+            if missing:  # created before they were recorded: adopt the contract's
+                transaction.set_properties(missing)
+            if added:
+                with transaction.update_schema() as update:
+                    for field in added:
+                        update.add_column(field.name, field.field_type, doc=field.doc)
         table = catalog.load_table(identifier)
     return table
+
+
+def _logical(field_type: Any) -> str:
+    return _LOGICAL.get(str(field_type), str(field_type))
 
 
 def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -133,26 +177,32 @@ def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def month_filter(months: list[Month]) -> BooleanExpression:
-    """Iceberg filter of (review_year, review_month) partitions, one term per year.
+def partition_filter(columns: Sequence[str], values: Iterable[Sequence[int]]) -> BooleanExpression:
+    """Iceberg filter of the given partitions (identity columns), grouped on leading values.
 
-    pyiceberg evaluates filters per data file; one term per month (a full history is 180 of
-    them) made planning take minutes, one per year keeps it to a handful.
+    pyiceberg evaluates filters per data file; one term per partition (a full history of
+    months is 180 of them) made planning take minutes: partitions sharing all but the last
+    value share one term (``year = 2024 AND month IN (1, 2, 3)``).
     """
-    by_year: dict[int, set[int]] = defaultdict(set)
-    for year, month in months:
-        by_year[year].add(month)
-    return any_of(
-        [
-            EqualTo(term="review_year", value=year)
-            if len(chosen) == 12
-            else And(
-                EqualTo(term="review_year", value=year),
-                In(term="review_month", literals=sorted(chosen)),
-            )
-            for year, chosen in sorted(by_year.items())
-        ]
-    )
+    rows = sorted({tuple(int(v) for v in row) for row in values})
+    if not rows:
+        return AlwaysFalse()
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"partition {row} does not match columns {tuple(columns)}")
+    *leading, last = columns
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for row in rows:
+        groups[row[:-1]].append(row[-1])
+    terms: list[BooleanExpression] = []
+    for prefix, lasts in sorted(groups.items()):
+        term: BooleanExpression = (
+            EqualTo(term=last, value=lasts[0]) if len(lasts) == 1 else In(term=last, literals=lasts)
+        )
+        for column, value in reversed(list(zip(leading, prefix, strict=True))):
+            term = And(EqualTo(term=column, value=value), term)
+        terms.append(term)
+    return any_of(terms)
 
 
 def any_of(terms: list[BooleanExpression]) -> BooleanExpression:

@@ -1,12 +1,15 @@
 """Lambda handlers of the silver state machine (AWS path, Spark on EMR Serverless).
 
 - ``plan_handler``: claims each table's silver records, writes the run's manifests (the Spark
-  job's input: table spec, bronze files, batch id) and returns what the Map iterates over;
+  job's input: table spec, bronze files, batch id) and the views plan (every view's spec and
+  table spec, the change lists, where to write the replaced partitions), and returns what the
+  Map iterates over;
 - ``finish_handler``: after a table's Iceberg commit, marks its records success;
 - ``fail_handler``: after a table's job failed for good, marks its records error with the cause;
-- ``gold_records_handler``: after review_flat, one pending gold record per replaced month.
+- ``gold_records_handler``: after the views, one pending gold record per replaced partition.
 
-Their environment is :class:`datalake.runtime.SilverRuntime`.
+Their environment is :class:`datalake.runtime.SilverRuntime`; the tables and views come from
+the domain it names (``load_domain_uri(runtime.domain_uri)``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from typing import Any
 
 import boto3
 
-from datalake.contracts import REVIEW_FLAT
 from datalake.control import ControlStore
+from datalake.domain import Domain, load_domain_uri
 from datalake.layout import silver_run_prefix
 from datalake.runtime import SilverRuntime
-from workloads.shared.runs import (
+
+from ..shared.runs import (
     claim_records,
     control_store,
     fail_records,
@@ -28,8 +32,8 @@ from workloads.shared.runs import (
     finish_records,
     run_worker,
 )
-from workloads.shared.tables import batch_id_of, spark_spec, table_properties
-from workloads.silver.pipeline import SILVER_ORDER, register_gold_record
+from ..shared.tables import batch_id_of, spark_spec, table_properties
+from .pipeline import partition_text, register_gold_record
 
 LAYER = "silver"
 
@@ -41,26 +45,51 @@ def properties_of(config: SilverRuntime) -> dict[str, str]:
     )
 
 
+def views_plan(
+    domain: Domain, properties: dict[str, str], changes: list[str], prefix: str | None
+) -> dict[str, Any]:
+    """The Spark job's ``--mode view`` input: every table's spec (the job creates any missing),
+    the change lists of the run's tables, and per view (in domain order) its spec, its table's
+    spec and the URI (``<prefix><view>.partitions``; None without a prefix) to write the
+    replaced partitions to."""
+    return {
+        "table_specs": [spark_spec(c, properties) for c in domain.tables.values()],
+        "changes": changes,
+        "views": [
+            {
+                "view": view.name,
+                "spec": view.spec(),
+                "table": spark_spec(view.contract, properties),
+                "partition_columns": list(view.partition_columns),
+                "partitions_out": None if prefix is None else f"{prefix}{view.name}.partitions",
+            }
+            for view in domain.views.values()
+        ],
+    }
+
+
 def plan(
     store: ControlStore,
     s3: Any,
     config: SilverRuntime,
     run_id: str,
+    domain: Domain,
     only: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Claim the tables' records (``only`` those named, if given) and write one manifest per
-    table for the Spark job."""
+    """Claim the tables' records (``only`` those named, if given), write one manifest per
+    table and the views plan for the Spark job."""
     prefix = silver_run_prefix(run_id)
+    base = f"s3://{config.artifacts_bucket}/"
     properties = properties_of(config)
     tables, changes = [], []
-    for contract in SILVER_ORDER:
+    for contract in domain.tables.values():
         if only and contract.name not in only:
             continue
         records = claim_records(store, LAYER, run_worker(LAYER, run_id), table=contract.name)
         if not records:
             continue
         ids = [r.control_id for r in records]
-        changes_uri = f"s3://{config.artifacts_bucket}/{prefix}{contract.name}.changes"
+        changes_uri = f"{base}{prefix}{contract.name}.changes"
         manifest = {
             "table": contract.name,
             "spec": spark_spec(contract, properties),
@@ -71,24 +100,22 @@ def plan(
         }
         key = f"{prefix}{contract.name}.json"
         s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=json.dumps(manifest).encode())
-        tables.append(
-            {
-                "table": contract.name,
-                "manifest": f"s3://{config.artifacts_bucket}/{key}",
-                "control_ids": ids,
-            }
-        )
+        tables.append({"table": contract.name, "manifest": f"{base}{key}", "control_ids": ids})
         changes.append(changes_uri)
+    views = views_plan(domain, properties, changes, f"{base}{prefix}")
+    key = f"{prefix}views.json"
+    if tables:  # the machine stops before the views when nothing was claimed
+        s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=json.dumps(views).encode())
     return {
         "run_id": run_id,
         "tables": tables,
-        "review_flat": {
-            "changes": changes,
-            "spec": spark_spec(REVIEW_FLAT, properties),
-            # review_flat joins every silver table: the job creates any that do not exist yet.
-            "table_specs": [spark_spec(c, properties) for c in SILVER_ORDER],
-            # The months the job replaced, for the gold records (registered from this file).
-            "partitions_out": f"s3://{config.artifacts_bucket}/{prefix}review_flat.partitions",
+        "views": {
+            "plan": f"{base}{key}",
+            # What the gold-records Lambda reads after the job (the specs stay in the file).
+            "outputs": [
+                {k: view[k] for k in ("view", "partition_columns", "partitions_out")}
+                for view in views["views"]
+            ],
         },
     }
 
@@ -98,7 +125,10 @@ def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     limits the run to those tables)."""
     config = SilverRuntime.from_environment()
     only = (event.get("input") or {}).get("tables")
-    return plan(control_store(config), boto3.client("s3"), config, event["execution_name"], only)
+    domain = load_domain_uri(config.domain_uri)
+    return plan(
+        control_store(config), boto3.client("s3"), config, event["execution_name"], domain, only
+    )
 
 
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -108,38 +138,49 @@ def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     return {"table": event["table"], "status": "success", "records": count}
 
 
-def register_gold_records(
-    store: ControlStore, s3: Any, lake_bucket: str, run_id: str, partitions_uri: str
-) -> list[str]:
-    """One pending gold control record per review_flat month the Spark job replaced.
-
-    The job writes the months as JSON text under ``partitions_uri`` (Spark writes a folder of
-    part files).
-    """
-    bucket, prefix = partitions_uri.removeprefix("s3://").split("/", 1)
-    months: set[tuple[int, int]] = set()
+def read_partitions(s3: Any, uri: str) -> set[tuple[int, ...]]:
+    """The partitions the Spark job wrote as JSON text under ``uri`` (a folder of part files;
+    none when the job wrote nothing there)."""
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    partitions: set[tuple[int, ...]] = set()
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for item in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
             for line in body.splitlines():
                 if line.strip():
-                    months |= {(int(y), int(m)) for y, m in json.loads(line)}
-    return [
-        register_gold_record(store, lake_bucket, year, month, f"{run_id}:{year}-{month:02d}")
-        for year, month in sorted(months)
-    ]
+                    partitions |= {tuple(int(v) for v in row) for row in json.loads(line)}
+    return partitions
+
+
+def register_gold_records(
+    store: ControlStore, s3: Any, lake_bucket: str, run_id: str, outputs: list[dict[str, Any]]
+) -> list[str]:
+    """One pending gold control record per view partition the Spark job replaced.
+
+    ``outputs``: the plan's ``views.outputs`` (view, partition columns, partitions URI).
+    """
+    ids = []
+    for output in outputs:
+        columns = output["partition_columns"]
+        for values in sorted(read_partitions(s3, output["partitions_out"])):
+            checksum = f"{run_id}:{partition_text(values)}"
+            ids.append(
+                register_gold_record(store, lake_bucket, output["view"], columns, values, checksum)
+            )
+    return ids
 
 
 def gold_records_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"run_id", "partitions": "s3://..."}`` after review_flat -> pending gold records."""
+    """``{"run_id", "views": [{"view", "partition_columns", "partitions_out"}]}`` after the
+    views -> pending gold records."""
     config = SilverRuntime.from_environment()
     ids = register_gold_records(
         control_store(config),
         boto3.client("s3"),
         config.lake_bucket,
         event["run_id"],
-        event["partitions"],
+        event["views"],
     )
     return {"run_id": event["run_id"], "gold_records": len(ids)}
 

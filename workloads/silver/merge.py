@@ -28,14 +28,15 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table
 
 from datalake.contracts import TableContract
-from workloads.shared.tables import BATCH_PROPERTY, conform
+
+from ..shared.tables import BATCH_PROPERTY, conform
 
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
 
 
 @dataclass
 class MergeResult:
-    """What one merge changed (the rows before and after, for review_flat)."""
+    """What one merge changed (the rows before and after, and the keys written: the views)."""
 
     table: str
     batch_id: str

@@ -1,16 +1,18 @@
-"""A silver run with the arrow engine: claim pending silver records, merge, review_flat, gold.
+"""A silver run with the arrow engine: claim pending silver records, merge, views, gold records.
 
-Per table (dimensions first, then review): claim its pending silver control records, read the
+Per table of the domain (in file order): claim its pending silver control records, read the
 bronze files they name, merge them in one Iceberg commit, and only then mark them success; a
-table that fails marks its own records error and the others go on. Then rebuild the touched
-review_flat months and register one pending gold control record per month.
+table that fails marks its own records error and the others go on. Then, per view of the
+domain (in file order), rebuild the partitions the merged changes touched
+(``workloads/silver/views.py``) and register one pending gold control record per replaced
+partition.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,25 +20,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 
-from datalake.contracts import BEER, BREWERY, PROFILE, REVIEW, REVIEW_FLAT, TableContract
 from datalake.control import ControlRecord, ControlStore, control_id_for
-from datalake.layout import review_flat_month_key
-from workloads.shared.runs import claim_records, fail_records, finish_records
-from workloads.shared.tables import batch_id_of, ensure_table
-from workloads.silver.merge import MergeResult, merge_batch
-from workloads.silver.review_flat import ReviewFlatResult, affected_partitions, rebuild
+from datalake.domain import Domain, View
+from datalake.layout import view_partition_key
+
+from ..shared.runs import claim_records, fail_records, finish_records
+from ..shared.tables import batch_id_of, ensure_table
+from .merge import MergeResult, merge_batch
+from .views import ViewResult, build_view
 
 log = logging.getLogger(__name__)
-SILVER_ORDER: tuple[TableContract, ...] = (BREWERY, BEER, PROFILE, REVIEW)
 
 
 @dataclass
 class SilverReport:
-    """What one run did, per table."""
+    """What one run did, per table and per view."""
 
     merged: dict[str, MergeResult] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
-    review_flat: ReviewFlatResult | None = None
+    views: dict[str, ViewResult] = field(default_factory=dict)
     gold_records: list[str] = field(default_factory=list)
 
 
@@ -56,16 +58,26 @@ def s3_bronze_reader(s3: Any) -> Callable[[list[ControlRecord]], pa.Table]:
     return read
 
 
+def partition_text(values: Sequence[int]) -> str:
+    """A partition's values as text, zero-padded to two digits: ``2024-03``."""
+    return "-".join(f"{int(v):02d}" for v in values)
+
+
 def register_gold_record(
-    store: ControlStore, lake_bucket: str, year: int, month: int, checksum: str
+    store: ControlStore,
+    lake_bucket: str,
+    view: str,
+    columns: Sequence[str],
+    values: Sequence[int],
+    checksum: str,
 ) -> str:
-    """Register (idempotently) the pending gold record of one review_flat month."""
-    key = review_flat_month_key(year, month)
+    """Register (idempotently) the pending gold record of one partition of a view."""
+    key = view_partition_key(view, columns, values)
     record = store.register(
         ControlRecord(
             control_id=control_id_for("gold", lake_bucket, key, checksum),
             layer="gold",
-            table_name="review_flat",
+            table_name=view,
             bucket=lake_bucket,
             object_key=key,
             format="iceberg",
@@ -86,10 +98,12 @@ class SilverRun:
     lake_bucket: str
     worker_id: str
     properties: dict[str, str]
+    domain: Domain
 
     def run(self) -> SilverReport:
+        """Merge every table's pending records, then rebuild the touched view partitions."""
         report = SilverReport()
-        for contract in SILVER_ORDER:
+        for contract in self.domain.tables.values():
             records = self._claim(contract.name)
             if not records:
                 continue
@@ -110,32 +124,35 @@ class SilverRun:
             finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
             report.merged[contract.name] = result
         if report.merged:
-            report.review_flat = self._review_flat(report)
+            for view in self.domain.views.values():
+                report.views[view.name] = self._view(view, report)
         return report
 
     def _claim(self, table: str) -> list[ControlRecord]:
         return claim_records(self.store, "silver", self.worker_id, table=table)
 
-    def _review_flat(self, report: SilverReport) -> ReviewFlatResult:
+    def _view(self, view: View, report: SilverReport) -> ViewResult:
         tables = {
-            c.name: ensure_table(self.catalog, self.namespace, c, self.properties)
-            for c in (*SILVER_ORDER, REVIEW_FLAT)
+            name: ensure_table(
+                self.catalog, self.namespace, self.domain.table(name), self.properties
+            )
+            for name in dict.fromkeys(view.tables)
         }
-        partitions = affected_partitions(report.merged, tables["review"])
+        view_table = ensure_table(self.catalog, self.namespace, view.contract, self.properties)
+        changed = {name: result.keys for name, result in report.merged.items()}
         batch = batch_id_of(r.batch_id for r in report.merged.values())
-        result = rebuild(
-            tables["review_flat"],
-            reviews=tables["review"],
-            beers=tables["beer"],
-            breweries=tables["brewery"],
-            profiles=tables["profile"],
-            partitions=partitions,
-            batch_id=batch,
-        )
-        for year, month in result.partitions:
+        result = build_view(view, tables, view_table, changed, batch)
+        for values in result.partitions:
             # The snapshot and the partition identify the content gold will read.
-            checksum = f"{result.snapshot_id}:{year}-{month:02d}"
+            checksum = f"{result.snapshot_id}:{partition_text(values)}"
             report.gold_records.append(
-                register_gold_record(self.store, self.lake_bucket, year, month, checksum)
+                register_gold_record(
+                    self.store,
+                    self.lake_bucket,
+                    view.name,
+                    view.partition_columns,
+                    values,
+                    checksum,
+                )
             )
         return result

@@ -5,9 +5,11 @@ Runs on Python 3.9 with pyspark and the standard library only. Modes:
 - ``merge``: one table's batch of bronze files (from the run's manifest) into its Iceberg table
   with ``MERGE INTO``: last change per key (``_change_ts``, ``_change_seq``, ``_source_key``,
   ``_source_line``), late changes ignored, ``created_at`` kept, deletes soft, unknown deletes
-  as tombstones. Writes what changed (keys, review months) for review_flat.
-- ``review_flat``: rebuild the touched (review_year, review_month) partitions and replace only
-  those.
+  as tombstones. Writes what changed (the keys written) for the views.
+- ``view``: for each view of the run's plan (``--plan``, written by the plan Lambda), find the
+  partitions the changes touched, recompute them and replace only those, as
+  ``workloads/silver/views.py`` does (the same SQL, from ``workloads/shared/view_sql.py``);
+  writes the partitions it replaced for the gold records.
 - ``maintenance``: compact small files and expire old snapshots of every silver table.
 """
 
@@ -19,18 +21,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from workloads.shared import view_sql
 from workloads.shared.spark_common import (
     ensure_table,
     job_arguments,
     job_session,
-    months_condition,
+    partition_condition,
     read_json,
     write_json,
 )
 
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
-DIMENSION_KEYS = {"beer": "beer_id", "brewery": "brewery_id", "profile": "profile_id"}
-Partition = tuple[int, int]
+Partition = tuple[int, ...]
 
 
 def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str, Any]:
@@ -42,13 +44,10 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
         f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) "
         f"AS _rank FROM bronze_changes) WHERE _rank = 1"
     ).createOrReplaceTempView("latest_changes")
-    # What the merge will change, read before it does: keys not late, and their old state.
-    time = "review_time" if "review_time" in spec["source_columns"] else "CAST(NULL AS BIGINT)"
+    # What the merge will change, read before it does: the keys whose change is not late.
     applied = spark.sql(
-        f"SELECT c.{key} AS key, c.review_time_new, t.review_time_old FROM "
-        f"(SELECT {key}, {time} AS review_time_new, _change_ts FROM latest_changes) c "
-        f"LEFT JOIN (SELECT {key}, {time} AS review_time_old, updated_at FROM {name}) t "
-        f"ON c.{key} = t.{key} WHERE t.{key} IS NULL OR c._change_ts >= t.updated_at"
+        f"SELECT c.{key} AS key FROM latest_changes c LEFT JOIN {name} t ON c.{key} = t.{key} "
+        f"WHERE t.{key} IS NULL OR c._change_ts >= t.updated_at"
     ).collect()
     updates = ", ".join(f"t.{v} = c.{v}" for v in values)
     inserted = ", ".join([key, *values, "created_at", "updated_at", "deleted_at"])
@@ -71,77 +70,118 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
         WHEN NOT MATCHED THEN INSERT ({inserted}) VALUES ({sources})
         """
     )
-    months: set[Partition] = set()
-    if spec["table"] == "review":
-        for row in applied:
-            for value in (row["review_time_new"], row["review_time_old"]):
-                if value is not None:
-                    months.add(_month(value))
-    return {
-        "table": spec["table"],
-        "keys": sorted(row["key"] for row in applied),
-        "months": sorted(months),
-    }
+    return {"table": spec["table"], "keys": sorted(row["key"] for row in applied)}
 
 
-def _month(epoch_seconds: int) -> Partition:
-    moment = datetime.fromtimestamp(int(epoch_seconds), tz=timezone.utc)
-    return moment.year, moment.month
+def _relations(database: str, spec: dict[str, Any]) -> dict[str, str]:
+    """Each table of the view -> its Iceberg table in ``database``."""
+    return {t: f"{database}.{t}" for t in [spec["base"], *(j["table"] for j in spec["joins"])]}
 
 
-def changed_partitions(
-    spark: Any, database: str, changes: Sequence[dict[str, Any]]
+def _keys_view(spark: Any, name: str, keys: Any, key_type: str) -> str:
+    """Register ``keys`` (values, or a DataFrame of column ``k``) as temp view ``name``."""
+    if not hasattr(keys, "createOrReplaceTempView"):
+        keys = spark.createDataFrame([(k,) for k in keys], f"k {key_type}")
+    keys.createOrReplaceTempView(name)
+    return f"(SELECT k FROM {name})"
+
+
+def view_partitions(
+    spark: Any,
+    database: str,
+    view: dict[str, Any],
+    changes: Sequence[dict[str, Any]],
+    key_types: dict[str, str],
 ) -> set[Partition]:
-    """Months of changed reviews, and of reviews that reference changed dimension rows."""
-    months: set[Partition] = set()
-    conditions = []
+    """The view's partitions the changes may have touched: those of its stored rows whose base
+    key is in K, and those of its rows computed afresh for K, where K is the changed base keys
+    and the base keys whose join path references a changed lookup key."""
+    spec = view["spec"]
+    relations = _relations(database, spec)
+    changed: dict[str, set[Any]] = {}
     for change in changes:
-        months |= {(int(y), int(m)) for y, m in change.get("months", [])}
-        column = DIMENSION_KEYS.get(change["table"])
-        if column and change["keys"]:
-            keys = ", ".join(str(int(k)) for k in change["keys"])
-            conditions.append(f"{column} IN ({keys})")
-    if conditions:
-        rows = spark.sql(
-            f"SELECT DISTINCT year(from_unixtime(review_time)) AS y, "
-            f"month(from_unixtime(review_time)) AS m FROM {database}.review "
-            f"WHERE review_time IS NOT NULL AND ({' OR '.join(conditions)})"
-        ).collect()
-        months |= {(row["y"], row["m"]) for row in rows}
-    return months
+        changed.setdefault(change["table"], set()).update(change["keys"])
+    base = spec["base"]
+    lookups = {j["table"] for j in spec["joins"] if changed.get(j["table"])}
+    if not changed.get(base) and not lookups:
+        return set()
+    key_type = key_types[base]
+    found = spark.createDataFrame([(k,) for k in sorted(changed.get(base, ()))], f"k {key_type}")
+    sql = view_sql.affected_keys_sql(
+        spec,
+        relations,
+        {t: _keys_view(spark, f"changed_{t}", sorted(changed[t]), key_types[t]) for t in lookups},
+    )
+    if sql is not None:
+        found = found.union(spark.sql(sql))
+    keys = _keys_view(spark, "view_keys", found.distinct(), key_type)
+    columns = view_sql.period_columns(spec)
+    stored = spark.sql(view_sql.stored_partitions_sql(spec, f"{database}.{view['view']}", keys))
+    fresh = spark.sql(
+        view_sql.view_select(
+            spec,
+            relations,
+            columns=columns,
+            spark=True,
+            where=view_sql.key_in(spec, keys),
+            distinct=True,
+        )
+    )
+    rows = stored.union(fresh).distinct().collect()
+    return {tuple(int(row[c]) for c in columns) for row in rows}
 
 
-def review_flat(spark: Any, database: str, spec: dict[str, Any], partitions: set[Partition]) -> int:
-    """Recompute the given months of review_flat from silver and replace exactly those."""
+def build_view(spark: Any, database: str, view: dict[str, Any], partitions: set[Partition]) -> int:
+    """Recompute the given partitions of the view from silver and replace exactly those."""
     from pyspark.sql import functions as F
 
-    name = f"{database}.review_flat"
-    ensure_table(spark, name, spec)
+    name = f"{database}.{view['view']}"
+    ensure_table(spark, name, view["table"])
     if not partitions:
         return 0
-    months = months_condition(sorted(partitions))
-    rows = spark.sql(
-        f"""
-        SELECT r.review_id, r.brewery_id, r.beer_id, r.profile_id, r.review_overall,
-               r.review_aroma, r.review_appearance, r.review_palate, r.review_taste,
-               r.review_time, b.beer_name, b.beer_style, b.beer_abv, w.brewery_name,
-               p.profile_name, p.state,
-               CAST(year(from_unixtime(r.review_time)) AS BIGINT) AS review_year,
-               CAST(month(from_unixtime(r.review_time)) AS BIGINT) AS review_month,
-               r.created_at, r.updated_at, r.deleted_at
-        FROM {database}.review r
-        LEFT JOIN (SELECT * FROM {database}.beer WHERE deleted_at IS NULL) b
-          ON r.beer_id = b.beer_id
-        LEFT JOIN (SELECT * FROM {database}.brewery WHERE deleted_at IS NULL) w
-          ON r.brewery_id = w.brewery_id
-        LEFT JOIN (SELECT * FROM {database}.profile WHERE deleted_at IS NULL) p
-          ON r.profile_id = p.profile_id
-        WHERE r.review_time IS NOT NULL
-        """
-    ).where(months)
-    columns = [c["name"] for c in spec["columns"]]
-    rows.select(*columns).writeTo(name).overwrite(F.expr(months))
+    spec = view["spec"]
+    relations = _relations(database, spec)
+    condition = partition_condition(view_sql.period_columns(spec), sorted(partitions))
+    rows = spark.sql(view_sql.view_select(spec, relations, spark=True)).where(condition)
+    columns = [c["name"] for c in view["table"]["columns"]]
+    rows.select(*columns).writeTo(name).overwrite(F.expr(condition))
     return len(partitions)
+
+
+def build_views(
+    spark: Any, database: str, plan: dict[str, Any], changes: Sequence[dict[str, Any]]
+) -> dict[str, list[list[int]]]:
+    """Every view of the plan, in order: its touched partitions rebuilt (and written to its
+    ``partitions_out``, if any). Returns the partitions replaced, per view."""
+    specs = {spec["table"]: spec for spec in plan["table_specs"]}
+    for spec in plan["table_specs"]:
+        ensure_table(spark, f"{database}.{spec['table']}", spec)
+    key_types = {
+        table: next(c["type"] for c in spec["columns"] if c["name"] == spec["primary_key"][0])
+        for table, spec in specs.items()
+    }
+    replaced = {}
+    for view in plan["views"]:
+        ensure_table(spark, f"{database}.{view['view']}", view["table"])
+        partitions = view_partitions(spark, database, view, changes, key_types)
+        build_view(spark, database, view, partitions)
+        replaced[view["view"]] = [list(p) for p in sorted(partitions)]
+        if view.get("partitions_out"):
+            write_json(spark, view["partitions_out"], replaced[view["view"]])
+    return replaced
+
+
+def read_changes(spark: Any, uris: Sequence[str]) -> list[dict[str, Any]]:
+    """The change lists of the run's tables; a table whose merge failed wrote none."""
+    from pyspark.sql.utils import AnalysisException
+
+    changes = []
+    for uri in uris:
+        try:
+            changes.append(read_json(spark, uri))
+        except AnalysisException as error:  # Path does not exist
+            print(json.dumps({"changes_missing": uri, "error": str(error).splitlines()[0]}))
+    return changes
 
 
 def maintenance(
@@ -174,9 +214,9 @@ def maintenance(
 def main(argv: Sequence[str] | None = None) -> int:
     """EMR Serverless entry point (the SilverPipeline component passes these arguments)."""
     parser = job_arguments("spark_job")
-    parser.add_argument("--mode", choices=["merge", "review_flat", "maintenance"], required=True)
+    parser.add_argument("--mode", choices=["merge", "view", "maintenance"], required=True)
     parser.add_argument("--manifest")
-    parser.add_argument("--changes")
+    parser.add_argument("--plan")
     parser.add_argument("--target-file-size-mb", type=int, default=128)
     parser.add_argument("--snapshot-retention-days", type=int, default=7)
     parser.add_argument("--min-snapshots-to-keep", type=int, default=5)
@@ -192,16 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = merge(spark, name, spec, changes)
         write_json(spark, manifest["changes_out"], result)
         print(json.dumps({"table": spec["table"], "keys_written": len(result["keys"])}))
-    elif args.mode == "review_flat":
-        plan = json.loads(args.changes)
-        for table_spec in plan.get("table_specs", []):
-            ensure_table(spark, f"{database}.{table_spec['table']}", table_spec)
-        changes = [read_json(spark, uri) for uri in plan["changes"]]
-        partitions = changed_partitions(spark, database, changes)
-        review_flat(spark, database, plan["spec"], partitions)
-        if plan.get("partitions_out"):
-            write_json(spark, plan["partitions_out"], sorted(partitions))
-        print(json.dumps({"partitions": sorted(partitions)}))
+    elif args.mode == "view":
+        plan = read_json(spark, args.plan)
+        replaced = build_views(spark, database, plan, read_changes(spark, plan["changes"]))
+        print(json.dumps({"partitions": replaced}))
     else:
         maintenance(
             spark,

@@ -1,0 +1,186 @@
+"""The SQL of a view, composed once for both engines from its spec (``View.spec()`` JSON).
+
+Runs on EMR Serverless' Python 3.9 with the standard library only (the Spark job imports it),
+so it reads the spec, never ``datalake.domain``. The spec::
+
+    {"name", "base", "base_key": [k], "base_columns": [...],
+     "joins": [{"table", "alias": "j1", "on": [["b.col", "lookup_key"]], "columns": [[c, out]]}],
+     "period": {"column_ref": "b.time" | "j1.time", "kind", "parts": [[out, part]]},
+     "columns": [every output column, in order]}
+
+``relations`` map each table of the view to the relation the engine reads it from (a DuckDB
+name, or ``database.table`` in Spark). Lookups join on their key while live (``deleted_at IS
+NULL``); a join only appears in a statement when a selected column or a later join needs it.
+The period columns are computed in SQL only for Spark (``spark=True``; its session is in UTC):
+the arrow engine derives them with pyarrow compute from the period column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+BASE_ALIAS = "b"
+AUDIT_COLUMNS = ("created_at", "updated_at", "deleted_at")
+"""Carried from the base row (the view row is the base row's state)."""
+_SPARK_PARTS = {"year": "year", "month": "month", "day": "dayofmonth"}
+
+
+def base_key(spec: Mapping[str, Any]) -> str:
+    """The base table's key column (one column: the view's primary key)."""
+    (key,) = spec["base_key"]
+    return str(key)
+
+
+def period_columns(spec: Mapping[str, Any]) -> list[str]:
+    """The period's output columns (the view's partition columns), in order."""
+    return [out for out, _ in spec["period"]["parts"]]
+
+
+def column_refs(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Each output column read from a table -> its ``alias.column`` (audit columns included)."""
+    refs = {c: f"{BASE_ALIAS}.{c}" for c in spec["base_columns"]}
+    for join in spec["joins"]:
+        refs.update({out: f"{join['alias']}.{column}" for column, out in join["columns"]})
+    refs.update({c: f"{BASE_ALIAS}.{c}" for c in AUDIT_COLUMNS})
+    return refs
+
+
+def period_source(spec: Mapping[str, Any]) -> str | None:
+    """The period column's name in the view, if it is an output column (it normally is)."""
+    ref = spec["period"]["column_ref"]
+    for column, candidate in column_refs(spec).items():
+        if candidate == ref:
+            return column
+    return None
+
+
+def spark_period_expressions(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(output column, Spark SQL) of each period part, e.g. ``year(timestamp_seconds(x))``."""
+    period = spec["period"]
+    source = period["column_ref"]
+    if period["kind"] == "epoch_seconds":
+        source = f"timestamp_seconds({source})"
+    return [
+        (out, f"CAST({_SPARK_PARTS[part]}({source}) AS BIGINT)") for out, part in period["parts"]
+    ]
+
+
+def _alias(ref: str) -> str:
+    return ref.split(".", 1)[0]
+
+
+def needed_joins(spec: Mapping[str, Any], refs: Iterable[str]) -> list[dict[str, Any]]:
+    """The joins (in spec order) that ``refs`` read from, with the joins those depend on."""
+    by_alias = {join["alias"]: join for join in spec["joins"]}
+    wanted: set[str] = set()
+    pending = [_alias(ref) for ref in refs]
+    while pending:
+        alias = pending.pop()
+        if alias == BASE_ALIAS or alias in wanted:
+            continue
+        wanted.add(alias)
+        pending.extend(_alias(ref) for ref, _ in by_alias[alias]["on"])
+    return [join for join in spec["joins"] if join["alias"] in wanted]
+
+
+def from_clause(
+    spec: Mapping[str, Any], relations: Mapping[str, str], joins: Sequence[Mapping[str, Any]]
+) -> str:
+    """``FROM base b LEFT JOIN (live lookup) j1 ON ...`` for the given joins."""
+    lines = [f"FROM {relations[spec['base']]} {BASE_ALIAS}"]
+    for join in joins:
+        alias = join["alias"]
+        on = " AND ".join(f"{ref} = {alias}.{column}" for ref, column in join["on"])
+        lines.append(
+            f"LEFT JOIN (SELECT * FROM {relations[join['table']]} WHERE deleted_at IS NULL) "
+            f"{alias} ON {on}"
+        )
+    return "\n".join(lines)
+
+
+def view_select(
+    spec: Mapping[str, Any],
+    relations: Mapping[str, str],
+    *,
+    columns: Sequence[str] | None = None,
+    spark: bool = False,
+    where: str | None = None,
+    distinct: bool = False,
+    order: bool = False,
+) -> str:
+    """The view's rows: base LEFT JOIN live lookups, rows with a null period left out.
+
+    ``columns``: output columns to select (default: every column, then the audit columns;
+    without ``spark`` the period columns are left to the caller). ``where``: an extra condition
+    over the base alias (``b.<key> IN (...)``, see :func:`key_in`). ``order``: by the base key.
+    """
+    refs = column_refs(spec)
+    periods = dict(spark_period_expressions(spec)) if spark else {}
+    if columns is None:
+        partition = set(period_columns(spec))
+        columns = [c for c in [*spec["columns"], *AUDIT_COLUMNS] if spark or c not in partition]
+    selected, read = [], [spec["period"]["column_ref"]]
+    for column in columns:
+        if column in periods:
+            selected.append(f"{periods[column]} AS {column}")
+        elif column in refs:
+            selected.append(f"{refs[column]} AS {column}")
+            read.append(refs[column])
+        else:
+            raise KeyError(f"view {spec['name']}: no column {column!r} to select")
+    conditions = [f"{spec['period']['column_ref']} IS NOT NULL"]
+    if where:
+        conditions.append(f"({where})")
+    joins = needed_joins(spec, read)
+    sql = (
+        f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(selected)}\n"
+        f"{from_clause(spec, relations, joins)}\nWHERE {' AND '.join(conditions)}"
+    )
+    return f"{sql}\nORDER BY {BASE_ALIAS}.{base_key(spec)}" if order else sql
+
+
+def key_in(spec: Mapping[str, Any], keys: str) -> str:
+    """Condition: the base key is in ``keys`` (a parenthesised list or subquery)."""
+    return f"{BASE_ALIAS}.{base_key(spec)} IN {keys}"
+
+
+def affected_keys_sql(
+    spec: Mapping[str, Any], relations: Mapping[str, str], changed: Mapping[str, str]
+) -> str | None:
+    """Base keys whose join path references a changed lookup key, or None if nothing changed.
+
+    ``changed``: lookup table -> its changed keys as SQL (``(1, 2)`` or ``(SELECT k FROM t)``).
+    A join on an earlier join's column (lines -> orders -> customers) finds the base rows
+    through the live rows of that earlier join. One SELECT per referencing join, UNIONed.
+    """
+    selects = []
+    key = base_key(spec)
+    for join in spec["joins"]:
+        keys = changed.get(join["table"])
+        if not keys:
+            continue
+        ref = join["on"][0][0]  # the first key column (the domain's keys are single columns)
+        selects.append(
+            f"SELECT {BASE_ALIAS}.{key} AS k\n"
+            f"{from_clause(spec, relations, needed_joins(spec, [ref]))}\nWHERE {ref} IN {keys}"
+        )
+    return "\nUNION\n".join(selects) if selects else None
+
+
+def stored_partitions_sql(spec: Mapping[str, Any], relation: str, keys: str) -> str:
+    """The distinct partitions of the view table's stored rows whose base key is in ``keys``."""
+    return (
+        f"SELECT DISTINCT {', '.join(period_columns(spec))} FROM {relation} "
+        f"WHERE {base_key(spec)} IN {keys}"
+    )
+
+
+def sql_literals(values: Iterable[Any]) -> str:
+    """``(1, 2, 'a''b')``: integers as they are, strings quoted (``(NULL)`` when empty)."""
+    texts = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f"unsupported key literal {value!r}")
+        texts.append(str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'")
+    return f"({', '.join(texts) or 'NULL'})"
