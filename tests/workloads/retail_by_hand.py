@@ -4,11 +4,12 @@ Plain Python only (``csv``, ``json``, ``gzip``): never the project's engines, re
 It applies the rules the domain file and docs/domain.md state: batch rows are inserts; the CDC
 lines apply in landing order, an insert or update replacing the row; a malformed line is
 skipped. The local run lands every file before silver runs, so each table is merged as one
-batch: the last change of a key wins, and a delete of a key the table did not hold before the
-batch (here: rows the batch file inserted) leaves a tombstone, the key alone, marked deleted.
-A view joins the live rows of its lookups (LEFT JOIN), derives the UTC year and month of its
-time column and leaves rows without one out; a mart aggregates the live view rows per period
-and grain.
+batch, which gives the rows the changes give applied one by one: a delete keeps the row with its
+last values (here: those the batch file or an earlier CDC line gave it), marked deleted, and a
+delete of a key never seen leaves a tombstone, the key alone, marked deleted. A view joins the
+live rows of its lookups (LEFT JOIN) to every row of its base, deleted ones too (marked), derives
+the UTC year and month of its time column and leaves rows without one out; a mart aggregates
+the live view rows per period and grain.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def silver() -> Silver:
                 state.malformed += 1
                 continue
             key = int(change["order_id"])
-            if change["operation"] == "delete":  # a tombstone: see the module's docstring
+            if change["operation"] == "delete":  # soft: see the module's docstring
                 state.deleted["orders"].add(key)
-                state.rows["orders"][key] = {c: None for c in COLUMNS["orders"]} | {"order_id": key}
+                tombstone = {c: None for c in COLUMNS["orders"]} | {"order_id": key}
+                state.rows["orders"].setdefault(key, tombstone)
             else:
                 state.rows["orders"][key] = {
                     c: _value(change.get(c), kind) for c, kind in COLUMNS["orders"].items()

@@ -129,7 +129,15 @@ def test_the_views_hold_the_rows_the_rules_give(arrow):
     table = arrow["tables"]["silver.orders"].to_pylist()
     deleted = {r["order_id"] for r in table if r["deleted_at"] is not None}
     assert deleted == {2, 21}  # the CDC deletes are soft: the rows stay, marked
-    assert not deleted & {r["order_id"] for r in orders.to_pylist()}  # tombstones: no period
+    # A deleted order keeps its values (the batch file's) and stays in its view, marked.
+    by_hand = {r["order_id"]: r for r in retail_by_hand.order_flat(state)}
+    flat = {r["order_id"]: r for r in orders.to_pylist()}
+    assert {k for k, r in by_hand.items() if r["deleted"]} == deleted
+    for key in deleted:
+        assert flat[key]["deleted_at"] is not None
+        assert flat[key]["order_total"] == by_hand[key]["order_total"] is not None
+        assert (flat[key]["order_year"], flat[key]["order_month"]) == by_hand[key]["period"]
+    assert not deleted & {r["order_id"] for r in lines.to_pylist()}  # orders join while live
 
 
 def test_counts_quarantine_and_masking_in_the_report(arrow):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from tests.workloads.silver_fixtures import BEER_DOMAIN, at, beer_changes
+from tests.workloads.silver_fixtures import BEER_DOMAIN, at, beer_changes, sql_catalog
 from workloads.shared.tables import ensure_table, table_properties
 from workloads.silver.merge import merge_batch
 
@@ -114,3 +114,70 @@ def test_out_of_order_batches_converge(tmp_path, beer_table):
     merge_batch(beer_table, early, BEER, "early-second")
     current = rows(beer_table)
     assert current[1]["beer_name"] == "A2" and current[2]["deleted_at"] == at(10)
+
+
+# (rows merged before, the changes) -> what a key's changes give, however they are batched.
+SPLIT_CASES = {
+    "insert then delete": ([], [("insert", 1, "Pale", 5.0, 0), ("delete", 1, None, None, 10)]),
+    "insert then update": ([], [("insert", 1, "Pale", 5.0, 0), ("update", 1, "Pale v2", 5.5, 5)]),
+    "insert, update, delete": (
+        [],
+        [
+            ("insert", 1, "Pale", 5.0, 0),
+            ("update", 1, "Pale v2", 5.5, 5),
+            ("delete", 1, None, None, 10),
+        ],
+    ),
+    "deletes of never-seen keys": (
+        [],
+        [
+            ("delete", 7, None, None, 5),
+            ("delete", 8, None, None, 5),
+            ("delete", 8, None, None, 6),
+            ("insert", 7, "Seven", 7.0, 10),
+        ],
+    ),
+    "update then delete of an existing row": (
+        [("insert", 1, "Pale", 5.0, 0)],
+        [("update", 1, "Pale v2", 5.5, 5), ("delete", 1, None, None, 10)],
+    ),
+    "late update then delete of an existing row": (
+        [("update", 1, "New", 5.0, 20)],
+        [("update", 1, "Old", 4.0, 10), ("delete", 1, None, None, 30)],
+    ),
+}
+
+
+def merged(folder, history: list[tuple], batches: list[list[tuple]]) -> dict[int, dict]:
+    """The silver rows of a fresh beer table after ``history``, then ``batches`` in order."""
+    folder.mkdir()
+    table = ensure_table(sql_catalog(folder), "silver", BEER, table_properties(128, 7, 5))
+    for index, batch in enumerate([history, *batches]):
+        if batch:
+            merge_batch(table, beer_changes(*batch), BEER, f"{folder.name}-{index}")
+    return rows(table)
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES)
+def test_a_keys_changes_give_the_same_rows_in_one_batch_or_several(tmp_path, case):
+    history, changes = SPLIT_CASES[case]
+    one_batch = merged(tmp_path / "one", history, [changes])
+    assert one_batch == merged(tmp_path / "each", history, [[c] for c in changes])
+    for cut in range(1, len(changes)):
+        two = merged(tmp_path / f"cut{cut}", history, [changes[:cut], changes[cut:]])
+        assert two == one_batch, f"split after change {cut}"
+
+
+def test_a_delete_keeps_the_values_of_the_batchs_last_change_before_it(tmp_path):
+    history, changes = SPLIT_CASES["insert, update, delete"]
+    (row,) = merged(tmp_path / "one", history, [changes]).values()
+    assert (row["beer_name"], row["beer_abv"]) == ("Pale v2", 5.5)
+    assert row["created_at"] == at(0)  # a new key's: its earliest change in the batch
+    assert row["updated_at"] == row["deleted_at"] == at(10)
+    history, changes = SPLIT_CASES["late update then delete of an existing row"]
+    (row,) = merged(tmp_path / "late", history, [changes]).values()
+    assert row["beer_name"] == "New" and row["deleted_at"] == at(30)  # the late one ignored
+    history, changes = SPLIT_CASES["deletes of never-seen keys"]
+    never_seen = merged(tmp_path / "never", history, [changes])
+    assert never_seen[8]["beer_name"] is None and never_seen[8]["deleted_at"] == at(6)
+    assert never_seen[7]["beer_name"] == "Seven" and never_seen[7]["created_at"] == at(5)

@@ -2,7 +2,8 @@
 
 The arrow engine (pyiceberg + DuckDB) and the Spark engine (``MERGE INTO`` on local Spark with
 Iceberg) get identical batches: inserts, updates, deletes, a delete of an unknown key, changes
-out of order within a batch, a late batch and a replayed batch; then the views: the beer
+out of order within a batch, an insert or update deleted in the same batch, a late batch and a
+replayed batch; then the views: the beer
 example's, and a generic one with a chained join and its period on a lookup.
 """
 
@@ -105,6 +106,10 @@ BEER_BATCHES = [
         ("delete", 99, None, None, 10),  # never seen
         ("insert", 7, "Beer 7", 4.0, 10),
         ("insert", 7, "Beer 7", 4.0, 10),  # duplicate delivery
+        ("insert", 8, "Beer 8", 4.0, 10),
+        ("delete", 8, None, None, 11),  # inserted and deleted in one batch
+        ("update", 5, "Beer 5 v2", 5.2, 10),
+        ("delete", 5, None, None, 11),  # updated and deleted in one batch
     ),
     beer_changes(("update", 1, "Beer 1 late", 1.0, 2), ("update", 4, "Beer 4 v2", 7.0, 20)),
 ]
@@ -119,7 +124,12 @@ def test_beer_batches_give_identical_tables(spark, engines):  # noqa: F811
     assert by_id[2]["deleted_at"] == at(10) and by_id[2]["beer_name"] == "Beer 2"
     assert by_id[3]["beer_name"] == "Beer 3 v2"
     assert by_id[99]["deleted_at"] == at(10)
-    assert len(expected) == 8
+    # Deleted after a change in the same batch: that change's values, as two batches give.
+    assert (by_id[8]["beer_name"], by_id[8]["created_at"]) == ("Beer 8", at(10))
+    assert by_id[8]["deleted_at"] == at(11)
+    assert (by_id[5]["beer_name"], by_id[5]["beer_abv"]) == ("Beer 5 v2", 5.2)
+    assert by_id[5]["created_at"] == at(0) and by_id[5]["deleted_at"] == at(11)
+    assert len(expected) == 9
     assert [sorted(r.keys) for r in arrow_results] == [r["keys"] for r in spark_results]
 
 
@@ -127,7 +137,7 @@ def test_a_replayed_batch_leaves_both_tables_unchanged(spark, engines):  # noqa:
     batches = [*BEER_BATCHES, BEER_BATCHES[1]]
     table, name, _, _ = run_both(spark, engines, BEER, batches)
     assert spark_rows(spark, name) == arrow_rows(table)
-    assert len(arrow_rows(table)) == 8
+    assert len(arrow_rows(table)) == 9
 
 
 def test_schema_evolution_on_both_engines(spark, engines):  # noqa: F811

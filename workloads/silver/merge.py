@@ -3,13 +3,19 @@
 Given a batch of bronze changes of one table:
 
 1. keep the last change per primary key, ordered by ``_change_ts``, ``_change_seq``,
-   ``_source_key``, ``_source_line``;
+   ``_source_key``, ``_source_line``; when it is a delete, it carries the values of the
+   latest non-delete change of that key in the batch, if any (see 2.);
 2. apply it to the current row of that key (if any):
    - a change older than the row's ``updated_at`` is late and ignored (newer state wins);
-   - insert or update: the change's columns, ``created_at`` kept from the row (or the change
-     time for a new key), ``updated_at`` = change time, ``deleted_at`` cleared;
+   - insert or update: the change's columns, ``created_at`` kept from the row (or, for a new
+     key, the earliest change time of that key in the batch), ``updated_at`` = change time,
+     ``deleted_at`` cleared;
    - delete: the row is kept with its last values, ``updated_at`` and ``deleted_at`` = change
-     time; a delete of a key never seen is recorded as a tombstone row;
+     time. The last values are those of the latest non-delete change of the key in the batch
+     that is not late, else the current row's, else the delete's own (a key never seen is
+     recorded as a tombstone row); ``created_at`` as for an insert;
+   so a batch gives the rows its changes would give merged one by one in that order: the
+   result never depends on how the changes were split into batches;
 3. replace the rows of the changed keys in one Iceberg commit tagged with the batch id; a
    batch already committed (a retry after a crash) is not applied again.
 
@@ -60,14 +66,35 @@ def already_committed(table: Table, batch_id: str) -> int | None:
 
 
 def latest_changes(changes: pa.Table, contract: TableContract) -> pa.Table:
-    """The last change per primary key (total order, so every engine picks the same row)."""
-    key = ", ".join(contract.primary_key)
+    """The last change per primary key (total order, so every engine picks the same row), with
+    ``_first_ts`` (the key's earliest change time in the batch) and, for a delete, the values
+    of the key's latest non-delete change in the batch and its time ``_prior_ts`` (null: none).
+    """
+    (key,) = contract.primary_key
+    values = [c.name for c in contract.columns if c.name != key]
+    selected = ", ".join(
+        f"CASE WHEN p.{key} IS NOT NULL THEN p.{c} ELSE c.{c} END AS {c}"
+        if c in values
+        else f"c.{c}"
+        for c in changes.column_names
+    )
     connection = duckdb.connect()
     try:
         connection.register("changes", changes)
         return connection.sql(
-            f"SELECT * FROM changes QUALIFY row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY {ORDER}) = 1"
+            f"""
+            WITH ranked AS (
+              SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) AS _rank,
+                     min(_change_ts) OVER (PARTITION BY {key}) AS _first_ts
+              FROM changes
+            ), prior AS (
+              SELECT * FROM changes WHERE _operation <> 'delete'
+              QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) = 1
+            )
+            SELECT {selected}, c._first_ts, p._change_ts AS _prior_ts
+            FROM ranked c LEFT JOIN prior p ON c.{key} = p.{key} AND c._operation = 'delete'
+            WHERE c._rank = 1
+            """
         ).to_arrow_table()
     finally:
         connection.close()
@@ -77,10 +104,13 @@ def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) 
     """New rows of the changed keys that are not late, in the silver table's columns."""
     (key,) = contract.primary_key
     values = [c.name for c in contract.columns if c.name != key]
+    # A delete keeps the row's values unless the batch changed them after the row (not late).
+    keeps_row = (
+        f"c._operation = 'delete' AND t.{key} IS NOT NULL "
+        f"AND (c._prior_ts IS NULL OR c._prior_ts < t.updated_at)"
+    )
     picked = ",\n".join(
-        f"CASE WHEN c._operation = 'delete' AND t.{key} IS NOT NULL THEN t.{name} "
-        f"ELSE c.{name} END AS {name}"
-        for name in values
+        f"CASE WHEN {keeps_row} THEN t.{name} ELSE c.{name} END AS {name}" for name in values
     )
     connection = duckdb.connect()
     try:
@@ -89,7 +119,7 @@ def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) 
         return connection.sql(
             f"""
             SELECT c.{key} AS {key}, {picked},
-                   coalesce(t.created_at, c._change_ts) AS created_at,
+                   coalesce(t.created_at, c._first_ts) AS created_at,
                    c._change_ts AS updated_at,
                    CASE WHEN c._operation = 'delete' THEN c._change_ts END AS deleted_at
             FROM c LEFT JOIN t ON c.{key} = t.{key}

@@ -4,8 +4,11 @@ Runs on Python 3.9 with pyspark and the standard library only. Modes:
 
 - ``merge``: one table's batch of bronze files (from the run's manifest) into its Iceberg table
   with ``MERGE INTO``: last change per key (``_change_ts``, ``_change_seq``, ``_source_key``,
-  ``_source_line``), late changes ignored, ``created_at`` kept, deletes soft, unknown deletes
-  as tombstones. Writes what changed (the keys written) for the views.
+  ``_source_line``), late changes ignored, ``created_at`` kept (a new key's: its earliest
+  change in the batch), deletes soft keeping the last values (those of the key's latest
+  non-delete change in the batch, else the row's), unknown deletes as tombstones: the same
+  rows however the changes are split into batches. Writes what changed (the keys written)
+  for the views.
 - ``view``: for each view of the run's plan (``--plan``, written by the plan Lambda), find the
   partitions the changes touched, recompute them and replace only those, as
   ``workloads/silver/views.py`` does (the same SQL, from ``workloads/shared/view_sql.py``);
@@ -21,15 +24,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from workloads.shared import view_sql
-from workloads.shared.spark_common import (
-    ensure_table,
-    job_arguments,
-    job_session,
-    partition_condition,
-    read_json,
-    write_json,
-)
+# EMR runs this file as a script, beside a zip with workloads/ at its root; installed from the
+# wheel (the local Spark engine) the package is datalake.workloads.
+try:
+    from workloads.shared import spark_common, view_sql
+except ModuleNotFoundError as missing:
+    if missing.name != "workloads":
+        raise
+    from datalake.workloads.shared import spark_common, view_sql  # type: ignore[import-not-found, no-redef]
+
+ensure_table = spark_common.ensure_table
+job_arguments = spark_common.job_arguments
+job_session = spark_common.job_session
+partition_condition = spark_common.partition_condition
+read_json = spark_common.read_json
+write_json = spark_common.write_json
 
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
 Partition = tuple[int, ...]
@@ -40,9 +49,30 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
     (key,) = spec["primary_key"]
     values = [c for c in spec["source_columns"] if c != key]
     changes.createOrReplaceTempView("bronze_changes")
+    # The last change per key; a delete carries the values of the key's latest non-delete
+    # change in the batch (``_prior_ts``: its time), as merge.latest_changes does.
+    selected = ", ".join(
+        f"CASE WHEN p.{key} IS NOT NULL THEN p.{c} ELSE c.{c} END AS {c}"
+        if c in values
+        else f"c.{c}"
+        for c in changes.columns
+    )
     spark.sql(
-        f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) "
-        f"AS _rank FROM bronze_changes) WHERE _rank = 1"
+        f"""
+        WITH ranked AS (
+          SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) AS _rank,
+                 min(_change_ts) OVER (PARTITION BY {key}) AS _first_ts
+          FROM bronze_changes
+        ), prior AS (
+          SELECT * FROM (
+            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) AS _rank
+            FROM bronze_changes WHERE _operation <> 'delete'
+          ) WHERE _rank = 1
+        )
+        SELECT {selected}, c._first_ts, p._change_ts AS _prior_ts
+        FROM ranked c LEFT JOIN prior p ON c.{key} = p.{key} AND c._operation = 'delete'
+        WHERE c._rank = 1
+        """
     ).createOrReplaceTempView("latest_changes")
     # What the merge will change, read before it does: the keys whose change is not late.
     applied = spark.sql(
@@ -55,14 +85,18 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
         [
             f"c.{key}",
             *(f"c.{v}" for v in values),
-            "c._change_ts",
+            "c._first_ts",
             "c._change_ts",
             "CASE WHEN c._operation = 'delete' THEN c._change_ts END",
         ]
     )
+    # A delete keeps the row's values unless the batch changed them after the row (not late).
     spark.sql(
         f"""
         MERGE INTO {name} t USING latest_changes c ON t.{key} = c.{key}
+        WHEN MATCHED AND c._change_ts >= t.updated_at AND c._operation = 'delete'
+          AND c._prior_ts >= t.updated_at THEN
+          UPDATE SET {updates}, t.updated_at = c._change_ts, t.deleted_at = c._change_ts
         WHEN MATCHED AND c._change_ts >= t.updated_at AND c._operation = 'delete' THEN
           UPDATE SET t.updated_at = c._change_ts, t.deleted_at = c._change_ts
         WHEN MATCHED AND c._change_ts >= t.updated_at THEN
