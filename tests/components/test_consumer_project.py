@@ -55,6 +55,12 @@ print(json.dumps({
 """
 
 
+def wheel_only(target: Path) -> dict[str, str]:
+    """This environment, with the installed wheel as the only extra import path."""
+    kept = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    return {**kept, "PYTHONPATH": str(target)}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
@@ -76,8 +82,7 @@ def program(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         check=True,
     )  # fmt: skip
     environment = {
-        **{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")},
-        "PYTHONPATH": str(target),
+        **wheel_only(target),
         # The Lambda wheels the bundle needs are cached there already: no download.
         "DATALAKE_BUILD_CACHE": os.environ.get("DATALAKE_BUILD_CACHE", str(ROOT / ".build")),
     }
@@ -189,3 +194,26 @@ def test_the_consumers_get_lake_formation_grants_and_every_workload_the_domain(p
     (provider,) = of_type(program, "pulumi:providers:aws")
     tags = json.loads(provider["inputs"]["defaultTags"])["tags"]
     assert (tags["cost-center"], tags["project"]) == ("support-analytics", "support")
+
+
+def test_the_spark_jobs_import_from_the_wheel_for_the_local_spark_engine(program):
+    # EMR runs the jobs as scripts beside a zip with workloads/ at its root; from the wheel the
+    # local Spark engine imports them as datalake.workloads.* (no top-level workloads package).
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib.util, datalake.workloads.silver.spark_job as s, "
+            "datalake.workloads.gold.spark_job as g\n"
+            "assert importlib.util.find_spec('workloads') is None\n"
+            "print(s.partition_condition(['y'], [(2024,)]), g.ensure_table.__module__)",
+        ],
+        cwd=PROJECT,
+        env=wheel_only(program["target"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["(y", "=", "2024)", "datalake.workloads.shared.spark_common"]

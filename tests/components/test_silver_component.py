@@ -662,6 +662,16 @@ def job_bundle_problems(sources: dict[str, bytes]) -> list[str]:
         except SyntaxError as error:
             problems.append(f"{name}:{error.lineno}: not Python 3.9 syntax: {error.msg}")
             continue
+        # A fallback in `except ModuleNotFoundError` runs only where the bundled package is
+        # missing (installed from the wheel), never on EMR, which has the zip.
+        fallbacks = {
+            id(child)
+            for handler in ast.walk(tree)
+            if isinstance(handler, ast.ExceptHandler)
+            and isinstance(handler.type, ast.Name)
+            and handler.type.id == "ModuleNotFoundError"
+            for child in ast.walk(handler)
+        }
         postponed = any(
             isinstance(node, ast.ImportFrom)
             and node.module == "__future__"
@@ -669,6 +679,8 @@ def job_bundle_problems(sources: dict[str, bytes]) -> list[str]:
             for node in tree.body
         )
         for node in ast.walk(tree):
+            if id(node) in fallbacks:
+                continue
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -727,6 +739,10 @@ def test_the_real_job_bundle_is_python_39_with_pyspark_and_stdlib_only(dev_resou
         ("import boto3\n", "imports boto3: not bundled"),
         ("from pyiceberg.catalog import Catalog\n", "imports pyiceberg.catalog: not bundled"),
         ("from datalake.contracts import BEER\n", "imports datalake.contracts: not bundled"),
+        (
+            "try:\n    import boto3\nexcept ModuleNotFoundError:\n    import datalake\n",
+            "imports boto3: not bundled",
+        ),
         ("import tomllib\n", "imports tomllib: not bundled"),
         ("from . import helpers\n", "relative import"),
         ("def f(x: int | None): ...\n", "`X | Y` annotation needs 3.10"),

@@ -14,13 +14,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from workloads.shared.spark_common import (
-    ensure_table,
-    job_arguments,
-    job_session,
-    partition_condition,
-    read_json,
-)
+# EMR runs this file as a script, beside a zip with workloads/ at its root; installed from the
+# wheel (the local Spark engine) the package is datalake.workloads.
+try:
+    from workloads.shared import spark_common
+except ModuleNotFoundError as missing:
+    if missing.name != "workloads":
+        raise
+    from datalake.workloads.shared import spark_common  # type: ignore[import-not-found, no-redef]
+
+ensure_table = spark_common.ensure_table
+job_arguments = spark_common.job_arguments
+job_session = spark_common.job_session
+partition_condition = spark_common.partition_condition
+read_json = spark_common.read_json
 
 SOURCE = "__SOURCE__"
 PARTITIONS = "__PARTITIONS__"
