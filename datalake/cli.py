@@ -14,7 +14,7 @@ from rich.text import Text
 
 from datalake import cli_operate
 from datalake.config_docs import generated_docs
-from datalake.domain import Domain, DomainError, default_domain_path, load_domain
+from datalake.domain import Domain, DomainError, check_evolution, default_domain_path, load_domain
 from datalake.inputs import InputError
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
@@ -158,9 +158,24 @@ def docs(
 
 
 @domain_app.command("validate")
-def domain_validate(path: DomainFile) -> None:
+def domain_validate(
+    path: DomainFile,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="The deployed version of the file (e.g. from `git show main:domain.yaml`): "
+            "refuse removed or retyped columns and changed keys.",
+        ),
+    ] = None,
+) -> None:
     """Validate a domain file; print every problem with its path in the file."""
     domain = _domain(path)
+    if previous is not None:
+        refused = check_evolution(_domain(previous), domain)
+        if refused:
+            _fail(str(DomainError(refused, f"{path} (against {previous})")))
     console.print(
         Text.assemble(
             ("ok", "green"),

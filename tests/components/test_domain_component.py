@@ -119,3 +119,38 @@ def test_the_workloads_that_load_the_domain_may_read_it(dev, policy):
     statements = dev.policy(policy)
     assert statements["ReadDomain"]["Action"] == ["s3:GetObject"]
     assert statements["ReadDomain"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/domain/*"]
+
+
+def test_a_nullable_column_added_to_the_domain_updates_the_bronze_table_in_place(
+    tickets, tmp_path
+):
+    # Same resource (logical name), same location and partitions, one more column: Pulumi
+    # updates the Glue table in place and old Parquet files read the column as null.
+    evolved = tmp_path / "domain.yaml"
+    satisfaction = "      - {name: satisfaction, type: long, minimum: 1, maximum: 5, "
+    text = (ROOT / TICKETS).read_text()
+    assert text.count(satisfaction) == 1
+    line = next(x for x in text.splitlines() if x.startswith(satisfaction))
+    evolved.write_text(text.replace(line, line + "\n      - {name: channel, type: string}"))
+    config = stack_config("dev")
+    config["datalake:lake"] = {**config["datalake:lake"], "domain": str(evolved)}
+    after = run_stack(config)
+
+    def ticket_table(inventory: Inventory) -> Registered:
+        (table,) = [
+            t
+            for t in inventory.of_type("aws:glue/catalogTable:CatalogTable")
+            if t.inputs["name"] == "ticket"
+        ]
+        return table
+
+    old, new = ticket_table(tickets), ticket_table(after)
+    assert new.name == old.name
+    old_columns = [c["name"] for c in old.inputs["storageDescriptor"]["columns"]]
+    new_columns = [c["name"] for c in new.inputs["storageDescriptor"]["columns"]]
+    at = old_columns.index("satisfaction") + 1
+    assert new_columns == [*old_columns[:at], "channel", *old_columns[at:]]
+    assert new.inputs["partitionKeys"] == old.inputs["partitionKeys"]
+    assert (
+        new.inputs["storageDescriptor"]["location"] == old.inputs["storageDescriptor"]["location"]
+    )

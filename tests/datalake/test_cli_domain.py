@@ -101,3 +101,37 @@ def test_config_validate_checks_the_domain_the_stack_names(tmp_path):
     result = invoke("config", "validate", str(stack))
     assert result.exit_code == 1
     assert "datalake:lake.domain" in result.output and "tables" in result.output
+
+
+ITEM_COUNT = "{name: item_count, type: long, minimum: 0, description: Units over all its lines.}"
+LIST_PRICE = '{name: list_price, type: double, minimum: 0, description: "Catalogue price, USD."}'
+
+
+def test_validate_against_the_previous_file_refuses_removed_and_retyped_columns(tmp_path):
+    evolved = tmp_path / "added.yaml"
+    evolved.write_text(
+        RETAIL.read_text().replace(
+            ITEM_COUNT, ITEM_COUNT + "\n      - {name: coupon, type: string}"
+        )
+    )
+    result = invoke("domain", "validate", str(evolved), "--previous", str(RETAIL))
+    assert result.exit_code == 0, result.output  # a nullable column is added in place
+
+    refused = tmp_path / "refused.yaml"
+    refused.write_text(
+        RETAIL.read_text()
+        .replace(f"      - {LIST_PRICE}\n", "")
+        .replace("{name: order_total, type: double,", "{name: order_total, type: long,")
+    )
+    result = invoke("domain", "validate", str(refused), "--previous", str(RETAIL))
+    assert result.exit_code == 1
+    assert f"{refused} (against {RETAIL})" in result.output
+    assert (
+        "tables[1]: table products: column list_price (double) is in the deployed table but no "
+        "longer in the domain; restore it (to drop a column, create a new table and backfill it)"
+    ) in result.output
+    assert (
+        "tables[2]: table orders: column order_total is double in the deployed table but long in "
+        "the domain; restore type double"
+    ) in result.output
+    assert "views[1]: table order_flat: column order_total is double" in result.output
