@@ -193,6 +193,7 @@ def build_mart(doc: MartDoc, view: View) -> Mart:
         rank_by=tuple(doc.rank_by),
         period=period,
         contract=contract,
+        period_parts=tuple(part for _, part in view.period.parts),
     )
 
 

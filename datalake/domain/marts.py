@@ -122,6 +122,8 @@ class Mart:
     """The source view's period columns."""
     contract: TableContract
     """Output columns: the period, the grain (typed as in the view), the measures."""
+    period_parts: tuple[str, ...] = ()
+    """What each period column holds (``year``, ``month``, ``day``), in the same order."""
 
     def measure(self, name: str) -> Measure:
         """The measure called ``name``."""

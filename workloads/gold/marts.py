@@ -68,7 +68,7 @@ def run_marts(
     if len(sources) != 1:
         raise ValueError(f"run_marts takes the marts of one view, not {sorted(sources)}")
     chosen = sorted({tuple(int(v) for v in p) for p in partitions})
-    selected = partition_filter(marts[0].period, chosen)
+    selected = partition_filter(marts[0].period, chosen, marts[0].period_parts)
     rows_in = source.scan(row_filter=selected).to_arrow()  # read once for every mart
     for mart in marts:
         table = ensure_table(catalog, gold_namespace, mart.contract, properties, audit=False)

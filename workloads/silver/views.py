@@ -245,7 +245,9 @@ def rebuild(
     rows = conform(joined, view_table.schema().as_arrow())
     view_table.overwrite(
         rows,
-        overwrite_filter=partition_filter(view.partition_columns, ordered),
+        overwrite_filter=partition_filter(
+            view.partition_columns, ordered, [part for _, part in view.period.parts]
+        ),
         snapshot_properties={BATCH_PROPERTY: batch_id},
     )
     snapshot = view_table.current_snapshot()  # the overwrite just made
