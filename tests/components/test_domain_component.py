@@ -121,9 +121,7 @@ def test_the_workloads_that_load_the_domain_may_read_it(dev, policy):
     assert statements["ReadDomain"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/domain/*"]
 
 
-def test_a_nullable_column_added_to_the_domain_updates_the_bronze_table_in_place(
-    tickets, tmp_path
-):
+def test_a_nullable_column_added_to_the_domain_updates_the_bronze_table_in_place(tickets, tmp_path):
     # Same resource (logical name), same location and partitions, one more column: Pulumi
     # updates the Glue table in place and old Parquet files read the column as null.
     evolved = tmp_path / "domain.yaml"
