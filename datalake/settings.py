@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from datalake.contracts import PII_TYPES
+from datalake.model_paths import model_at
 from datalake.naming import (
     CONFIG_KEY,
     CONFIG_NAMESPACE,
@@ -245,27 +246,8 @@ def _issue_from_pydantic(error: Mapping[str, Any]) -> SettingsIssue:
 
 def _fields_at(loc: tuple[str | int, ...]) -> list[str]:
     """Field names of the model found by walking ``loc`` from the root model."""
-    model: type[BaseModel] = LakeSettings
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        inner = _model_in(annotation)
-        if inner is None:
-            return []
-        model = inner
-    return sorted(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+    model = model_at(LakeSettings, loc)
+    return sorted(model.model_fields) if model is not None else []
 
 
 def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:

@@ -15,19 +15,10 @@ from pydantic import BaseModel, ValidationError
 
 from datalake.domain.errors import DomainIssue, doc_path, listing
 from datalake.domain.model import MODELS, DomainDocument
+from datalake.model_paths import model_at, model_in
 
 NAME_RULE = "lowercase letters, digits and _, starting with a letter, at most 63 characters"
 DOMAIN_NAME_RULE = "lowercase letters, digits and -, starting with a letter, at most 63 characters"
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _walk(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -39,7 +30,7 @@ def _walk(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
             kept.append(part)
         elif model is not None and part in model.model_fields:
             kept.append(part)
-            model = _model_in(model.model_fields[part].annotation)
+            model = model_in(model.model_fields[part].annotation)
         elif model is not None or part not in _TAGS:
             kept.append(part)  # an unknown key of a model, or a key of a mapping
             if model is not None:
@@ -53,12 +44,7 @@ _TAGS = frozenset({"int", "float", "str", "bool", "list[union[int,float,str]]"})
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    model: type[BaseModel] | None = DomainDocument
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(str(part))
-        model = _model_in(field.annotation) if field is not None else None
+    model = model_at(DomainDocument, loc)
     return list(model.model_fields) if model is not None else []
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from datalake.control import ControlRecord, ControlStore, control_id_for
+from datalake.control import ControlStore
 from datalake.domain import Domain, default_domain_path, load_domain
-from datalake.layout import view_partition_key
 from workloads.shared.tables import iceberg_schema
+from workloads.silver.pipeline import register_gold_record
 
 DOMAIN = load_domain(default_domain_path())
 """The beer example's domain: the marts and the view under test."""
@@ -317,16 +317,4 @@ def register_partition(
     bucket: str = "test-lake",
 ) -> str:
     """Register the pending gold record of one view partition, as silver does."""
-    key = view_partition_key(view, columns, values)
-    record = store.register(
-        ControlRecord(
-            control_id=control_id_for("gold", bucket, key, checksum),
-            layer="gold",
-            table_name=view,
-            bucket=bucket,
-            object_key=key,
-            format="iceberg",
-            checksum=checksum,
-        )
-    )
-    return record.control_id
+    return register_gold_record(store, bucket, view, columns, values, checksum)
