@@ -1,6 +1,9 @@
 """Where objects live in the lake: every S3 prefix and deterministic object key.
 
     landing:    raw/<table>/[any/sub/path/]<name>.csv.gz | <name>.jsonl.gz
+                raw/<table>/cdc/YYYY/MM/DD/HH/<name>.jsonl.gz          (streamed changes)
+                stream-errors/<error type>/YYYY/MM/DD/HH/<name>        (records Firehose
+                could not deliver; raw records: sealed like raw/)
     lake:       bronze/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.parquet
                 quarantine/<table>/year=YYYY/month=MM/day=DD/<name>-<id>.jsonl.gz
                 silver/<table>/...   gold/<mart>/...   (Iceberg: the tables own their files)
@@ -26,6 +29,8 @@ from datetime import datetime
 from datalake.contracts.model import RawFormat
 
 RAW_PREFIX = "raw/"
+STREAM_ERRORS_PREFIX = "stream-errors/"
+"""Landing bucket: records the delivery stream could not partition or write."""
 BRONZE_PREFIX = "bronze/"
 QUARANTINE_PREFIX = "quarantine/"
 SILVER_PREFIX = "silver/"

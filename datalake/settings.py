@@ -56,6 +56,7 @@ from datalake.settings_sections import (
     Transition,
     _Section,
 )
+from datalake.settings_streaming import StreamingSettings, streaming_issues
 
 __all__ = [  # the sections' names, re-exported
     "FARGATE_MEMORY",
@@ -76,6 +77,7 @@ __all__ = [  # the sections' names, re-exported
     "SilverSettings",
     "StorageClass",
     "StorageSettings",
+    "StreamingSettings",
     "Transition",
 ]
 
@@ -122,6 +124,7 @@ class LakeSettings(_Section):
     pii: PiiSettings = Field(PiiSettings(), description="PII detection and masking.")
     silver: SilverSettings = Field(SilverSettings(), description="Silver pipeline.")
     gold: GoldSettings = Field(GoldSettings(), description="Gold marts and Athena.")
+    streaming: StreamingSettings = Field(StreamingSettings(), description="Streaming CDC.")
     governance: GovernanceSettings = Field(GovernanceSettings(), description="Lake Formation.")
     protection: ProtectionSettings = Field(ProtectionSettings(), description="Protection.")
 
@@ -265,6 +268,8 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
             add(SettingsIssue(config_path("tags", key), "tag values are at most 256 chars"))
 
     issues.extend(_storage_issues(settings.storage))
+    for where, message, given in streaming_issues(settings.streaming, settings.network.subnet_ids):
+        add(SettingsIssue(config_path(*where), message, given))
 
     cpu, memory = settings.ingestion.ecs_cpu, settings.ingestion.ecs_memory_mb
     low, high, step = FARGATE_MEMORY[cpu]
