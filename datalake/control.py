@@ -81,6 +81,11 @@ class ControlRecord(BaseModel):
     rows_in: int | None = None
     rows_written: int | None = None
     rows_quarantined: int | None = None
+    rows_skipped: int | None = Field(
+        None,
+        description="Records that are no rows of the table: DMS control records, DMS's own "
+        "tables (rows_in = rows_written + rows_quarantined + rows_skipped).",
+    )
     masked_columns: list[str] | None = Field(None, description="PII columns masked in bronze.")
 
     @property
@@ -110,6 +115,7 @@ class ControlRecord(BaseModel):
             "rows_in",
             "rows_written",
             "rows_quarantined",
+            "rows_skipped",
         ):
             if data.get(name) is not None:
                 data[name] = int(data[name])

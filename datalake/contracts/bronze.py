@@ -10,13 +10,15 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
         "_change_ts",
         ColumnType.TIMESTAMP,
         False,
-        description="Time of the change: CDC changed_at, else the raw file's arrival.",
+        description="Time of the change: CDC changed_at (DMS: commit-timestamp, else "
+        "timestamp), else the raw file's arrival.",
     ),
     Column(
         "_change_seq",
         ColumnType.LONG,
         False,
-        description="Order of changes: CDC sequence, else the source line.",
+        description="Order of changes within their time: CDC sequence (DMS: "
+        "transaction-record-id, else 0), else the source line.",
     ),
     Column("_source_key", ColumnType.STRING, False, description="Raw object key."),
     Column("_source_line", ColumnType.LONG, False, description="Line in the raw object."),

@@ -9,9 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from datalake.contracts.bronze import LINEAGE_COLUMNS
-from datalake.contracts.model import CDC_ENVELOPE, Column, TableContract
+from datalake.contracts.model import (
+    CDC_ENVELOPE,
+    DMS_CONTROL_RECORD,
+    DMS_SEQUENCE_DEFAULT,
+    Column,
+    TableContract,
+)
 from datalake.contracts.silver import AUDIT_COLUMNS
 from datalake.domain import Domain, Mart, View, default_domain_path, load_domain
+from datalake.streaming import (
+    BEFORE_IMAGE_KEY,
+    CHANGE_SEQUENCE_KEY,
+    DATA_KEY,
+    DMS_OPERATIONS,
+    METADATA_KEY,
+    OPERATION_KEY,
+)
 
 DOC_PATH = "docs/tables.md"
 
@@ -34,6 +48,17 @@ carry `changed_at` (ISO-8601 time of the change) and `sequence` (order of change
 Columns may be missing from a file only if they are nullable: a nullable column added to a
 contract later reads as null in older files. Unknown columns make a CSV file fail (nothing is
 dropped silently); an unknown key quarantines that JSON line.
+
+A CDC line may instead be what AWS DMS sends (`raw/<table>/cdc/`, docs/streaming.md): an
+object with `{data}` (the row's columns; a delete's only the key), `{metadata}` and, for
+updates, `{before_image}` (never read or copied). Bronze takes as `operation` the
+`metadata.{operation}`, in either of DMS's vocabularies and any case:
+{operations} (`load`, a full-load row, is an insert);
+as `changed_at` the `metadata.commit-timestamp`, else `metadata.timestamp`; as `sequence` the
+`metadata.{sequence}`, else {sequence_default}. Other metadata keys are ignored.
+Control records (`record-type` `{control}`) and rows of DMS's own tables (`awsdms_*`) are
+skipped and counted (`rows_skipped`, `datalake status`), not quarantined; a record of another
+table, another `record-type`, an unknown operation or an unknown key quarantines that line.
 """
 
 
@@ -156,7 +181,21 @@ def render_tables_markdown(domain: Domain | None = None) -> str:
     """The full text of ``docs/tables.md`` for ``domain`` (default: the default domain)."""
     domain = domain if domain is not None else load_domain(default_domain_path())
     description = f"\n{domain.description}\n" if domain.description else ""
-    parts = [_INTRO.format(source=_shown_source(domain), name=domain.name, description=description)]
+    parts = [
+        _INTRO.format(
+            source=_shown_source(domain),
+            name=domain.name,
+            description=description,
+            data=DATA_KEY,
+            metadata=METADATA_KEY,
+            before_image=BEFORE_IMAGE_KEY,
+            operation=OPERATION_KEY,
+            operations=", ".join(f"`{o}`" for o in DMS_OPERATIONS),
+            sequence=CHANGE_SEQUENCE_KEY,
+            sequence_default=DMS_SEQUENCE_DEFAULT,
+            control=DMS_CONTROL_RECORD,
+        )
+    ]
     for contract in domain.tables.values():
         parts.extend(_table(contract))
     for view in domain.views.values():

@@ -78,7 +78,8 @@ class RawFormat(StrEnum):
     CSV = "csv"
     """Batch: gzip CSV with a header row, RFC 4180 quoting; every row is an insert."""
     JSONL = "jsonl"
-    """CDC: gzip JSON lines, one change per line with the row's columns plus ``operation``."""
+    """CDC: gzip JSON lines, one change per line: the row's columns plus ``operation``, or
+    what DMS sends (a ``data``/``metadata`` envelope)."""
 
 
 class Operation(StrEnum):
@@ -96,6 +97,21 @@ CDC_CHANGED_AT = "changed_at"
 CDC_SEQUENCE = "sequence"
 """Optional integer order of changes at the source; defaults to the line number."""
 CDC_ENVELOPE = (CDC_OPERATION, CDC_CHANGED_AT, CDC_SEQUENCE)
+"""Keys of the home-grown flat CDC line besides the table's columns."""
+
+# What AWS DMS sends instead: ``{"data": {...}, "before-image": {...}, "metadata": {...}}``
+# (``datalake.streaming`` names the envelope's keys). Bronze maps it onto the same three: the
+# operation (``datalake.streaming.DMS_OPERATIONS``), the commit timestamp (else DMS's
+# ``timestamp``) as ``changed_at``, the transaction record id (else 0) as ``sequence``.
+DMS_CONTROL_KEY = "control"
+"""Top-level key of a control record's details (DDL), instead of ``data``."""
+DMS_DATA_RECORD = "data"
+"""``record-type`` of a change of a row."""
+DMS_CONTROL_RECORD = "control"
+"""``record-type`` of a control record (DDL, task events): skipped and counted, never a row."""
+DMS_RECORD_TYPES = (DMS_DATA_RECORD, DMS_CONTROL_RECORD)
+DMS_SEQUENCE_DEFAULT = 0
+"""``sequence`` of a change without a transaction record id (a full-load row)."""
 
 
 @dataclass(frozen=True)

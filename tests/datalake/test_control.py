@@ -100,10 +100,14 @@ def test_success_records_counts_and_clears_the_error(store):
     store.claim(record.control_id, "w1")
     store.fail(record.control_id, "w1", "transient")
     store.claim(record.control_id, "w2")
-    done = store.complete(record.control_id, "w2", rows_in=10, rows_written=9, rows_quarantined=1)
+    done = store.complete(
+        record.control_id, "w2", rows_in=10, rows_written=7, rows_quarantined=1, rows_skipped=2
+    )
     assert done.status is ControlStatus.SUCCESS
-    assert (done.rows_in, done.rows_written, done.rows_quarantined) == (10, 9, 1)
+    assert (done.rows_in, done.rows_written, done.rows_quarantined) == (10, 7, 1)
+    assert done.rows_skipped == 2 and isinstance(done.rows_skipped, int)  # not a Decimal
     assert done.error is None and done.attempts == 2
+    assert store.get(record.control_id) == done
 
 
 def test_only_the_holder_can_finish_a_claim(store):

@@ -524,6 +524,7 @@ def test_ingest_handler_runs_the_worker_from_the_state_machine_input(lake, monke
         "rows_in": 1,
         "rows_written": 1,
         "rows_quarantined": 0,
+        "rows_skipped": 0,
     }
     assert handlers.ingest_handler({"control_id": record.control_id})["status"] == "skipped"
 

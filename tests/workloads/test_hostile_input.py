@@ -189,6 +189,23 @@ def test_no_reason_or_error_of_a_pii_file_quotes_its_pii(emails):
             json.dumps({"operation": "insert", "profile_id": i, "sequence": email}),
             json.dumps({"operation": "insert", "profile_id": email, "email": email})[:-1],
         ]
+        dms = {"record-type": "data", "operation": "insert", "table-name": "profile"}
+        lines += [  # what DMS sends, PII in every place of its envelope
+            json.dumps({"data": {"profile_id": i, email: 1}, "metadata": dms}),
+            json.dumps({"data": {"profile_id": i}, "metadata": dms, email: 1}),
+            json.dumps({"data": {"profile_id": i}, "metadata": {**dms, "operation": email}}),
+            json.dumps({"data": {"profile_id": i}, "metadata": {**dms, "table-name": f"t{email}"}}),
+            json.dumps({"data": {"profile_id": i}, "metadata": {**dms, "record-type": email}}),
+            json.dumps({"data": {"profile_id": i}, "metadata": {**dms, "timestamp": email}}),
+            json.dumps({"data": {"profile_id": email}, "metadata": dms}),
+            json.dumps(
+                {
+                    "data": {"profile_id": i, "email": {"address": email}},
+                    "before-image": {"profile_id": i, "email": email},
+                    "metadata": dms,
+                }
+            ),
+        ]
     key = "raw/profile/cdc/p.jsonl.gz"
     body = gz("\n".join(lines))
     result, bad, _ = convert(key, body, None)

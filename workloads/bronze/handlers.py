@@ -114,6 +114,7 @@ def ingest_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         "rows_in": done.rows_in,
         "rows_written": done.rows_written,
         "rows_quarantined": done.rows_quarantined,
+        "rows_skipped": done.rows_skipped,
     }
 
 

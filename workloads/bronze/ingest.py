@@ -1,7 +1,8 @@
 """The ingest core: one raw object -> one bronze Parquet file + its quarantined rows.
 
-Stream, validate, mask, write; then reconcile ``rows_in == rows_written + rows_quarantined``
-(and against the controller's count). Keys are deterministic, so a retry overwrites.
+Stream, validate, mask, write; then reconcile ``rows_in == rows_written + rows_quarantined +
+rows_skipped`` (skipped: DMS control records and DMS's own tables, no rows of the table) and
+against the controller's count. Keys are deterministic, so a retry overwrites.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import queue
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +44,8 @@ class IngestResult:
     rows_in: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
+    rows_skipped: int = 0
+    """Records that are no rows of the table (DMS control records, DMS's own tables)."""
     bronze_key: str | None = None
     bronze_checksum: str | None = None
     bronze_size: int = 0
@@ -50,9 +54,17 @@ class IngestResult:
 
 
 def bronze_schema(contract: TableContract) -> pa.Schema:
-    """Arrow schema of the bronze Parquet files of ``contract``."""
+    """Arrow schema of the bronze Parquet files of ``contract``.
+
+    Only the key and the lineage are never null: a CDC delete carries only its key, so even a
+    required column may be null in bronze (validation enforces it for inserts and updates).
+    """
+    changes = set(contract.column_names) - set(contract.primary_key)
     return pa.schema(
-        [pa.field(c.name, c.type.arrow, nullable=c.nullable) for c in bronze_columns(contract)]
+        [
+            pa.field(c.name, c.type.arrow, nullable=c.nullable or c.name in changes)
+            for c in bronze_columns(contract)
+        ]
     )
 
 
@@ -112,9 +124,11 @@ def convert_raw(
         _BackgroundParquetWriter(parquet_path, schema) as writer,
         gzip.open(quarantine_path, "wt", encoding="utf-8") as quarantine,
     ):
-        for batch in read_batches(stream, raw.format, contract, record.object_key):
+        cdc = raw.format is RawFormat.JSONL
+        batches = read_batches(stream, raw.format, contract, record.object_key)
+        for batch, validated in _validated(batches, contract, cdc=cdc):
             result.rows_in += batch.rows_in
-            validated = validate_batch(batch.columns, contract, cdc=raw.format is RawFormat.JSONL)
+            result.rows_skipped += batch.rows_skipped
             result.rows_quarantined += _quarantine(quarantine, batch, validated, contract, masker)
             if validated.valid.num_rows:
                 masked = mask_batch(validated.valid, contract, masker)
@@ -139,7 +153,18 @@ class _BackgroundParquetWriter:
     """
 
     def __init__(self, path: Path, schema: pa.Schema):
-        self._writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION)
+        # Dictionary encoding pays for text (constant lineage, categories) but not for keys,
+        # numbers and times, where it costs time and makes the file larger (zstd does better).
+        # Statistics of the file's key and control id, one value per file, tell nothing.
+        text = [f.name for f in schema if pa.types.is_string(f.type)]
+        constant = {"_source_key", "_control_id"}
+        self._writer = pq.ParquetWriter(
+            path,
+            schema,
+            compression=PARQUET_COMPRESSION,
+            use_dictionary=text,
+            write_statistics=[n for n in schema.names if n not in constant],
+        )
         self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="parquet-writer", daemon=True)
@@ -169,11 +194,28 @@ class _BackgroundParquetWriter:
             raise self._error
 
 
+def _validated(
+    batches: Iterable[RawBatch], contract: TableContract, *, cdc: bool
+) -> Iterator[tuple[RawBatch, ValidatedBatch]]:
+    """Each batch with its validation; a fast-path batch in which a row fails a rule is
+    replaced by the exact path's reading of the same lines, so every quarantined row and
+    reason is the exact path's (its valid rows are the same either way)."""
+    for batch in batches:
+        validated = validate_batch(batch.columns, contract, cdc=cdc)
+        if not validated.reasons or batch.reread is None:
+            yield batch, validated
+            continue
+        for exact in batch.reread():
+            yield exact, validate_batch(exact.columns, contract, cdc=cdc)
+
+
 def _reconcile(result: IngestResult, record: ControlRecord) -> None:
-    if result.rows_in != result.rows_written + result.rows_quarantined:
+    accounted = result.rows_written + result.rows_quarantined + result.rows_skipped
+    if result.rows_in != accounted:
         raise ReconciliationError(
             f"{record.object_key}: rows_in {result.rows_in} != rows_written "
-            f"{result.rows_written} + rows_quarantined {result.rows_quarantined}"
+            f"{result.rows_written} + rows_quarantined {result.rows_quarantined} + "
+            f"rows_skipped {result.rows_skipped}"
         )
     if record.record_count is not None and record.record_count != result.rows_in:
         raise ReconciliationError(

@@ -8,9 +8,11 @@ This module is the one definition of a record, used by the controller (which cou
 - CSV records are what the CSV parser (pyarrow, RFC 4180 quoting, quoted values may span
   lines) makes of the text. A quoted field still open at the end of the data is a file-level
   error naming the line where its record starts: records are never merged.
-- JSON-lines records are the lines of the text, split at ``\\n``. A file that is one JSON
-  array or a pretty-printed JSON document (its first record is ``[...`` or a lone ``{``) is a
-  file-level error: it is not JSON lines.
+- JSON-lines records are the lines of the text, split at ``\\n`` (``jsonl.py``: the flat
+  shape and DMS's envelope, read by a vectorised fast path wherever it is exact). A file that
+  is one JSON array or a pretty-printed JSON document (its first record is ``[...`` or a lone
+  ``{``) is a file-level error: it is not JSON lines. DMS control records and rows of DMS's
+  own tables are records, skipped and counted (:attr:`RawBatch.skipped`).
 - A *blank line* (:func:`is_blank_line`: only Unicode whitespace or invisible format
   characters such as a byte-order mark) is no record in either format: skipped, not counted.
 
@@ -25,21 +27,21 @@ split into fields (wrong number of CSV fields, malformed JSON) come out as
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from datalake.contracts import CDC_ENVELOPE, RawFormat, TableContract
+from datalake.contracts import RawFormat, TableContract
 from datalake.errors import InvalidRawFile
 
-from .reasons import ReasonWriter, safe_name
+from .batch import RawBatch, UnparsableRow
+from .jsonl import RAW_TEXT_CHARACTERS, jsonl_batches
+from .reasons import safe_name
 from .text import (
     RecordLines,
     TextStream,
@@ -50,34 +52,8 @@ from .text import (
 
 CSV_BLOCK_BYTES = 1 << 20
 """Decompressed bytes per parsed block: small blocks keep peak memory low at no speed cost."""
-JSONL_BATCH_ROWS = 50_000
-RAW_TEXT_CHARACTERS = 2_000
-"""An unparsable row's text kept in the quarantine (tables without PII columns only)."""
 _END_MARK = f"\x1edatalake-end-of-data-{uuid.uuid4().hex}"
 """Appended after the data of a CSV: a record of its own unless a quoted field is still open."""
-
-
-@dataclass(frozen=True)
-class UnparsableRow:
-    """A source row that could not be split into fields."""
-
-    line: int
-    reason: str
-    text: str
-
-
-@dataclass
-class RawBatch:
-    """Rows of one block as strings, with their source lines, plus rows that did not parse."""
-
-    columns: pa.Table
-    lines: np.ndarray
-    unparsable: list[UnparsableRow] = field(default_factory=list)
-
-    @property
-    def rows_in(self) -> int:
-        """Every source row this batch accounts for."""
-        return self.columns.num_rows + len(self.unparsable)
 
 
 def open_stream(body: BinaryIO | pa.NativeFile) -> pa.NativeFile:
@@ -94,7 +70,7 @@ def read_batches(
         if raw_format is RawFormat.CSV:
             yield from _csv_batches(stream, contract, key)
         else:
-            yield from _jsonl_batches(stream, contract, key)
+            yield from jsonl_batches(stream, contract, key)
     except InvalidRawFile:
         raise
     except (OSError, pa.ArrowInvalid, UnicodeDecodeError, EOFError) as error:
@@ -285,103 +261,3 @@ def check_header(names: list[str], contract: TableContract, key: str) -> None:
             f"contract (allowed: {', '.join(contract.column_names)}); update the contract "
             "before sending them"
         )
-
-
-def _jsonl_batches(stream: Any, contract: TableContract, key: str) -> Iterator[RawBatch]:
-    allowed = set(contract.column_names) | set(CDC_ENVELOPE)
-    names = [*contract.column_names, *CDC_ENVELOPE]
-    writer = ReasonWriter.for_contract(contract)
-    rows: list[dict[str, str | None]] = []
-    lines: list[int] = []
-    unparsable: list[UnparsableRow] = []
-    first = True
-    for number, raw in enumerate(_lines(TextStream(stream, key, csv=False)), start=1):
-        if is_blank_line(raw):
-            continue  # blank lines are no records (counted by neither controller nor ingest)
-        text = raw.strip()
-        if first:
-            _check_json_lines(text, number, key)
-            first = False
-        problem, row = _parse_json_line(text, allowed, writer)
-        if problem:
-            unparsable.append(UnparsableRow(number, problem, text[:RAW_TEXT_CHARACTERS]))
-            continue
-        rows.append(row)
-        lines.append(number)
-        if len(rows) >= JSONL_BATCH_ROWS:
-            yield _json_batch(rows, lines, unparsable, names)
-            rows, lines, unparsable = [], [], []
-    if rows or unparsable:
-        yield _json_batch(rows, lines, unparsable, names)
-
-
-def _check_json_lines(text: str, line: int, key: str) -> None:
-    """The first record decides whether the file is JSON lines at all."""
-    if text.startswith("["):
-        raise InvalidRawFile(
-            f"{key}: line {line}: not JSON lines: the file holds a JSON array; write one JSON "
-            "object per line"
-        )
-    if text == "{":
-        raise InvalidRawFile(
-            f"{key}: line {line}: not JSON lines: the file holds a pretty-printed JSON "
-            "document; write one JSON object per line"
-        )
-
-
-def _lines(stream: TextStream) -> Iterator[str]:
-    pending = b""
-    while chunk := stream.read(1 << 20):
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line.decode("utf-8")
-    if pending:
-        yield pending.decode("utf-8")
-
-
-def _json_kind(item: object) -> str:
-    if isinstance(item, bool):
-        return "true or false"
-    if isinstance(item, dict):
-        return "a JSON object"
-    if isinstance(item, list):
-        return "a JSON array"
-    return "another JSON value"
-
-
-def _parse_json_line(
-    text: str, allowed: set[str], writer: ReasonWriter
-) -> tuple[str | None, dict[str, str | None]]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        return f"not valid JSON ({error.msg} at column {error.colno})", {}
-    except RecursionError:
-        return "not valid JSON (nested too deeply)", {}
-    if not isinstance(value, dict):
-        return f"expected a JSON object, found {type(value).__name__}", {}
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        if writer.withholds_values:  # a shifted value could be a key: names withheld too
-            return f"{len(unknown)} unknown key(s) (names withheld: the table has PII columns)", {}
-        return f"unknown key(s) {', '.join(safe_name(k) for k in unknown[:20])}", {}
-    row: dict[str, str | None] = {}
-    for name, item in value.items():
-        if item is None or isinstance(item, str):
-            row[name] = item
-        elif isinstance(item, bool) or not isinstance(item, int | float):
-            return writer.column(name, f"expected a string or number, found {_json_kind(item)}"), {}
-        else:
-            row[name] = repr(item) if isinstance(item, float) else str(item)
-    return None, row
-
-
-def _json_batch(
-    rows: list[dict[str, str | None]],
-    lines: list[int],
-    unparsable: list[UnparsableRow],
-    names: list[str],
-) -> RawBatch:
-    columns = {n: pa.array([r.get(n) for r in rows], pa.string()) for n in names}
-    return RawBatch(pa.table(columns), np.asarray(lines, dtype=np.int64), unparsable)

@@ -4,6 +4,9 @@ Every rule yields a mask of offending rows; rows that break any rule are quarant
 reason, the others are cast to the contract's types. Reasons are written by
 :class:`~workloads.bronze.reasons.ReasonWriter` only, so a PII column's value never appears.
 
+Columns arrive as strings, or already typed (the JSON-lines fast path, for values whose text
+would cast to the very same value): casting a column to its own type changes nothing.
+
 A value's verdict never depends on the other rows of its batch: the fast path casts a whole
 column with Arrow; when that fails, the slow path casts each value that is not plainly valid
 with the same Arrow cast, so both accept exactly the same values (a 64-bit integer column
@@ -117,15 +120,19 @@ def validate_batch(columns: pa.Table, contract: TableContract, *, cdc: bool) -> 
             rules,
         )
     keep = pa.array(~rules.bad)
-    valid = pa.table(typed).filter(keep)
+    every = not rules.bad.any()  # the usual batch: nothing to filter, nothing to copy
+
+    def kept(values: pa.Array | None) -> pa.Array | None:
+        return values if values is None or every else values.filter(keep)
+
     return ValidatedBatch(
-        valid=valid,
+        valid=pa.table(typed) if every else pa.table(typed).filter(keep),
         valid_positions=np.flatnonzero(~rules.bad),
         reasons=rules.reasons,
         failed_columns=rules.failed_columns,
-        operations=operations.filter(keep) if operations is not None else None,
-        changed_at=changed_at.filter(keep) if changed_at is not None else None,
-        sequence=sequence.filter(keep) if sequence is not None else None,
+        operations=kept(operations),
+        changed_at=kept(changed_at),
+        sequence=kept(sequence),
     )
 
 

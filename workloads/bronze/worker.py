@@ -74,6 +74,7 @@ class IngestWorker:
             rows_in=result.rows_in,
             rows_written=result.rows_written,
             rows_quarantined=result.rows_quarantined,
+            rows_skipped=result.rows_skipped,
             masked_columns=list(result.masked_columns),
         )
 
