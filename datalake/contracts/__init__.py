@@ -52,7 +52,10 @@ __all__ += ["BRONZE_PARTITION_KEYS", "LINEAGE_COLUMNS", "bronze_columns"]
 
 from datalake.contracts.silver import (  # noqa: E402
     AUDIT_COLUMNS,
+    CHANGE_SEQ,
+    VIEW_AUDIT_COLUMNS,
+    merges_changes,
     silver_columns,
 )
 
-__all__ += ["AUDIT_COLUMNS", "silver_columns"]
+__all__ += ["AUDIT_COLUMNS", "CHANGE_SEQ", "VIEW_AUDIT_COLUMNS", "merges_changes", "silver_columns"]

@@ -10,6 +10,7 @@ from datalake.contracts import (
     TableContract,
     UnknownTableError,
     bronze_columns,
+    merges_changes,
     silver_columns,
 )
 from datalake.domain import default_domain_path, load_domain
@@ -82,4 +83,17 @@ def test_bronze_adds_lineage_columns_after_the_contract_columns():
 def test_silver_keeps_only_the_key_required_and_adds_audit_columns():
     columns = silver_columns(BEER.table("review"))
     assert [c.name for c in columns if not c.nullable] == ["review_id"]
-    assert [c.name for c in columns[-3:]] == ["created_at", "updated_at", "deleted_at"]
+    assert [c.name for c in columns[-4:]] == [
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "change_seq",
+    ]
+
+
+def test_views_carry_the_audit_columns_but_the_change_position():
+    view = BEER.view("review_flat").contract
+    assert not merges_changes(view) and merges_changes(BEER.table("review"))
+    names = [c.name for c in silver_columns(view)]
+    assert names[-3:] == ["created_at", "updated_at", "deleted_at"]
+    assert "change_seq" not in names

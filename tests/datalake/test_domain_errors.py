@@ -124,8 +124,8 @@ CASES = {
     "reserved column": (
         [("{name: status, type: string}", "{name: updated_at, type: timestamp}")],
         "tables[1].columns[3].name: 'updated_at' is reserved: it is an audit column of silver "
-        "(reserved: created_at, updated_at, deleted_at, operation, changed_at, sequence, year, "
-        "month, day)",
+        "(reserved: created_at, updated_at, deleted_at, change_seq, operation, changed_at, "
+        "sequence, year, month, day)",
     ),
     "one name for a table and a view": (
         [

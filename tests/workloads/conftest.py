@@ -85,7 +85,9 @@ class Lake:
     def put_raw(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=LANDING, Key=key, Body=body)
 
-    def register(self, key: str, body: bytes | None = None) -> ControlRecord:
+    def register(
+        self, key: str, body: bytes | None = None, arrived: datetime = ARRIVED
+    ) -> ControlRecord:
         if body is not None:
             self.put_raw(key, body)
         return register_object(
@@ -93,7 +95,7 @@ class Lake:
             self.s3,
             bucket=LANDING,
             key=key,
-            arrived=ARRIVED,
+            arrived=arrived,
             mass_threshold_records=self.threshold,
             domain=self.domain,
         )

@@ -11,6 +11,14 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from datalake.contracts import TableContract
 from datalake.domain import Domain, default_domain_path, load_domain
+from datalake.streaming import (
+    CHANGE_SEQUENCE_KEY,
+    CHANGE_TIME_KEYS,
+    DELIVERY_PREFIX,
+    DMS_OPERATIONS,
+    FILE_EXTENSION,
+    expand_prefix,
+)
 from workloads.bronze.ingest import bronze_schema
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -88,6 +96,76 @@ def bronze(
         ],
         schema=bronze_schema(contract),
     )
+
+
+def dms_record(
+    table: str,
+    operation: str,
+    data: dict,
+    minute: float,
+    transaction: int | None = None,
+    record: int | None = None,
+    before: dict | None = None,
+) -> dict:
+    """A DMS Kinesis record (json-unformatted, transaction details on) as DMS sends it: a
+    change committed at ``minute`` as record ``record`` of ``transaction``; without a
+    transaction, a full-load row (DMS's read time only)."""
+    metadata = {
+        "timestamp": _iso(at(minute) + timedelta(milliseconds=3)),  # DMS read it just after
+        "record-type": "data",
+        "operation": operation,
+        "partition-key-type": "primary-key",
+        "schema-name": "public",
+        "table-name": table,
+    }
+    if transaction is not None:
+        position = f"00000002/7C00{transaction:04X}"  # the WAL position of the commit
+        metadata |= {
+            "transaction-id": transaction,
+            "transaction-record-id": record,
+            "prev-transaction-id": transaction - 1,
+            "prev-transaction-record-id": 1,
+            "commit-timestamp": _iso(at(minute)),
+            "stream-position": f"{position}.{record}.{position}",
+        }
+    envelope = {"data": data, "metadata": metadata}
+    if before is not None:
+        envelope["before-image"] = before
+    return envelope
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def delivered_key(table: str, minute: float, name: str) -> str:
+    """Where Firehose writes a delivered object (``DELIVERY_PREFIX``, its object name)."""
+    prefix = expand_prefix(DELIVERY_PREFIX, at=at(minute), keys={"table": table})
+    stamp = at(minute).strftime("%Y-%m-%d-%H-%M-%S")
+    return f"{prefix}lake-dev-cdc-delivery-1-{stamp}-{name}{FILE_EXTENSION}"
+
+
+def dms_bronze(contract: TableContract, records: list[dict], source: str) -> pa.Table:
+    """The bronze rows of one delivered object of DMS records, with the lineage bronze gives
+    them: the operation (both DMS vocabularies), the commit time (else the read time), the
+    record's place in its transaction (else 0), the object and the line."""
+    rows = []
+    for line, envelope in enumerate(records, start=1):
+        metadata = envelope["metadata"]
+        moment = next(metadata[k] for k in CHANGE_TIME_KEYS if metadata.get(k))
+        rows.append(
+            {
+                **{c: envelope["data"].get(c) for c in contract.column_names},
+                "_operation": DMS_OPERATIONS[metadata["operation"].lower()],
+                "_change_ts": datetime.fromisoformat(moment.replace("Z", "+00:00")),
+                "_change_seq": metadata.get(CHANGE_SEQUENCE_KEY) or 0,
+                "_source_key": source,
+                "_source_line": line,
+                "_control_id": "c-" + source,
+                "_ingested_at": at(1000),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=bronze_schema(contract))
 
 
 CHAIN_DOMAIN = """\

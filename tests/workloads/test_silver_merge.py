@@ -158,9 +158,15 @@ def merged(folder, history: list[tuple], batches: list[list[tuple]]) -> dict[int
     return rows(table)
 
 
+def numbered(changes: list[tuple]) -> list[tuple]:
+    """The changes with their sequence (part of their identity, however they are split)."""
+    return [(*c, index) if len(c) == 5 else c for index, c in enumerate(changes, start=1)]
+
+
 @pytest.mark.parametrize("case", SPLIT_CASES)
 def test_a_keys_changes_give_the_same_rows_in_one_batch_or_several(tmp_path, case):
     history, changes = SPLIT_CASES[case]
+    changes = numbered(changes)
     one_batch = merged(tmp_path / "one", history, [changes])
     assert one_batch == merged(tmp_path / "each", history, [[c] for c in changes])
     for cut in range(1, len(changes)):

@@ -3,8 +3,10 @@
 The arrow engine (pyiceberg + DuckDB) and the Spark engine (``MERGE INTO`` on local Spark with
 Iceberg) get identical batches: inserts, updates, deletes, a delete of an unknown key, changes
 out of order within a batch, an insert or update deleted in the same batch, a late batch and a
-replayed batch; then the views: the beer
-example's, and a generic one with a chained join and its period on a lookup.
+replayed batch; DMS changes delivered twice in objects with different names (however batched),
+an insert redelivered after its update of the same transaction, and a table created before
+``change_seq``; then the views: the beer example's, and a generic one with a chained join and
+its period on a lookup.
 """
 
 from __future__ import annotations
@@ -30,7 +32,19 @@ from tests.workloads.silver_fixtures import (
     write_domain,
 )
 from tests.workloads.spark_fixtures import spark  # noqa: F401 (the session fixture)
+from tests.workloads.test_silver_redelivery import (
+    AGAIN_KEY,
+    CHANGES,
+    FIRST_KEY,
+    OBJECTS,
+    OLD_ROW,
+    SAME_TIME,
+    SAME_TIME_AGAIN,
+    dms_bronze,
+    old_beer_table,
+)
 from workloads.shared.tables import (
+    BATCH_PROPERTY,
     TableEvolutionError,
     batch_id_of,
     ensure_table,
@@ -138,6 +152,97 @@ def test_a_replayed_batch_leaves_both_tables_unchanged(spark, engines):  # noqa:
     table, name, _, _ = run_both(spark, engines, BEER, batches)
     assert spark_rows(spark, name) == arrow_rows(table)
     assert len(arrow_rows(table)) == 9
+
+
+def snapshots(spark, table, name: str) -> tuple[int, int]:  # noqa: F811
+    """How many batches each engine committed (pyiceberg's overwrite is two snapshots, a
+    delete and an append, tagged with the batch id; a Spark MERGE is one)."""
+    table.refresh()
+    batches = {s.summary.additional_properties.get(BATCH_PROPERTY) for s in table.snapshots()}
+    (row,) = spark.sql(f"SELECT count(*) AS n FROM {name}.snapshots").collect()
+    return len(batches), row["n"]
+
+
+def counts(arrow_results, spark_results) -> tuple[list, list]:
+    """(keys written, duplicates skipped, late ignored) per batch, per engine."""
+    return (
+        [(r.keys_written, r.duplicates_skipped, r.late_ignored) for r in arrow_results],
+        [(len(r["keys"]), r["duplicates_skipped"], r["late_ignored"]) for r in spark_results],
+    )
+
+
+REDELIVERIES = {
+    "the retry in its own batch": ([["load", "first"], ["again"]], [(5, 0, 0), (0, 3, 1)]),
+    "in one batch": ([["load", "first", "again"]], [(5, 5, 0)]),
+    "the retry first": ([["load"], ["again"], ["first"]], [(4, 0, 0), (4, 0, 0), (1, 4, 0)]),
+}
+
+
+@pytest.mark.parametrize("case", REDELIVERIES)
+def test_redelivered_changes_give_one_delivery_on_both_engines(spark, engines, case):  # noqa: F811
+    batches, expected_counts = REDELIVERIES[case]
+    tables = [pa.concat_tables([OBJECTS[name] for name in batch]) for batch in batches]
+    table, name, arrow_results, spark_results = run_both(spark, engines, BEER, tables)
+    expected = arrow_rows(table)
+    assert spark_rows(spark, name) == expected
+    folder = engines[2] / "once"
+    folder.mkdir()
+    single = ensure_table(sql_catalog(folder), "silver", BEER, PROPERTIES)
+    merge_batch(single, pa.concat_tables([OBJECTS["load"], OBJECTS["first"]]), BEER, "once")
+    assert arrow_rows(single) == expected
+    assert counts(arrow_results, spark_results) == (expected_counts, expected_counts)
+    commits = sum(1 for c in expected_counts if c[0])  # a batch of duplicates commits nothing
+    assert snapshots(spark, table, name) == (commits, commits)
+
+
+def test_an_insert_redelivered_after_its_update_and_late_changes_on_both_engines(
+    spark,  # noqa: F811
+    engines,
+):
+    late = dms_bronze(
+        BEER,
+        [*CHANGES[:1], *CHANGES[2:3]],  # the insert of beer 5, and beer 1's update, again
+        AGAIN_KEY,
+    )
+    batches = [dms_bronze(BEER, CHANGES[:3], FIRST_KEY), late]
+    table, name, arrow_results, spark_results = run_both(spark, engines, BEER, batches)
+    expected = arrow_rows(table)
+    assert spark_rows(spark, name) == expected
+    by_id = {r["beer_id"]: r for r in expected}
+    assert (by_id[5]["beer_name"], by_id[5]["change_seq"]) == ("Beer 5", 2)
+    assert (by_id[1]["beer_name"], by_id[1]["change_seq"]) == ("Beer 1 v2", 3)
+    assert counts(arrow_results, spark_results) == ([(2, 0, 0), (0, 1, 1)],) * 2
+    assert snapshots(spark, table, name) == (1, 1)
+
+
+def sql_literal(value) -> str:
+    """A value of :data:`OLD_ROW` as Spark SQL (timestamps in the session's UTC)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
+    return repr(value)
+
+
+def test_a_table_without_change_seq_merges_on_both_engines(spark, engines):  # noqa: F811
+    catalog, namespace, _ = engines
+    old_beer_table(catalog)
+    spec = spark_spec(BEER, PROPERTIES)
+    name = f"{namespace}.beer"
+    old = {**spec, "columns": [c for c in spec["columns"] if c["name"] != "change_seq"]}
+    spark_job.ensure_table(spark, name, old)
+    columns = ", ".join(OLD_ROW)
+    values = ", ".join(sql_literal(v) for v in OLD_ROW.values())
+    spark.sql(f"INSERT INTO {name} ({columns}) VALUES ({values})")
+    assert "change_seq" not in spark.table(name).columns
+    table, name, arrow_results, spark_results = run_both(
+        spark, engines, BEER, [SAME_TIME, SAME_TIME_AGAIN]
+    )
+    expected = arrow_rows(table)
+    assert spark_rows(spark, name) == expected
+    (row,) = expected
+    assert (row["beer_name"], row["change_seq"], row["created_at"]) == ("Beer 1 v2", 7, at(0))
+    assert counts(arrow_results, spark_results) == ([(1, 0, 0), (0, 1, 0)],) * 2
 
 
 def test_schema_evolution_on_both_engines(spark, engines):  # noqa: F811

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,13 +13,15 @@ import pytest
 from datalake.control import ControlStatus
 from datalake.domain import Domain
 from examples.beer.generate import generate_reviews, sample_file
-from tests.workloads.conftest import LAKE, gz
+from tests.workloads.conftest import ARRIVED, LAKE, gz
 from tests.workloads.silver_fixtures import BEER_DOMAIN, sql_catalog
 from workloads.shared.tables import table_properties
 from workloads.silver.pipeline import SilverRun, s3_bronze_reader
 from workloads.silver.views import partitions_of
 
 PERIOD = BEER_DOMAIN.view("review_flat").period
+LATER = ARRIVED + timedelta(minutes=5)
+"""When a second file lands (a change without its own time takes its file's arrival)."""
 
 
 def months_of(times) -> set[tuple[int, ...]]:
@@ -49,8 +52,8 @@ def csv_bytes(table: pa.Table) -> bytes:
     return gz(out.getvalue())
 
 
-def ingest(lake, key: str, body: bytes) -> None:
-    record = lake.register(key, body)
+def ingest(lake, key: str, body: bytes, arrived: datetime = ARRIVED) -> None:
+    record = lake.register(key, body, arrived)
     done = lake.worker().run(record.control_id)
     assert done.status is ControlStatus.SUCCESS
 
@@ -116,7 +119,8 @@ def test_incremental_run_touches_only_changed_months(lake, catalog):
     changed = reviews.slice(0, 1)
     ((year, month),) = months_of(changed.column("review_time"))
     update = changed.set_column(4, "review_overall", pa.array([1.0]))
-    ingest(lake, "raw/review/reviews-0002.csv.gz", csv_bytes(update))
+    # A file landing later: its rows' changes come after the first file's (arrival time).
+    ingest(lake, "raw/review/reviews-0002.csv.gz", csv_bytes(update), LATER)
     report = silver_run(lake, catalog).run()
 
     assert report.views["review_flat"].partitions == [(year, month)]
@@ -139,7 +143,7 @@ def test_a_changed_beer_rebuilds_the_months_of_its_reviews(lake, catalog):
         reviews.filter(pc.equal(reviews.column("beer_id"), beer_id)).column("review_time")
     )
     line = f'{{"operation": "update", "beer_id": {beer_id}, "beer_name": "Renamed"}}\n'
-    ingest(lake, "raw/beer/cdc/rename.jsonl.gz", gz(line))
+    ingest(lake, "raw/beer/cdc/rename.jsonl.gz", gz(line), LATER)
     report = silver_run(lake, catalog).run()
     assert set(report.views["review_flat"].partitions) == months
     flat = scan(catalog, "review_flat").filter(pc.equal(pc.field("beer_id"), beer_id))
@@ -189,3 +193,33 @@ def test_a_crash_after_commit_is_harmless_on_retry(lake, catalog, monkeypatch):
     brewery.refresh()
     assert len(brewery.snapshots()) == committed
     assert scan(catalog, "brewery").num_rows == 5_840
+
+
+CHANGES = [
+    '{"operation": "insert", "beer_id": 1, "brewery_id": 10, "beer_name": "Pale", '
+    '"changed_at": "2026-03-14T09:00:00Z", "sequence": 1}',
+    '{"operation": "update", "beer_id": 1, "beer_name": "Pale v2", '
+    '"changed_at": "2026-03-14T09:00:00Z", "sequence": 2}',
+    '{"operation": "delete", "beer_id": 2, "changed_at": "2026-03-14T09:01:00Z", "sequence": 1}',
+    '{"operation": "insert", "beer_id": 3, "beer_name": "Stout", '
+    '"changed_at": "2026-03-14T09:02:00Z", "sequence": 1}',
+]
+
+
+@pytest.mark.parametrize("runs", [1, 2])
+def test_changes_delivered_in_two_objects_merge_once(lake, catalog, runs):
+    first, retry = CHANGES[:3], CHANGES[1:]  # the retry resends two changes, then goes on
+    ingest(lake, "raw/beer/cdc/2026/03/14/09/delivery-1-first.jsonl.gz", gz("\n".join(first)))
+    if runs == 2:
+        silver_run(lake, catalog).run()
+    ingest(lake, "raw/beer/cdc/2026/03/14/09/delivery-1-retry.jsonl.gz", gz("\n".join(retry)))
+    report = silver_run(lake, catalog).run()
+    beer = scan(catalog, "beer").sort_by("beer_id").to_pylist()
+    assert [(r["beer_id"], r["beer_name"], r["change_seq"]) for r in beer] == [
+        (1, "Pale v2", 2),
+        (2, None, 1),  # a tombstone
+        (3, "Stout", 1),
+    ]
+    # In one batch, two copies; the retry alone: the very changes of beers 1 and 2 again.
+    assert report.duplicates_skipped == {"beer": 2}
+    assert report.merged["beer"].keys_written == (3 if runs == 1 else 1)

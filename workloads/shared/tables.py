@@ -7,7 +7,9 @@ column, a changed type, a changed primary key or partitioning is refused with wh
 and partitioning are kept in the table properties ``datalake.primary-key`` and
 ``datalake.partitioning``). The silver and gold runs call it first, because a
 Glue table resource only writes metadata when created.
-Silver tables carry audit columns (``audit=True``); gold marts are aggregates without them.
+Silver tables carry audit columns (``audit=True``; the domain's tables also ``change_seq``, which
+an older table gets like any new column, views not: ``silver_columns``); gold marts are
+aggregates without them.
 
 The Spark jobs run on EMR Serverless' Python 3.9 with only pyspark, so they cannot import the
 contracts; the planners hand them :func:`spark_spec` (in the run's manifest) instead.
@@ -68,8 +70,9 @@ def batch_id_of(control_ids: Iterable[str]) -> str:
 def iceberg_schema(contract: TableContract, *, audit: bool = True) -> Schema:
     """Iceberg schema of ``contract`` (field ids in column order).
 
-    ``audit``: a silver table (one row per key, with created/updated/deleted times); gold
-    marts are aggregates without them.
+    ``audit``: a silver table (one row per key, with created/updated/deleted times and, for
+    a table of the domain, the applied change's ``change_seq``); gold marts are aggregates
+    without them.
     """
     columns = silver_columns(contract) if audit else contract.columns
     fields = [

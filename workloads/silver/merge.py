@@ -1,23 +1,34 @@
 """The silver merge, specified once and run by the ``arrow`` engine (pyiceberg + DuckDB).
 
-Given a batch of bronze changes of one table:
+A change's identity is its key, ``_change_ts`` and ``_change_seq`` (for DMS: the commit
+timestamp and the record's place in its transaction); a silver row remembers the position of
+the change it reflects, ``(updated_at, change_seq)``. Given a batch of bronze changes of one
+table:
 
-1. keep the last change per primary key, ordered by ``_change_ts``, ``_change_seq``,
-   ``_source_key``, ``_source_line``; when it is a delete, it carries the values of the
-   latest non-delete change of that key in the batch, if any (see 2.);
-2. apply it to the current row of that key (if any):
-   - a change older than the row's ``updated_at`` is late and ignored (newer state wins);
+1. several copies of one change (the same identity, e.g. redelivered in two objects) count
+   once: the first by ``_source_key``, ``_source_line``; the others are duplicates;
+2. keep the last change per primary key, ordered by ``_change_ts``, ``_change_seq`` (then
+   the first copy); when it is a delete, it carries the values of the latest non-delete
+   change of that key in the batch, if any (see 3.);
+3. apply it to the current row of that key (if any) only if its ``(_change_ts,
+   _change_seq)`` is strictly greater than the row's ``(updated_at, change_seq)``:
+   - equal is the change the row already reflects, delivered again: a duplicate, skipped;
+   - smaller is late and ignored (newer state wins); a row merged before ``change_seq``
+     existed (null) takes any change of its time, as it did then;
    - insert or update: the change's columns, ``created_at`` kept from the row (or, for a new
      key, the earliest change time of that key in the batch), ``updated_at`` = change time,
-     ``deleted_at`` cleared;
-   - delete: the row is kept with its last values, ``updated_at`` and ``deleted_at`` = change
-     time. The last values are those of the latest non-delete change of the key in the batch
-     that is not late, else the current row's, else the delete's own (a key never seen is
-     recorded as a tombstone row); ``created_at`` as for an insert;
+     ``change_seq`` = change sequence, ``deleted_at`` cleared;
+   - delete: the row is kept with its last values, ``updated_at``/``change_seq`` as for an
+     update and ``deleted_at`` = change time. The last values are those of the latest
+     non-delete change of the key in the batch that is after the row, else the current
+     row's, else the delete's own (a key never seen is recorded as a tombstone row);
+     ``created_at`` as for an insert;
    so a batch gives the rows its changes would give merged one by one in that order: the
-   result never depends on how the changes were split into batches;
-3. replace the rows of the changed keys in one Iceberg commit tagged with the batch id; a
-   batch already committed (a retry after a crash) is not applied again.
+   result never depends on how the changes were split into batches or how often each was
+   delivered;
+4. replace the rows of the changed keys in one Iceberg commit tagged with the batch id; a
+   batch already committed (a retry after a crash) is not applied again, and a batch that
+   changes no row (all duplicates or late) commits nothing.
 
 ``workloads/silver/spark_job.py`` implements the same rules with ``MERGE INTO``; the parity
 tests hold both to them.
@@ -37,7 +48,23 @@ from datalake.contracts import TableContract
 
 from ..shared.tables import BATCH_PROPERTY, conform
 
-ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
+ORDER = "_change_ts DESC, _change_seq DESC, _source_key, _source_line"
+"""The last change first; of copies of one change (same time and sequence), the first
+delivered (object key, then line)."""
+
+
+def after_row(ts: str, seq: str) -> str:
+    """SQL: the change at ``(ts, seq)`` comes after the position of row ``t`` (a row without
+    ``change_seq``, merged before it existed, takes any change of its time)."""
+    return (
+        f"({ts} > t.updated_at OR ({ts} = t.updated_at "
+        f"AND (t.change_seq IS NULL OR {seq} > t.change_seq)))"
+    )
+
+
+AFTER_ROW = after_row("c._change_ts", "c._change_seq")
+SAME_AS_ROW = "(c._change_ts = t.updated_at AND c._change_seq = t.change_seq)"
+"""The change the row already reflects (delivered again)."""
 
 
 @dataclass
@@ -49,6 +76,10 @@ class MergeResult:
     changes_in: int = 0
     keys_written: int = 0
     late_ignored: int = 0
+    """Keys whose last change in the batch is older than their row's position."""
+    duplicates_skipped: int = 0
+    """Changes delivered again: extra copies of one change in the batch, plus changes equal to
+    their row's position (the change it already reflects)."""
     skipped_as_replay: bool = False
     snapshot_id: int | None = None
     before: pa.Table | None = None
@@ -66,9 +97,10 @@ def already_committed(table: Table, batch_id: str) -> int | None:
 
 
 def latest_changes(changes: pa.Table, contract: TableContract) -> pa.Table:
-    """The last change per primary key (total order, so every engine picks the same row), with
-    ``_first_ts`` (the key's earliest change time in the batch) and, for a delete, the values
-    of the key's latest non-delete change in the batch and its time ``_prior_ts`` (null: none).
+    """The last change per primary key (total order, so every engine picks the same row; of
+    copies of one change, the first delivered), with ``_first_ts`` (the key's earliest change
+    time in the batch) and, for a delete, the values of the key's latest non-delete change in
+    the batch and its position ``_prior_ts``, ``_prior_seq`` (null: none).
     """
     (key,) = contract.primary_key
     values = [c.name for c in contract.columns if c.name != key]
@@ -91,7 +123,8 @@ def latest_changes(changes: pa.Table, contract: TableContract) -> pa.Table:
               SELECT * FROM changes WHERE _operation <> 'delete'
               QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {ORDER}) = 1
             )
-            SELECT {selected}, c._first_ts, p._change_ts AS _prior_ts
+            SELECT {selected}, c._first_ts,
+                   p._change_ts AS _prior_ts, p._change_seq AS _prior_seq
             FROM ranked c LEFT JOIN prior p ON c.{key} = p.{key} AND c._operation = 'delete'
             WHERE c._rank = 1
             """
@@ -100,14 +133,53 @@ def latest_changes(changes: pa.Table, contract: TableContract) -> pa.Table:
         connection.close()
 
 
+def extra_copies(changes: pa.Table, contract: TableContract) -> int:
+    """How many changes of the batch are another copy of one of its changes (same identity)."""
+    (key,) = contract.primary_key
+    connection = duckdb.connect()
+    try:
+        connection.register("changes", changes)
+        found = connection.execute(
+            f"SELECT count(*) - count(DISTINCT ({key}, _change_ts, _change_seq)) FROM changes"
+        ).fetchone() or (0,)  # an aggregate always returns its row
+        return int(found[0])
+    finally:
+        connection.close()
+
+
+def behind_rows(
+    changes: pa.Table, latest: pa.Table, current: pa.Table, contract: TableContract
+) -> tuple[int, int]:
+    """(redelivered, late): the rows of ``current`` whose very change the batch holds again,
+    and the keys whose last change in the batch comes before their row."""
+    (key,) = contract.primary_key
+    connection = duckdb.connect()
+    try:
+        connection.register("changes", changes)
+        connection.register("latest", latest)
+        connection.register("t", current)
+        found = connection.execute(
+            f"""
+            SELECT
+              (SELECT count(DISTINCT t.{key}) FROM changes c
+               JOIN t ON c.{key} = t.{key} AND {SAME_AS_ROW}),
+              (SELECT count(*) FROM latest c JOIN t ON c.{key} = t.{key}
+               WHERE NOT {AFTER_ROW} AND NOT coalesce({SAME_AS_ROW}, false))
+            """
+        ).fetchone() or (0, 0)  # an aggregate always returns its row
+        return int(found[0]), int(found[1])
+    finally:
+        connection.close()
+
+
 def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) -> pa.Table:
-    """New rows of the changed keys that are not late, in the silver table's columns."""
+    """New rows of the changed keys whose change comes after their row, in silver's columns."""
     (key,) = contract.primary_key
     values = [c.name for c in contract.columns if c.name != key]
-    # A delete keeps the row's values unless the batch changed them after the row (not late).
+    # A delete keeps the row's values unless the batch changed them after the row.
+    prior_after = after_row("c._prior_ts", "c._prior_seq")
     keeps_row = (
-        f"c._operation = 'delete' AND t.{key} IS NOT NULL "
-        f"AND (c._prior_ts IS NULL OR c._prior_ts < t.updated_at)"
+        f"c._operation = 'delete' AND t.{key} IS NOT NULL AND NOT coalesce({prior_after}, false)"
     )
     picked = ",\n".join(
         f"CASE WHEN {keeps_row} THEN t.{name} ELSE c.{name} END AS {name}" for name in values
@@ -121,9 +193,10 @@ def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) 
             SELECT c.{key} AS {key}, {picked},
                    coalesce(t.created_at, c._first_ts) AS created_at,
                    c._change_ts AS updated_at,
-                   CASE WHEN c._operation = 'delete' THEN c._change_ts END AS deleted_at
+                   CASE WHEN c._operation = 'delete' THEN c._change_ts END AS deleted_at,
+                   c._change_seq AS change_seq
             FROM c LEFT JOIN t ON c.{key} = t.{key}
-            WHERE t.{key} IS NULL OR c._change_ts >= t.updated_at
+            WHERE t.{key} IS NULL OR {AFTER_ROW}
             ORDER BY c.{key}
             """
         ).to_arrow_table()
@@ -134,7 +207,8 @@ def apply_changes(latest: pa.Table, current: pa.Table, contract: TableContract) 
 def merge_batch(
     table: Table, changes: pa.Table, contract: TableContract, batch_id: str
 ) -> MergeResult:
-    """Merge bronze ``changes`` of ``contract`` into its silver ``table`` (one commit)."""
+    """Merge bronze ``changes`` of ``contract`` into its silver ``table`` (one commit, none when
+    no row changes)."""
     (key,) = contract.primary_key  # the domain's keys are single columns
     result = MergeResult(contract.name, batch_id, changes_in=changes.num_rows)
     replayed = already_committed(table, batch_id)
@@ -151,11 +225,15 @@ def merge_batch(
         # Filtering in Arrow: an Iceberg In-expression with many literals is slow to plan.
         everything = table.scan().to_arrow()
         current = everything.filter(pc.is_in(everything.column(key), pa.array(keys)))
+    if "change_seq" not in current.column_names:  # a table ensure_table has not evolved yet
+        current = current.append_column("change_seq", pa.nulls(current.num_rows, pa.int64()))
     merged = apply_changes(latest, current, contract)
     rows = conform(merged, schema)
     written = set(rows.column(key).to_pylist())
+    again, late = behind_rows(changes, latest, current, contract) if current.num_rows else (0, 0)
     result.keys_written = len(written)
-    result.late_ignored = len(keys) - len(written)
+    result.duplicates_skipped = extra_copies(changes, contract) + again
+    result.late_ignored = late
     result.keys = sorted(written)
     result.before = current.filter(pc.is_in(current.column(key), pa.array(sorted(written))))
     result.after = rows

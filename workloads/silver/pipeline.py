@@ -41,6 +41,11 @@ class SilverReport:
     views: dict[str, ViewResult] = field(default_factory=dict)
     gold_records: list[str] = field(default_factory=list)
 
+    @property
+    def duplicates_skipped(self) -> dict[str, int]:
+        """Per table merged: the changes delivered again that its merge skipped."""
+        return {name: result.duplicates_skipped for name, result in self.merged.items()}
+
 
 def s3_bronze_reader(s3: Any) -> Callable[[list[ControlRecord]], pa.Table]:
     """Reads the bronze Parquet files of silver control records from S3."""
@@ -123,6 +128,13 @@ class SilverRun:
             rows_in = {r.control_id: r.record_count or 0 for r in records}
             finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
             report.merged[contract.name] = result
+            log.info(
+                "silver %s: %d keys written, %d duplicates skipped, %d late ignored",
+                contract.name,
+                result.keys_written,
+                result.duplicates_skipped,
+                result.late_ignored,
+            )
         if report.merged:
             for view in self.domain.views.values():
                 report.views[view.name] = self._view(view, report)

@@ -3,12 +3,14 @@
 Runs on Python 3.9 with pyspark and the standard library only. Modes:
 
 - ``merge``: one table's batch of bronze files (from the run's manifest) into its Iceberg table
-  with ``MERGE INTO``: last change per key (``_change_ts``, ``_change_seq``, ``_source_key``,
-  ``_source_line``), late changes ignored, ``created_at`` kept (a new key's: its earliest
-  change in the batch), deletes soft keeping the last values (those of the key's latest
-  non-delete change in the batch, else the row's), unknown deletes as tombstones: the same
-  rows however the changes are split into batches. Writes what changed (the keys written)
-  for the views.
+  with ``MERGE INTO``: copies of one change (key, ``_change_ts``, ``_change_seq``) once, last
+  change per key (``_change_ts``, ``_change_seq``, ``_source_key``, ``_source_line``),
+  applied only after the row's ``(updated_at, change_seq)`` (equal: a duplicate, smaller:
+  late), ``created_at`` kept (a new key's: its earliest change in the batch), deletes soft
+  keeping the last values (those of the key's latest non-delete change in the batch, else
+  the row's), unknown deletes as tombstones: the same rows however the changes are split
+  into batches or delivered again; no commit when nothing changes. Writes what changed (the
+  keys written, for the views) and what it skipped (duplicates, late changes).
 - ``view``: for each view of the run's plan (``--plan``, written by the plan Lambda), find the
   partitions the changes touched, recompute them and replace only those, as
   ``workloads/silver/views.py`` does (the same SQL, from ``workloads/shared/view_sql.py``);
@@ -40,17 +42,33 @@ partition_condition = spark_common.partition_condition
 read_json = spark_common.read_json
 write_json = spark_common.write_json
 
-ORDER = "_change_ts DESC, _change_seq DESC, _source_key DESC, _source_line DESC"
+ORDER = "_change_ts DESC, _change_seq DESC, _source_key, _source_line"
+"""As merge.py: the last change first; of copies of one change, the first delivered."""
 Partition = tuple[int, ...]
 
 
+def after_row(ts: str, seq: str) -> str:
+    """SQL: the change at ``(ts, seq)`` comes after the position of row ``t``, as in merge.py
+    (a row without ``change_seq``, merged before it existed, takes any change of its time)."""
+    return (
+        f"({ts} > t.updated_at OR ({ts} = t.updated_at "
+        f"AND (t.change_seq IS NULL OR {seq} > t.change_seq)))"
+    )
+
+
+AFTER_ROW = after_row("c._change_ts", "c._change_seq")
+SAME_AS_ROW = "(c._change_ts = t.updated_at AND c._change_seq = t.change_seq)"
+
+
 def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str, Any]:
-    """Apply a batch of bronze changes to table ``name``; return what changed."""
+    """Apply a batch of bronze changes to table ``name``; return what changed and what was
+    skipped (``duplicates_skipped``, ``late_ignored``, counted as merge.merge_batch does)."""
     (key,) = spec["primary_key"]
     values = [c for c in spec["source_columns"] if c != key]
     changes.createOrReplaceTempView("bronze_changes")
     # The last change per key; a delete carries the values of the key's latest non-delete
-    # change in the batch (``_prior_ts``: its time), as merge.latest_changes does.
+    # change in the batch (``_prior_ts``, ``_prior_seq``: its position), as
+    # merge.latest_changes does.
     selected = ", ".join(
         f"CASE WHEN p.{key} IS NOT NULL THEN p.{c} ELSE c.{c} END AS {c}"
         if c in values
@@ -69,18 +87,48 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
             FROM bronze_changes WHERE _operation <> 'delete'
           ) WHERE _rank = 1
         )
-        SELECT {selected}, c._first_ts, p._change_ts AS _prior_ts
+        SELECT {selected}, c._first_ts, p._change_ts AS _prior_ts, p._change_seq AS _prior_seq
         FROM ranked c LEFT JOIN prior p ON c.{key} = p.{key} AND c._operation = 'delete'
         WHERE c._rank = 1
         """
     ).createOrReplaceTempView("latest_changes")
-    # What the merge will change, read before it does: the keys whose change is not late.
-    applied = spark.sql(
-        f"SELECT c.{key} AS key FROM latest_changes c LEFT JOIN {name} t ON c.{key} = t.{key} "
-        f"WHERE t.{key} IS NULL OR c._change_ts >= t.updated_at"
+    # What the merge will do, read before it does: each key's last change is applied (no
+    # row, or after the row), the row's own change again, or late.
+    outcomes = spark.sql(
+        f"""
+        SELECT c.{key} AS key, CASE WHEN t.{key} IS NULL OR {AFTER_ROW} THEN 'applied'
+                                    WHEN {SAME_AS_ROW} THEN 'same' ELSE 'late' END AS outcome
+        FROM latest_changes c LEFT JOIN {name} t ON c.{key} = t.{key}
+        """
     ).collect()
+    # Copies of one change (key, time, sequence) count once; and the rows whose very change
+    # the batch holds again.
+    (counts,) = spark.sql(
+        f"""
+        SELECT (SELECT count(*) - count(DISTINCT {key}, _change_ts, _change_seq)
+                FROM bronze_changes) AS copies,
+               (SELECT count(DISTINCT t.{key}) FROM bronze_changes c
+                JOIN {name} t ON c.{key} = t.{key} AND {SAME_AS_ROW}) AS again
+        """
+    ).collect()
+    applied = sorted(row["key"] for row in outcomes if row["outcome"] == "applied")
+    result = {
+        "table": spec["table"],
+        "keys": applied,
+        "duplicates_skipped": int(counts["copies"]) + int(counts["again"]),
+        "late_ignored": sum(1 for row in outcomes if row["outcome"] == "late"),
+    }
+    if not applied:  # all duplicates or late: no commit, as merge.py
+        return result
+    # Only the changes that apply are merged, so a matched row is always one that changes
+    # (copy-on-write rewrites only the files holding those keys).
+    spark.sql(
+        f"SELECT c.* FROM latest_changes c LEFT JOIN {name} t ON c.{key} = t.{key} "
+        f"WHERE t.{key} IS NULL OR {AFTER_ROW}"
+    ).createOrReplaceTempView("applied_changes")
     updates = ", ".join(f"t.{v} = c.{v}" for v in values)
-    inserted = ", ".join([key, *values, "created_at", "updated_at", "deleted_at"])
+    position = "t.updated_at = c._change_ts, t.change_seq = c._change_seq"
+    inserted = ", ".join([key, *values, "created_at", "updated_at", "deleted_at", "change_seq"])
     sources = ", ".join(
         [
             f"c.{key}",
@@ -88,23 +136,25 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
             "c._first_ts",
             "c._change_ts",
             "CASE WHEN c._operation = 'delete' THEN c._change_ts END",
+            "c._change_seq",
         ]
     )
-    # A delete keeps the row's values unless the batch changed them after the row (not late).
+    # A delete keeps the row's values unless the batch changed them after the row.
+    prior_after = after_row("c._prior_ts", "c._prior_seq")
     spark.sql(
         f"""
-        MERGE INTO {name} t USING latest_changes c ON t.{key} = c.{key}
-        WHEN MATCHED AND c._change_ts >= t.updated_at AND c._operation = 'delete'
-          AND c._prior_ts >= t.updated_at THEN
-          UPDATE SET {updates}, t.updated_at = c._change_ts, t.deleted_at = c._change_ts
-        WHEN MATCHED AND c._change_ts >= t.updated_at AND c._operation = 'delete' THEN
-          UPDATE SET t.updated_at = c._change_ts, t.deleted_at = c._change_ts
-        WHEN MATCHED AND c._change_ts >= t.updated_at THEN
-          UPDATE SET {updates}, t.updated_at = c._change_ts, t.deleted_at = NULL
+        MERGE INTO {name} t USING applied_changes c ON t.{key} = c.{key}
+        WHEN MATCHED AND c._operation = 'delete' AND c._prior_ts IS NOT NULL
+          AND {prior_after} THEN
+          UPDATE SET {updates}, {position}, t.deleted_at = c._change_ts
+        WHEN MATCHED AND c._operation = 'delete' THEN
+          UPDATE SET {position}, t.deleted_at = c._change_ts
+        WHEN MATCHED THEN
+          UPDATE SET {updates}, {position}, t.deleted_at = NULL
         WHEN NOT MATCHED THEN INSERT ({inserted}) VALUES ({sources})
         """
     )
-    return {"table": spec["table"], "keys": sorted(row["key"] for row in applied)}
+    return result
 
 
 def _relations(database: str, spec: dict[str, Any]) -> dict[str, str]:
@@ -265,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         changes = spark.read.option("mergeSchema", "true").parquet(*manifest["files"])
         result = merge(spark, name, spec, changes)
         write_json(spark, manifest["changes_out"], result)
-        print(json.dumps({"table": spec["table"], "keys_written": len(result["keys"])}))
+        counts = {k: result[k] for k in ("duplicates_skipped", "late_ignored")}
+        print(json.dumps({"table": spec["table"], "keys_written": len(result["keys"]), **counts}))
     elif args.mode == "view":
         plan = read_json(spark, args.plan)
         replaced = build_views(spark, database, plan, read_changes(spark, plan["changes"]))
