@@ -1,7 +1,7 @@
 """The data lake program: settings and domain in, components composed, outputs out.
 
-storage → control → governance → catalog (+ the domain) → (foundation) → pii → bronze → silver
-→ gold
+storage → control → governance → catalog (+ the domain) → (foundation) → pii → bronze
+(+ streaming, when ``streaming.enabled``) → silver → gold
 """
 
 from pathlib import Path
@@ -18,6 +18,7 @@ from components import (
     PIIMasker,
     ProcessingControlTable,
     SilverPipeline,
+    StreamingIngest,
     lake_foundation,
     lake_identity,
     workload_defaults,
@@ -129,6 +130,20 @@ bronze = BronzeZone(
     },
     opts,
 )
+# Streamed changes land under raw/<table>/cdc/ and take bronze's path from there.
+streaming = (
+    StreamingIngest(
+        "streaming",
+        {
+            "foundation": foundation,
+            "streaming": section("streaming"),
+            "network": section("network"),
+        },
+        opts,
+    )
+    if settings.streaming.enabled
+    else None
+)
 silver = SilverPipeline("silver", {"foundation": foundation, "silver": section("silver")}, opts)
 gold = GoldMart(
     "gold",
@@ -176,3 +191,8 @@ for name, value in {
     ).apply(lambda v: [v[0], *v[1], *v[2]]),
 }.items():
     pulumi.export(name, value)
+if streaming is not None:
+    pulumi.export("cdc_stream_name", streaming.stream_name)
+    pulumi.export("cdc_delivery_stream_name", streaming.delivery_stream_name)
+    if settings.streaming.source is not None:
+        pulumi.export("cdc_replication_config_arn", streaming.replication_config_arn)

@@ -28,6 +28,7 @@ from .pii import PIIMasker, PIIMaskerArgs
 from .silver import SilverPipeline, SilverPipelineArgs
 from .spark_runtime import SparkRuntime, SparkRuntimeArgs
 from .storage import LakeStorage, LakeStorageArgs
+from .streaming import StreamingIngest, StreamingIngestArgs
 
 PROVIDER_NAME = "datalake"
 """Package name of the component provider: type tokens are ``datalake:index:<Name>``."""
@@ -40,6 +41,7 @@ PUBLIC_COMPONENTS = (
     PIIMasker,
     IngestionNetwork,
     BronzeZone,
+    StreamingIngest,
     SparkRuntime,
     SilverPipeline,
     GoldMart,
@@ -74,6 +76,8 @@ __all__ = [
     "SilverPipelineArgs",
     "SparkRuntime",
     "SparkRuntimeArgs",
+    "StreamingIngest",
+    "StreamingIngestArgs",
     "WorkloadDefaults",
     "lake_foundation",
     "lake_identity",

@@ -7,8 +7,11 @@ to the lake's own roles, whatever an account principal's IAM policy allows.
                       only the HMAC key's readers (and the deployer) decrypt through
                       Secrets Manager · outsiders create grants only through AWS services
     bucket policies   TLS 1.2+, lake key only · landing raw/: outsiders may only upload ·
-                      lake bronze/ silver/ quarantine/ pii-verdicts/: outsiders nothing ·
-                      listing: outsiders see gold/ only (lake) and nothing (landing)
+                      landing stream-errors/, lake bronze/ silver/ quarantine/ pii-verdicts/:
+                      outsiders nothing · listing: outsiders see gold/ only (lake) and
+                      stream-errors/ only (landing: Firehose's object names, for status)
+    CDC stream        outsiders may put records (the key through Kinesis: data keys) but never
+                      read them (no decryption through Kinesis outside the lake)
     HMAC secret       value read/replaced only by the bronze workers, the rotation role,
                       the deployer (Pulumi reads the version back) and break-glass
 
@@ -34,6 +37,7 @@ from datalake.layout import (
     QUARANTINE_PREFIX,
     RAW_PREFIX,
     SILVER_PREFIX,
+    STREAM_ERRORS_PREFIX,
 )
 from datalake.naming import Bucket, LakeNames
 
@@ -45,6 +49,8 @@ CONSUMER_ROLE = "gold-consumer"
 HMAC_KEY_READERS = ("bronze-ingest-lite", "bronze-ingest-mass-task", "pii-key-rotation")
 """Purposes of the roles that read the HMAC key: the two bronze workers and its rotation."""
 SEALED_PREFIXES: dict[Bucket, tuple[str, ...]] = {
+    # Records Firehose could not deliver are raw changes (PII in clear): nobody outside.
+    Bucket.LANDING: (STREAM_ERRORS_PREFIX,),
     # Verdicts hold no values, but a forged "not PII" verdict would unmask a detected column.
     Bucket.LAKE: (BRONZE_PREFIX, SILVER_PREFIX, QUARANTINE_PREFIX, PII_VERDICT_PREFIX),
 }
@@ -53,7 +59,11 @@ INBOX_PREFIXES: dict[Bucket, tuple[str, ...]] = {Bucket.LANDING: (RAW_PREFIX,)}
 """Prefixes outsiders may upload to (producers, ``datalake seed upload``) but not read."""
 UPLOAD_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
-LISTABLE_PREFIXES: dict[Bucket, tuple[str, ...]] = {Bucket.LANDING: (), Bucket.LAKE: (GOLD_PREFIX,)}
+LISTABLE_PREFIXES: dict[Bucket, tuple[str, ...]] = {
+    # Firehose names its error objects (stream, time, uuid): `datalake status` counts them.
+    Bucket.LANDING: (STREAM_ERRORS_PREFIX,),
+    Bucket.LAKE: (GOLD_PREFIX,),
+}
 """Buckets whose listing outsiders are refused, but for these prefixes."""
 KEY_DATA_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 OUTSIDER_KEY_SERVICES = (
@@ -66,6 +76,8 @@ OUTSIDER_KEY_SERVICES = (
     "lambda",
     "athena",
     "secretsmanager",  # narrowed to the HMAC key's readers by DenySecretDecryptionOutsideReaders
+    "kinesis",  # producers put CDC records; reading them is denied by DenyStreamReads*
+    "dms",  # the deployer creates DMS endpoints and replications on the lake key
 )
 """Services through which a principal outside the lake may still use the key."""
 
@@ -230,6 +242,21 @@ def key_policy(perimeter: Perimeter) -> Policy:
             },
         },
     ]
+    for suffix, who in _outsiders(perimeter):
+        statements.append(
+            {
+                # The CDC stream is an inbox like raw/: outsiders put, only the lake reads.
+                "Sid": f"DenyStreamReads{suffix}",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    **who,
+                    "StringEquals": {"kms:ViaService": perimeter.service("kinesis")},
+                },
+            }
+        )
     for suffix, who in _outsiders(perimeter):
         statements.append(
             {

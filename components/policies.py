@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from datalake.layout import DOMAIN_PREFIX
+from datalake.naming import service_endpoint
 
 Statement = dict[str, Any]
 
@@ -24,13 +25,14 @@ def document(*statements: Statement) -> dict[str, Any]:
 
 
 def assume_role_policy(
-    service: str, account_id: str | None = None, source_arns: Sequence[str] = ()
+    service: str | Sequence[str], account_id: str | None = None, source_arns: Sequence[str] = ()
 ) -> str:
-    """Trust policy for an AWS service principal, limited to this account when known and to
-    the resources in ``source_arns`` (``aws:SourceArn``, ``*`` patterns) when given."""
+    """Trust policy for an AWS service principal (or several names of one service), limited to
+    this account when known and to the resources in ``source_arns`` (``aws:SourceArn``, ``*``
+    patterns) when given."""
     statement: Statement = {
         "Effect": "Allow",
-        "Principal": {"Service": service},
+        "Principal": {"Service": service if isinstance(service, str) else list(service)},
         "Action": "sts:AssumeRole",
     }
     condition: dict[str, Any] = {}
@@ -52,10 +54,24 @@ TRUST_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pipes.amazonaws.com": ("pipes", ("pipe/{prefix}-*",)),
     "emr-serverless.amazonaws.com": ("emr-serverless", ("/applications/*",)),
     "ecs-tasks.amazonaws.com": ("ecs", ("*",)),
+    # Endpoints and replications have generated ids: any DMS resource of this account/region.
+    "dms.amazonaws.com": ("dms", ("*",)),
 }
 """What each service sends as ``aws:SourceArn`` when it assumes a workload's role: the service
 in the ARN and its resource patterns. Lambda sends none (execution roles cannot use it);
 ECS sends it for task roles only, so execution roles are built without it."""
+
+
+def external_id_trust(service: str, account_id: str) -> str:
+    """Trust policy for a service that names the account as ``sts:ExternalId`` when it assumes
+    the role (Firehose documents this form, not ``aws:SourceAccount``)."""
+    statement: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": account_id}},
+    }
+    return json.dumps(document(statement))
 
 
 def trust_source_arns(
@@ -192,6 +208,122 @@ def state_machine_log_delivery() -> Statement:
         ],
         "Resource": "*",
     }
+
+
+KINESIS_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetShardIterator",
+    "kinesis:GetRecords",
+    "kinesis:ListShards",
+)
+"""What a consumer of one stream needs (Firehose with a Kinesis source)."""
+KINESIS_PUT_ACTIONS = ("kinesis:DescribeStream", "kinesis:PutRecord", "kinesis:PutRecords")
+"""What a producer of one stream needs (the DMS Kinesis target)."""
+KINESIS_CONTEXT_KEY = "kms:EncryptionContext:aws:kinesis:arn"
+"""Kinesis passes the stream's ARN as the encryption context of every KMS call."""
+S3_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+
+
+def kinesis_read(stream_arn: Arn) -> Statement:
+    """Read the records of one stream."""
+    return {
+        "Sid": "ReadTheStream",
+        "Effect": "Allow",
+        "Action": list(KINESIS_READ_ACTIONS),
+        "Resource": stream_arn,
+    }
+
+
+def kinesis_put(stream_arn: Arn) -> Statement:
+    """Put records to one stream."""
+    return {
+        "Sid": "PutToTheStream",
+        "Effect": "Allow",
+        "Action": list(KINESIS_PUT_ACTIONS),
+        "Resource": stream_arn,
+    }
+
+
+def stream_key_use(key_arn: Arn, stream_arn: Arn, region: str, *, produce: bool) -> Statement:
+    """The lake key through Kinesis, for this stream only: data keys to put records
+    (``produce``), or decryption to read them."""
+    return {
+        "Sid": "EncryptStreamRecords" if produce else "DecryptStreamRecords",
+        "Effect": "Allow",
+        "Action": "kms:GenerateDataKey" if produce else "kms:Decrypt",
+        "Resource": key_arn,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": service_endpoint("kinesis", region),
+                KINESIS_CONTEXT_KEY: stream_arn,
+            }
+        },
+    }
+
+
+def s3_key_use(key_arn: Arn, bucket_arn: Arn, prefixes: Sequence[str], region: str) -> Statement:
+    """The lake key through S3 for objects under ``prefixes`` of one bucket (the context is
+    the bucket's ARN when S3 Bucket Keys are on, the object's otherwise); Decrypt as well for
+    multipart uploads."""
+    return {
+        "Sid": "EncryptObjects",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key_arn,
+        "Condition": {
+            "StringEquals": {"kms:ViaService": service_endpoint("s3", region)},
+            "StringLike": {
+                S3_CONTEXT_KEY: [bucket_arn, *(_under(bucket_arn, f"/{p}*") for p in prefixes)]
+            },
+        },
+    }
+
+
+def bucket_location(bucket_arn: Arn) -> Statement:
+    """Find a bucket's region (no object or listing access)."""
+    return {
+        "Sid": "LocateBucket",
+        "Effect": "Allow",
+        "Action": "s3:GetBucketLocation",
+        "Resource": bucket_arn,
+    }
+
+
+def log_stream_write(log_stream_arn: Arn) -> Statement:
+    """Put events to one existing log stream."""
+    return {
+        "Sid": "WriteDeliveryLogs",
+        "Effect": "Allow",
+        "Action": "logs:PutLogEvents",
+        "Resource": log_stream_arn,
+    }
+
+
+def secret_read(secret_arn: Arn, secret_key_arn: str | None, region: str) -> list[Statement]:
+    """Read one secret's value, and decrypt it through Secrets Manager when it has a customer
+    key of its own."""
+    statements: list[Statement] = [
+        {
+            "Sid": "ReadTheSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_arn,
+        }
+    ]
+    if secret_key_arn:
+        statements.append(
+            {
+                "Sid": "DecryptTheSecret",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": secret_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": service_endpoint("secretsmanager", region)}
+                },
+            }
+        )
+    return statements
 
 
 def policy_json(*parts: pulumi.Input[Statement]) -> pulumi.Output[str]:

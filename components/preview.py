@@ -98,6 +98,23 @@ class LakeMocks(pulumi.runtime.Mocks):
             state["url"] = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/{physical}"
         if args.typ == "aws:dynamodb/table:Table":
             state["streamArn"] = f"{state['arn']}/stream/2026-01-01T00:00:00.000"
+        if args.typ == "aws:kinesis/stream:Stream":
+            state["arn"] = f"arn:{self.partition}:kinesis:eu-west-1:{ACCOUNT_ID}:stream/{physical}"
+        if args.typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            state["arn"] = (
+                f"arn:{self.partition}:firehose:eu-west-1:{ACCOUNT_ID}:deliverystream/{physical}"
+            )
+        if args.typ == "aws:dms/endpoint:Endpoint":
+            state["endpointArn"] = (
+                f"arn:{self.partition}:dms:eu-west-1:{ACCOUNT_ID}:endpoint:{state['endpointId']}"
+            )
+        if args.typ == "aws:dms/replicationSubnetGroup:ReplicationSubnetGroup":
+            state["vpcId"] = "vpc-0123456789abcdef0"  # AWS derives it from the subnets
+        if args.typ == "aws:dms/replicationConfig:ReplicationConfig":
+            identifier = state["replicationConfigIdentifier"]
+            state["arn"] = (
+                f"arn:{self.partition}:dms:eu-west-1:{ACCOUNT_ID}:replication-config:{identifier}"
+            )
         if args.typ == "aws:emrserverless/application:Application":
             physical = "00" + hashlib.sha256(args.name.encode()).hexdigest()[:14]
             state["arn"] = (

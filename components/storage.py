@@ -1,7 +1,7 @@
 """LakeStorage: the lake's KMS key and its four buckets.
 
     KMS key (rotation on) + alias
-      ├─ landing    raw/                       (S3 events start ingestion)
+      ├─ landing    raw/ stream-errors/        (S3 events start ingestion; failed CDC records)
       ├─ lake       bronze/ silver/ gold/ quarantine/
       ├─ artifacts  code bundles (Lambda zips, Spark jobs, container context)
       └─ observer   access-logs/ athena-results/
@@ -10,7 +10,7 @@ Every bucket: SSE-KMS with the lake key and bucket keys, all public access block
 enforced, a policy denying non-TLS requests and uploads that ask for another encryption or
 another key, lifecycle rules from settings, and server access logs to the observer bucket.
 The key and bucket policies also draw the lake's perimeter (``components.perimeter``): raw,
-bronze, silver, quarantine and the verdicts stay with the lake's own roles.
+the stream errors, bronze, silver, quarantine and the verdicts stay with the lake's own roles.
 """
 
 import json
@@ -23,6 +23,7 @@ from datalake.layout import (
     ACCESS_LOGS_PREFIX,
     ATHENA_RESULTS_PREFIX,
     EMR_LOGS_PREFIX,
+    STREAM_ERRORS_PREFIX,
     access_logs_prefix,
     layer_prefix,
 )
@@ -33,17 +34,21 @@ from .foundation import LakeIdentity, names_of, section_settings
 from .options import child_options, stateful_options
 from .perimeter import Perimeter, bucket_policy, deployment_perimeter, key_policy
 
-# Which settings section governs which prefix of which bucket.
-LIFECYCLE_PREFIXES: dict[Bucket, dict[str, str]] = {
-    Bucket.LANDING: {"raw": layer_prefix("raw")},
+# Per bucket: lifecycle rule -> (the storage settings section that governs it, its prefix).
+LIFECYCLE_PREFIXES: dict[Bucket, dict[str, tuple[str, str]]] = {
+    Bucket.LANDING: {
+        "raw": ("raw", layer_prefix("raw")),
+        # Records Firehose could not deliver are raw records: they are kept as long as raw.
+        "stream-errors": ("raw", STREAM_ERRORS_PREFIX),
+    },
     Bucket.LAKE: {
-        layer: layer_prefix(layer) for layer in ("bronze", "silver", "gold", "quarantine")
+        layer: (layer, layer_prefix(layer)) for layer in ("bronze", "silver", "gold", "quarantine")
     },
     Bucket.ARTIFACTS: {},
     Bucket.OBSERVER: {
-        "access_logs": ACCESS_LOGS_PREFIX,
-        "athena_results": ATHENA_RESULTS_PREFIX,
-        "emr_logs": EMR_LOGS_PREFIX,
+        "access-logs": ("access_logs", ACCESS_LOGS_PREFIX),
+        "athena-results": ("athena_results", ATHENA_RESULTS_PREFIX),
+        "emr-logs": ("emr_logs", EMR_LOGS_PREFIX),
     },
 }
 VERSIONED_BUCKETS = frozenset({Bucket.LANDING, Bucket.LAKE, Bucket.ARTIFACTS})
@@ -264,12 +269,12 @@ def lifecycle_rules(
                 },
             }
         )
-    for section, prefix in LIFECYCLE_PREFIXES[purpose].items():
+    for rule_name, (section, prefix) in LIFECYCLE_PREFIXES[purpose].items():
         layer: LayerStorage = getattr(storage, section)
         if layer.retention_days is None and not layer.transitions:
             continue
         rule = aws.s3.BucketLifecycleConfigurationRuleArgsDict(
-            id=f"{section.replace('_', '-')}-lifecycle", status="Enabled", filter={"prefix": prefix}
+            id=f"{rule_name}-lifecycle", status="Enabled", filter={"prefix": prefix}
         )
         if layer.retention_days is not None:
             rule["expiration"] = {"days": layer.retention_days}

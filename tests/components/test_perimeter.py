@@ -166,13 +166,22 @@ def decide(request: Request, identity: list[dict[str, Any]], resource: dict[str,
 # --- the stack under test ------------------------------------------------------------------
 
 
+STREAM_SOURCE = {
+    "engine": "postgres",
+    "database_name": "beer",
+    "secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:cdc/beer-AbCdEf",
+    "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+}
+
+
 @pytest.fixture(scope="module")
 def lake() -> Inventory:
-    """Prod with a break-glass role and the HMAC key's rotation on."""
+    """Prod with a break-glass role, the HMAC key's rotation on and streaming CDC from DMS."""
     config = with_lake(
         "prod",
         governance={"break_glass_principals": [BREAK_GLASS]},
         pii={"secret_rotation_days": 90},
+        streaming={"enabled": True, "source": STREAM_SOURCE},
     )
     return run_stack(config, "prod")
 
@@ -249,6 +258,7 @@ SEALED = [
     (LAKE, "silver/profile/data/part-0.parquet"),
     (LAKE, "quarantine/profile/year=2026/month=01/day=01/p-abc.jsonl.gz"),
     (LAKE, "pii-verdicts/profile/v1/email.json"),
+    (LANDING, "stream-errors/partitioning-failed/2026/12/01/10/datalake-prod-cdc-delivery-1-x"),
 ]
 
 
@@ -277,12 +287,15 @@ def test_an_outsider_cannot_read_the_hmac_key(judge, who):
     assert not decide(put, [EVERYTHING], judge.secret)
 
 
-def test_outsiders_list_only_gold_of_the_lake_and_nothing_of_the_landing(judge):
-    for prefix in (None, "", "b", "bronze/", "silver/profile/", "raw/", "pii-verdicts/"):
+def test_outsiders_list_only_gold_of_the_lake_and_the_stream_errors_of_the_landing(judge):
+    for prefix in (None, "", "b", "bronze/", "silver/profile/", "raw/", "pii-verdicts/", "s"):
         context = {} if prefix is None else {"s3:prefix": prefix}
         assert not judge.s3(POWER_USER, [EVERYTHING], "s3:ListBucket", LAKE, **context), prefix
         assert not judge.s3(POWER_USER, [EVERYTHING], "s3:ListBucket", LANDING, **context), prefix
     assert judge.s3(POWER_USER, [EVERYTHING], "s3:ListBucket", LAKE, **{"s3:prefix": "gold/"})
+    # Firehose's error object names (stream, time, uuid): `datalake status` counts them.
+    errors = {"s3:prefix": "stream-errors/partitioning-failed/"}
+    assert judge.s3(POWER_USER, [EVERYTHING], "s3:ListBucket", LANDING, **errors)
 
 
 def test_producers_still_upload_raw_files_and_the_rest_is_untouched(judge):
@@ -400,6 +413,45 @@ def test_the_hmac_key_readers_are_the_roles_with_the_worker_policy(lake):
         if a.inputs["policyArn"].endswith("pii-workers")
     }
     assert attached | {"pii-key-rotation"} == set(HMAC_KEY_READERS)
+
+
+# --- the CDC stream ------------------------------------------------------------------------
+
+STREAM = f"arn:aws:kinesis:{REGION}:{ACCOUNT_ID}:stream/datalake-prod-cdc-stream"
+VIA_KINESIS = {
+    "kms:ViaService": f"kinesis.{REGION}.amazonaws.com",
+    "kms:EncryptionContext:aws:kinesis:arn": STREAM,
+}
+
+
+@pytest.mark.parametrize("who", [POWER_USER, DEPLOYER_ROLE_ARN, role_arn("gold-consumer")])
+def test_outsiders_may_put_stream_records_but_never_read_them(judge, who):
+    # Producers without DMS put DMS-shaped records (a data key through Kinesis)...
+    assert judge.kms(who, [EVERYTHING], "kms:GenerateDataKey", **VIA_KINESIS)
+    # ...but no principal outside the lake decrypts a record: the stream is an inbox like raw/.
+    assert not judge.kms(who, [EVERYTHING], "kms:Decrypt", **VIA_KINESIS)
+
+
+def test_the_delivery_reads_the_stream_and_writes_raw_changes_and_errors(lake, judge):
+    who, identity = role_arn("cdc-delivery"), identity_of(lake, "cdc-delivery")
+    assert judge.kms(who, identity, "kms:Decrypt", **VIA_KINESIS)
+    bucket_key = {
+        "kms:ViaService": f"s3.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{LANDING}",
+    }
+    for key in ("raw/review/cdc/2026/12/01/10/d-1-x.jsonl.gz", SEALED[-1][1]):
+        assert judge.s3(who, identity, "s3:PutObject", LANDING, key), key
+        assert judge.kms(who, identity, "kms:GenerateDataKey", **bucket_key), key
+    assert not judge.s3(who, identity, "s3:PutObject", LAKE, BRONZE_KEY)
+    assert not judge.reads(who, identity, LANDING, "raw/review/cdc/2026/12/01/10/d-1-x.jsonl.gz")
+
+
+def test_dms_puts_records_and_the_deployer_creates_dms_resources_on_the_key(lake, judge):
+    who, identity = role_arn("cdc-dms-target"), identity_of(lake, "cdc-dms-target")
+    assert judge.kms(who, identity, "kms:GenerateDataKey", **VIA_KINESIS)
+    assert not judge.kms(who, identity, "kms:Decrypt", **VIA_KINESIS)
+    via_dms = {"kms:ViaService": f"dms.{REGION}.amazonaws.com"}
+    assert judge.kms(DEPLOYER_ROLE_ARN, [EVERYTHING], "kms:GenerateDataKey", **via_dms)
 
 
 # --- services ------------------------------------------------------------------------------
