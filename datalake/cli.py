@@ -60,6 +60,8 @@ Files = Annotated[
     int, typer.Option(min=1, max=100, help="Files the generator splits its rows into.")
 ]
 Seed = Annotated[int, typer.Option(help="Seed of the example generator (same seed, same files).")]
+LOCAL_CHANGES = 400
+"""Changes ``local run`` streams by default (``workloads/local/stream.py``'s DEFAULT_CHANGES)."""
 
 
 def _error_line(message: object) -> Text:
@@ -226,8 +228,17 @@ def local_run(
     ] = "arrow",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Emulator port (0: any).")] = 0,
     serve: Annotated[bool, typer.Option("--serve", help="Keep the emulator running.")] = False,
+    changes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="DMS-shaped changes to stream over the domain's CDC tables after the input "
+            "(through Kinesis on the emulator and the local delivery); 0: no stream.",
+        ),
+    ] = LOCAL_CHANGES,
 ) -> None:
-    """Run raw -> bronze -> silver -> gold end to end on an embedded emulator."""
+    """Run raw -> bronze -> silver -> gold end to end on an embedded emulator, with the
+    domain's CDC tables streamed too."""
     if engine not in ("arrow", "spark"):
         _fail(f"--engine must be arrow or spark, not {engine!r}")
     domain = _domain(domain_file)
@@ -261,6 +272,7 @@ def local_run(
                 port=port,
                 progress=present.RichStages(bars, engine),
                 serve=summary_then_wait if serve else None,
+                changes=changes,
             )
     except (emulator.EmulatorError, InputError) as error:
         _fail(str(error))
@@ -291,6 +303,86 @@ def seed_generate(
         _fail(str(error))
     console.print(
         Text(f"wrote {generated.summary} to {out} ({len(written)} files)"),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@seed_app.command("changes")
+def seed_changes(
+    table: Annotated[str, typer.Option(help="A CDC table of the domain.")],
+    count: Annotated[int, typer.Option(min=0, help="Changes to generate.")] = 1_000,
+    seed: Annotated[int, typer.Option(help="Same seed and start, same changes.")] = 7,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Commit time of the first change (ISO 8601; default: now). Batch rows "
+            "change at their file's arrival: start after it, or the changes are late."
+        ),
+    ] = None,
+    domain_file: DomainOption = None,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            exists=True,
+            file_okay=False,
+            help="An input folder whose files of the table give the live rows the changes "
+            "update and delete; default: none (the changes insert their own keys first).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Write here (.gz: gzipped); default: standard output."),
+    ] = None,
+) -> None:
+    """Write DMS-shaped change events of a CDC table (JSON lines): what DMS puts on the
+    stream (inserts, updates with a before-image, deletes, in transactions)."""
+    from datetime import UTC, datetime
+
+    from datalake.changes import (
+        ChangeError,
+        cdc_contract,
+        generate_changes,
+        operation_counts,
+        to_line,
+    )
+    from datalake.inputs import gzip_bytes, input_files
+
+    domain = _domain(domain_file)
+    try:
+        contract = cdc_contract(domain, table)
+        begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
+        rows: Any = ()
+        if input_dir is not None:
+            from datalake.live_rows import existing_rows
+
+            files = [f for f in input_files(domain, input_dir) if f.table == table]
+            rows = existing_rows(contract, files)
+        records = generate_changes(contract, rows, count=count, seed=seed, start=begin)
+    except (ChangeError, InputError) as error:
+        _fail(str(error))
+    except ValueError as error:  # a --start that is no ISO 8601 time
+        _fail(f"--start: {error}")
+    if out is None and _stdout_is_terminal() and contract.pii_columns:
+        _fail(
+            f"table {table} has PII columns ({', '.join(contract.pii_columns)}): the changes "
+            "carry them in clear, so they are not printed; write them with --out FILE or "
+            "redirect standard output to a file"
+        )
+    text = "".join(to_line(r) + "\n" for r in records)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_bytes(gzip_bytes(text.encode()) if out.name.endswith(".gz") else text.encode())
+    counts = operation_counts(records)
+    shown = ", ".join(f"{op}s {counts[op]:,}" for op in ("insert", "update", "delete"))
+    Console(stderr=True).print(
+        Text(f"{len(records)} changes of table {table} ({shown}) to {out or 'standard output'}"),
         highlight=False,
         soft_wrap=True,
     )

@@ -25,6 +25,8 @@ from datalake.control import ControlRecordError
 from datalake.inputs import InputError, generate_input
 from datalake.operations import (
     Aws,
+    SkippedRows,
+    StreamErrorCount,
     execution_failure,
     operated_domain,
     parse_tables,
@@ -32,6 +34,7 @@ from datalake.operations import (
     start_ingestion,
     start_processing,
     status_summary,
+    stream_error_counts,
     upload_input,
     wait_for,
 )
@@ -222,21 +225,33 @@ def status(
     endpoint_url: EndpointUrl = None,
     region: Region = None,
 ) -> None:
-    """Count control records per layer, table and status, and list the latest failures."""
+    """Count control records per layer, table and status, list the latest failures, and count
+    the records the delivery stream could not deliver (``stream-errors/`` of landing) and the
+    records bronze skipped (DMS control records, DMS's own tables)."""
     with _one_line_errors():
         outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
         summary = status_summary(aws.control_store(outputs), errors=errors)
+        stream_errors = stream_error_counts(aws.client("s3"), outputs.landing_bucket)
     console = _console()
     if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
         for count in summary.counts:
             typer.echo(f"{count.layer}\t{count.table}\t{count.status}\t{count.count}")
+        for skipped in summary.skipped:
+            typer.echo(f"skipped\t{skipped.table}\t{skipped.rows}")
         for row in summary.errors:
             error = " ".join(row.error.split())
             typer.echo(
                 f"error\t{row.control_id}\t{row.layer}\t{row.table}\t{row.key}\t"
                 f"{row.updated_at.isoformat()}\t{error}"
             )
+        for failed in stream_errors:
+            records = "" if failed.records is None else failed.records
+            typer.echo(
+                f"stream-errors\t{failed.error_type}\t{failed.objects}\t{records}\t"
+                f"{failed.latest_key}"
+            )
         return
+    _print_stream_errors(console, outputs.landing_bucket, stream_errors)
     if not summary.counts:
         console.print(f"no control records in {outputs.control_table_name}")
         return
@@ -247,6 +262,7 @@ def status(
     for count in summary.counts:
         counts.add_row(count.layer, escape(count.table), count.status, str(count.count))
     console.print(counts)
+    _print_skipped(console, summary.skipped)
     if not summary.errors:
         return
     failures = Table(title=f"latest {len(summary.errors)} failures, newest first")
@@ -267,6 +283,35 @@ def status(
             escape(error),
         )
     console.print(failures)
+
+
+def _print_stream_errors(console: Console, bucket: str, counts: list[StreamErrorCount]) -> None:
+    """The error prefix's objects per error type (nothing when it is empty)."""
+    if not counts:
+        return
+    table = Table(
+        title=f"records the stream could not deliver (s3://{escape(bucket)}/stream-errors/)"
+    )
+    for column in ("error type", "objects", "records", "latest object"):
+        table.add_column(column, no_wrap=column != "latest object")
+    for failed in counts:
+        records = "not readable" if failed.records is None else str(failed.records)
+        table.add_row(
+            escape(failed.error_type), str(failed.objects), records, escape(failed.latest_key)
+        )
+    console.print(table)
+
+
+def _print_skipped(console: Console, skipped: list[SkippedRows]) -> None:
+    """Records bronze skipped per table (nothing when none was)."""
+    if not skipped:
+        return
+    table = Table(title="records bronze skipped (DMS control records, DMS's own tables)")
+    table.add_column("table", no_wrap=True)
+    table.add_column("records", justify="right")
+    for row in skipped:
+        table.add_row(escape(row.table), str(row.rows))
+    console.print(table)
 
 
 def reprocess_command(

@@ -8,12 +8,13 @@ them in. The names of the deployed resources come from the stack outputs
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import boto3
 from datalake.control import ControlRecord, ControlStatus, ControlStore, utc_now
 from datalake.domain import Domain, DomainError, load_domain
 from datalake.inputs import InputError, input_files
+from datalake.layout import STREAM_ERRORS_PREFIX
 from datalake.naming import Layer
 from datalake.settings import SettingsError
 from datalake.stack import domain_path
@@ -196,16 +198,27 @@ class ErrorRow:
 
 
 @dataclass(frozen=True)
+class SkippedRows:
+    table: str
+    rows: int
+    """Records bronze skipped in the table's ingested objects: DMS control records and rows
+    of DMS's own tables (``awsdms_*``), no rows of the table."""
+
+
+@dataclass(frozen=True)
 class StatusSummary:
     counts: list[StatusCount]
     """Per (layer, table, status), non-zero only; layers in data-flow order, then by table."""
     errors: list[ErrorRow]
     """The most recent records in error, newest first."""
+    skipped: list[SkippedRows] = field(default_factory=list)
+    """Per table with any, by table: records bronze skipped (successful records)."""
 
 
 def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
     """Count every layer's records by table and status; keep the last ``errors`` failures."""
     counts: Counter[tuple[str, str, str]] = Counter()
+    skipped: Counter[str] = Counter()
     failed: list[ControlRecord] = []
     for layer in PROCESSING_LAYERS:
         for status in ControlStatus:
@@ -213,6 +226,8 @@ def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
                 counts[(layer.value, record.table_name, status.value)] += 1
                 if status is ControlStatus.ERROR:
                     failed.append(record)
+                elif status is ControlStatus.SUCCESS and record.rows_skipped:
+                    skipped[record.table_name] += record.rows_skipped
     layer_order = {layer.value: i for i, layer in enumerate(PROCESSING_LAYERS)}
     status_order = {status.value: i for i, status in enumerate(ControlStatus)}
     rows = [
@@ -238,7 +253,65 @@ def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
             )
             for r in failed[: max(errors, 0)]
         ],
+        skipped=[SkippedRows(table, rows) for table, rows in sorted(skipped.items())],
     )
+
+
+@dataclass(frozen=True)
+class StreamErrorCount:
+    """What the delivery stream wrote under one error type of ``stream-errors/``."""
+
+    error_type: str
+    objects: int
+    records: int | None
+    """Failed records in them; None when these credentials may list the objects but not read
+    them (outside the lake's roles: they hold raw records)."""
+    latest_key: str
+    latest_at: datetime
+
+
+def stream_error_counts(s3: Any, landing_bucket: str) -> list[StreamErrorCount]:
+    """Objects and records per error type under the landing bucket's ``stream-errors/``
+    (records Firehose could not partition or write), error types by name. Only lines are
+    counted: a record's content is never returned."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=landing_bucket, Prefix=STREAM_ERRORS_PREFIX
+    )
+    for page in pages:
+        for item in page.get("Contents", []):
+            error_type = item["Key"][len(STREAM_ERRORS_PREFIX) :].split("/", 1)[0]
+            found.setdefault(error_type, []).append(item)
+    readable = True
+    counts = []
+    for error_type, items in sorted(found.items()):
+        records: int | None = 0
+        for item in items:
+            lines = _record_lines(s3, landing_bucket, item["Key"]) if readable else None
+            if lines is None:
+                readable, records = False, None
+                break
+            records = (records or 0) + lines
+        latest = max(items, key=lambda i: (i["LastModified"], i["Key"]))
+        counts.append(
+            StreamErrorCount(error_type, len(items), records, latest["Key"], latest["LastModified"])
+        )
+    return counts
+
+
+def _record_lines(s3: Any, bucket: str, key: str) -> int | None:
+    """Non-empty lines of an error object (gzip or not); None when it may not be read."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+            return None
+        raise
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return sum(1 for line in body.splitlines() if line.strip())
 
 
 def reprocess(store: ControlStore, control_id: str) -> ControlRecord:

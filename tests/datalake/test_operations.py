@@ -482,6 +482,25 @@ def test_status_command_prints_tab_separated_lines_when_piped(lake):
     assert fields[-1] == "silver down"
 
 
+def test_status_shows_the_records_bronze_skipped_per_table(lake, monkeypatch):
+    for n, (table, skipped) in enumerate([("beer", 2), ("beer", 1), ("review", 0)]):
+        record = lake.store.register(new_record(table=table, key=f"raw/{table}/c{n}.jsonl.gz", n=n))
+        lake.store.claim(record.control_id, "worker")
+        lake.store.complete(
+            record.control_id, "worker", rows_in=10, rows_written=10 - skipped,
+            rows_quarantined=0, rows_skipped=skipped,
+        )  # fmt: skip
+    summary = status_summary(lake.store)
+    assert [(s.table, s.rows) for s in summary.skipped] == [("beer", 3)]
+    result = lake.invoke("status")
+    assert result.exit_code == 0, result.output
+    assert "skipped\tbeer\t3" in result.output.splitlines()
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "240")
+    result = lake.invoke("status")
+    assert "records bronze skipped (DMS control records, DMS's own tables)" in result.output
+
+
 def test_status_command_draws_tables_on_a_terminal(lake, monkeypatch):
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
     monkeypatch.setenv("COLUMNS", "240")

@@ -1,16 +1,20 @@
 """``datalake local run`` as a user runs it: a subprocess, then the lake it leaves up (--serve).
 
-The default domain is the beer example, its input what the example's generator writes.
-Checked independently of the project's engines: gold against DuckDB over the generated reviews
-and the sample files; no e-mail of the sample profiles anywhere in bronze, silver or gold.
+The default domain is the beer example, its input what the example's generator writes, and
+the run streams its default changes over the CDC tables. Checked independently of the
+project's engines: gold against DuckDB over the generated reviews, the sample files and the
+changes the delivery wrote to landing; every streamed record accounted for; no e-mail of the
+sample profiles anywhere in bronze, silver or gold.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +22,7 @@ import sys
 import time
 
 import boto3
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -26,7 +31,6 @@ import pytest
 from datalake.control import ControlStatus, ControlStore
 from datalake.naming import Layer
 from examples.beer.generate import generate, sample_file
-from tests.workloads.independent import state_review_volume
 from workloads.local.runner import local_settings
 from workloads.silver.catalogs import glue_catalog
 
@@ -88,18 +92,58 @@ def clients(endpoint: str):
     return settings, session.client("s3", endpoint_url=endpoint), store
 
 
+def streamed(s3, settings, table: str) -> list[dict]:
+    """The DMS data records the delivery wrote for ``table`` (raw/<table>/cdc/<year>/...)."""
+    landing = settings.names.bucket("landing")
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=landing, Prefix=f"raw/{table}/cdc/2"
+    )
+    records = []
+    for page in pages:
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=landing, Key=item["Key"])["Body"].read()
+            records += [json.loads(line) for line in gzip.decompress(body).splitlines()]
+    return [r for r in records if r["metadata"]["record-type"] == "data"]
+
+
+def apply_changes(rows: list[dict], key: str, changes: list[dict]) -> list[dict]:
+    """Rows after DMS changes: each change once (its identity), in commit order; a delete
+    removes the row (marts count live rows only)."""
+    state = {row[key]: row for row in rows}
+    unique = {
+        (
+            c["data"][key],
+            c["metadata"]["commit-timestamp"],
+            c["metadata"]["transaction-record-id"],
+        ): c
+        for c in changes
+    }
+    for (row_key, *_), change in sorted(unique.items(), key=lambda item: item[0][1:]):
+        if change["metadata"]["operation"] == "delete":
+            state.pop(row_key, None)
+        else:
+            state[row_key] = change["data"]
+    return list(state.values())
+
+
 def test_counts_reconcile_in_every_layer(served):
     endpoint, output, _ = served
-    settings, _, store = clients(endpoint)
+    settings, s3, store = clients(endpoint)
     bronze = [r for s in ControlStatus for r in store.by_status("bronze", s)]
     done = [r for r in bronze if r.status is ControlStatus.SUCCESS]
-    assert all(r.rows_in == r.rows_written + r.rows_quarantined for r in done)
-    reviews_in = sum(r.rows_written for r in done if r.table_name == "review")
-    assert reviews_in == REVIEWS
+    assert all(
+        r.rows_in == r.rows_written + r.rows_quarantined + (getattr(r, "rows_skipped", 0) or 0)
+        for r in done
+    )
+    batch = [r for r in done if r.table_name == "review" and "/cdc/" not in r.object_key]
+    assert sum(r.rows_written for r in batch) == REVIEWS
+    inserted = {c["data"]["review_id"] for c in streamed(s3, settings, "review")
+                if c["metadata"]["operation"] == "insert"}  # fmt: skip
     catalog = glue_catalog(settings.region, endpoint=endpoint)
     silver = settings.database_name(Layer.SILVER)
-    assert catalog.load_table((silver, "review")).scan().to_arrow().num_rows == REVIEWS
-    assert catalog.load_table((silver, "review_flat")).scan().to_arrow().num_rows == REVIEWS
+    rows = REVIEWS + len(inserted)  # deletes are soft: the rows stay
+    assert catalog.load_table((silver, "review")).scan().to_arrow().num_rows == rows
+    assert catalog.load_table((silver, "review_flat")).scan().to_arrow().num_rows == rows
     assert list(store.by_status("silver", ControlStatus.PENDING)) == []
     assert list(store.by_status("gold", ControlStatus.PENDING)) == []
     assert "errors: 0" in output
@@ -142,7 +186,7 @@ def test_no_raw_email_anywhere_in_the_lake(served):
 
 def test_gold_equals_an_independent_computation(served, tmp_path):
     endpoint, _, _ = served
-    settings, _, _ = clients(endpoint)
+    settings, s3, _ = clients(endpoint)
     generated = generate(tmp_path, rows=REVIEWS, files=4, seed=7)  # the run's defaults
     gold = settings.database_name(Layer.GOLD)
     mart = glue_catalog(settings.region, endpoint=endpoint).load_table(
@@ -152,8 +196,80 @@ def test_gold_equals_an_independent_computation(served, tmp_path):
         (r["review_year"], r["review_month"], r["state"]): r["total_reviews"]
         for r in mart.scan().to_arrow().to_pylist()
     }
-    # The CDC soft-deletes one referenced profile: its reviews count under no state.
-    assert got == state_review_volume(generated.reviews, generated.deleted_profile)
+    # The CDC files soft-delete one referenced profile: its reviews count under no state;
+    # then the streamed changes apply to reviews and profiles, each change once.
+    profiles = pacsv.read_csv(sample_file("profile")).to_pylist()
+    profiles = [p for p in profiles if p["profile_id"] != generated.deleted_profile]
+    profiles = apply_changes(profiles, "profile_id", streamed(s3, settings, "profile"))
+    reviews = generated.reviews.to_pylist()
+    reviews = apply_changes(reviews, "review_id", streamed(s3, settings, "review"))
+    connection = duckdb.connect()
+    connection.register("reviews", pa.Table.from_pylist(reviews))
+    connection.register("profiles", pa.Table.from_pylist(profiles))
+    rows = connection.sql(
+        """
+        SELECT year(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS y,
+               month(to_timestamp(r.review_time) AT TIME ZONE 'UTC') AS m,
+               p.state, count(*) AS n
+        FROM reviews r LEFT JOIN profiles p ON r.profile_id = p.profile_id
+        GROUP BY ALL
+        """
+    ).fetchall()
+    assert got == {(y, m, state): n for y, m, state, n in rows}
+
+
+def test_every_streamed_record_is_accounted_for(served, tmp_path):
+    endpoint, output, _ = served
+    settings, s3, store = clients(endpoint)
+    assert output.count("reconciled: ") == 3 and "NOT reconciled" not in output
+    sent = "events sent: 422 (400 changes, 20 redelivered, 1 control record, 1 malformed) to "
+    assert sent + settings.names.resource("cdc-stream") in output
+    # One object per table and hour; the redelivery (of one table) lands in a second object.
+    first, second = map(
+        int, re.search(r"objects delivered: \d+ \((\d+) then (\d+)\)", output).groups()
+    )
+    assert first >= 4 and second >= 1
+    delivered = [
+        r
+        for s in ControlStatus
+        for r in store.by_status("bronze", s)
+        if "/cdc/2" in r.object_key  # raw/<table>/cdc/<year>/...: what the delivery wrote
+    ]
+    assert len(delivered) == first + second
+    assert {r.status for r in delivered} == {ControlStatus.SUCCESS}
+    assert sum(r.rows_in for r in delivered) == 421  # sent 422 = delivered 421 + 1 error
+    skipped = sum(getattr(r, "rows_skipped", 0) or 0 for r in delivered)
+    assert skipped == 1 and "control records skipped: 1" in output  # the control record
+    assert sum(r.rows_written for r in delivered) == 420
+    assert "duplicates removed: 20 (redelivered: 20)" in output  # silver, exactly once
+    # The malformed record is in the error prefix, and `datalake status` reports it.
+    landing = settings.names.bucket("landing")
+    (error,) = s3.list_objects_v2(Bucket=landing, Prefix="stream-errors/")["Contents"]
+    (entry,) = [json.loads(line) for line in gzip.decompress(
+        s3.get_object(Bucket=landing, Key=error["Key"])["Body"].read()).splitlines()]  # fmt: skip
+    assert base64.b64decode(entry["rawData"]) == b'{"data": {"brewery_id": '
+    outputs = tmp_path / "outputs.json"
+    names = settings.names
+    outputs.write_text(
+        json.dumps(
+            {
+                "region": settings.region,
+                **{f"{b}_bucket": names.bucket(b) for b in ("landing", "lake", "artifacts")},
+                "control_table_name": names.control_table,
+                **{f"{m}_state_machine_arn": f"arn:aws:states:::{m}"
+                   for m in ("silver", "gold", "bronze_ingestion")},
+            }
+        )
+    )  # fmt: skip
+    status = subprocess.run(
+        [*DATALAKE, "status", "--outputs", str(outputs), "--endpoint-url", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"},
+    )
+    assert status.returncode == 0, status.stderr
+    assert f"stream-errors\tpartitioning-failed\t1\t1\t{error['Key']}" in status.stdout
 
 
 def test_bad_option_values_fail_with_one_line():
@@ -205,13 +321,25 @@ def test_the_spark_engine_runs_the_same_flow():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "errors: 0" in out and "duplicates skipped: 1" in out
+    assert out.count("reconciled: ") == 3 and "NOT reconciled" not in out
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in out.splitlines()
         if line.count("│") == 3
     }
-    assert rows["review"] == rows["review_flat"] == "2,000"
-    assert rows["beer"] == "66,058"  # 66,055 + 3 CDC inserts (the delete is soft)
+    lines = out.splitlines()
+    table = lines[
+        next(i for i, line in enumerate(lines) if "Streamed changes (per table)" in line) :
+    ]
+    table = table[: next(i for i, line in enumerate(table) if line.startswith("└"))]
+    inserts = {  # the stream's table: table, changes, inserts, updates, deletes
+        line.split("│")[1].strip(): int(line.split("│")[3].strip().replace(",", ""))
+        for line in table
+        if line.count("│") == 6
+    }
+    assert rows["review"] == rows["review_flat"] == f"{2_000 + inserts['review']:,}"
+    # 66,055 + 3 CDC file inserts + the stream's (deletes are soft)
+    assert rows["beer"] == f"{66_058 + inserts['beer']:,}"
 
 
 PER_COLUMN_RUN = """

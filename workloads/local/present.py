@@ -16,6 +16,7 @@ from datalake.naming import Bucket, Layer
 
 from .resources import LocalLake
 from .runner import LocalRunReport
+from .stream import StreamReport
 from .summary import TOP_ROWS
 
 
@@ -53,7 +54,7 @@ def progress_bars(console: Console) -> Progress:
 def print_summary(console: Console, report: LocalRunReport) -> None:
     """Rows per table per layer, quarantine, duplicates, PII, time per stage, top gold rows."""
     bronze = Table(title="Bronze (per table)")
-    for column in ("table", "files", "rows in", "written", "quarantined", "PII masked"):
+    for column in ("table", "files", "rows in", "written", "quarantined", "skipped", "PII masked"):
         bronze.add_column(
             column, justify="right" if column not in ("table", "PII masked") else "left"
         )
@@ -64,9 +65,12 @@ def print_summary(console: Console, report: LocalRunReport) -> None:
             f"{counts.get('rows_in', 0):,}",
             f"{counts.get('rows_written', 0):,}",
             f"{counts.get('rows_quarantined', 0):,}",
+            f"{counts.get('rows_skipped', 0):,}",
             Text(", ".join(report.masked_columns.get(table, [])) or "-"),
         )
     console.print(bronze)
+    if report.stream is not None:
+        print_stream(console, report.stream)
     layers = Table(title="Silver and gold (rows)")
     layers.add_column("table")
     layers.add_column("rows", justify="right")
@@ -98,6 +102,38 @@ def print_summary(console: Console, report: LocalRunReport) -> None:
         for row in rows.to_pylist():
             top.add_row(*(Text(_cell(row[name])) for name in rows.column_names))
         console.print(top)
+
+
+def print_stream(console: Console, stream: StreamReport) -> None:
+    """The streamed changes per table, where every record went, and the reconciliation."""
+    table = Table(title="Streamed changes (per table)")
+    for column in ("table", "changes", "inserts", "updates", "deletes"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for name, operations in stream.operations.items():
+        table.add_row(
+            Text(name),
+            f"{sum(operations.values()):,}",
+            *(f"{operations.get(op, 0):,}" for op in ("insert", "update", "delete")),
+        )
+    console.print(table)
+    flushes = " then ".join(str(n) for n in stream.flushes)
+    errors = [o.key for o in stream.error_objects]
+    removed = "n/a" if stream.duplicates_removed is None else f"{stream.duplicates_removed:,}"
+    console.print(
+        Text(
+            f"events sent: {stream.sent:,} ({stream.changes:,} changes, {stream.redelivered:,} "
+            f"redelivered, {stream.control} control record, {stream.malformed} malformed) "
+            f"to {stream.stream}\n"
+            f"objects delivered: {len(stream.objects)} ({flushes}), "
+            f"{stream.delivered:,} records\n"
+            f"records to the error prefix: {stream.errors:,} in {len(errors)} object(s) "
+            f"{errors or ''}\n"
+            f"control records skipped: {stream.bronze['rows_skipped']:,}\n"
+            f"duplicates removed: {removed} (redelivered: {stream.redelivered:,})"
+        )
+    )
+    for text, holds in stream.reconciliation():
+        console.print(Text.assemble("reconciled: " if holds else "NOT reconciled: ", text))
 
 
 def _cell(value: Any) -> str:

@@ -4,6 +4,8 @@ input folder (the user's, or what the domain's example generator writes)
 land raw files ──S3 event──▶ controller_handler ──▶ control record (count, SHA-256, target)
   ──dispatch on the same threshold as the state machine──▶ ingest_handler (lite) or the
     container's entry point (mass): validate, mask PII, Parquet, quarantine
+stream: DMS-shaped changes of the CDC tables ──Kinesis (emulator)──▶ local delivery loop
+  ──▶ raw/<table>/cdc/... objects, each through the controller and dispatch as above
 silver: claim, merge into Iceberg (Glue on the emulator), the domain's views, gold records
 gold:   the domain's marts for the view partitions named by the gold records
 """
@@ -36,9 +38,12 @@ from ..silver.pipeline import SilverRun, s3_bronze_reader
 from .emulator import running_emulator
 from .resources import LocalLake, create_local_lake
 from .seed import SeedPlan, generated_plan, seed_plan
+from .stream import StreamReport, stream_changes
 from .summary import IcebergTables, MartTop, Tables, summarise
 
-STAGES = ("land + control", "bronze", "silver", "gold")
+STAGES = ("land + control", "bronze", "stream", "silver", "gold")
+"""The stages, in order ("stream" only when changes are streamed)."""
+LAND, BRONZE, STREAM, SILVER, GOLD = STAGES
 # Replacing a month that has no rows yet deletes nothing: expected on a first run.
 warnings.filterwarnings("ignore", message="Delete operation did not match any records")
 
@@ -88,6 +93,8 @@ class LocalRunReport:
     """What the example generator wrote (None for a user's input folder)."""
     tables: Tables | None = field(default=None, repr=False)
     """Reads the run's silver and gold tables, whichever the engine (until the run returns)."""
+    stream: StreamReport | None = None
+    """The streamed changes and where each record went (None: nothing streamed)."""
 
 
 def local_settings(
@@ -147,6 +154,7 @@ def run_local(
     progress: StageProgress | None = None,
     serve: Callable[[LocalLake, LocalRunReport], None] | None = None,
     settings: LakeSettings | None = None,
+    changes: int = 0,
 ) -> LocalRunReport:
     """Run the lake end to end on a fresh emulator; ``serve`` is called before it stops.
 
@@ -155,7 +163,10 @@ def run_local(
     of it (see ``datalake/inputs.py``); without one the domain's example generator writes
     ``rows`` rows in ``files`` files from ``seed``. ``settings`` default to
     :func:`local_settings`; the handlers get the environment the components would give them
-    for those settings.
+    for those settings. ``changes`` > 0 streams that many generated changes over the
+    domain's CDC tables after the input is ingested (``stream.py``); 0 here, so callers that
+    check exact counts get the input's, while ``datalake local run`` streams
+    ``stream.DEFAULT_CHANGES`` unless told ``--changes 0``.
     """
     if engine not in ("arrow", "spark"):
         raise ValueError(f"unknown engine {engine!r}; allowed: arrow, spark")
@@ -179,6 +190,8 @@ def run_local(
             try:
                 with _environment(lake.environment()):
                     _land_and_ingest(lake, plan, report, progress)
+                    if changes > 0:
+                        _stream(lake, plan, report, progress, changes, seed)
                     if engine == "spark":
                         from .spark import SparkLake  # starts a JVM: only when asked
 
@@ -203,25 +216,58 @@ def _land_and_ingest(
     lake: LocalLake, plan: SeedPlan, report: LocalRunReport, progress: StageProgress
 ) -> None:
     landing = lake.buckets[Bucket.LANDING]
-    progress.start(STAGES[0], len(plan.files))
-    progress.start(STAGES[1], len(plan.files))
+    progress.start(LAND, len(plan.files))
+    progress.start(BRONZE, len(plan.files))
     for file in plan.files:
         started = time.perf_counter()
         body = file.body()
         lake.s3.put_object(Bucket=landing, Key=file.key, Body=body)
-        (registered,) = bronze.controller_handler(s3_event(landing, file.key, len(body)))[
-            "registered"
-        ]
-        _timed(report, STAGES[0], started)
-        progress.advance(STAGES[0])
-        started = time.perf_counter()
-        record = lake.store.get(registered["control_id"])
-        assert record is not None  # the controller just registered it
-        if record.status is ControlStatus.PENDING:
-            report.compute_targets[record.compute_target] += 1
-            _dispatch(record)
-        _timed(report, STAGES[1], started)
-        progress.advance(STAGES[1])
+        _timed(report, LAND, started)
+        _register_and_ingest(lake, file.key, len(body), report)
+        progress.advance(LAND)
+        progress.advance(BRONZE)
+
+
+def _register_and_ingest(
+    lake: LocalLake, key: str, size: int, report: LocalRunReport, *, timed: bool = True
+) -> None:
+    """What a landed object goes through: its S3 event to the controller, then dispatch."""
+    started = time.perf_counter()
+    event = s3_event(lake.buckets[Bucket.LANDING], key, size)
+    (registered,) = bronze.controller_handler(event)["registered"]
+    if timed:
+        _timed(report, LAND, started)
+    started = time.perf_counter()
+    record = lake.store.get(registered["control_id"])
+    assert record is not None  # the controller just registered it
+    if record.status is ControlStatus.PENDING:
+        report.compute_targets[record.compute_target] += 1
+        _dispatch(record)
+    if timed:
+        _timed(report, BRONZE, started)
+
+
+def _stream(
+    lake: LocalLake,
+    plan: SeedPlan,
+    report: LocalRunReport,
+    progress: StageProgress,
+    changes: int,
+    seed: int,
+) -> None:
+    """Stream generated changes and ingest what the delivery writes: one stage, timed whole
+    (generation, stream, delivery, and the delivered objects' controller and bronze)."""
+    started = time.perf_counter()
+    progress.start(STREAM, 1)
+    report.stream = stream_changes(
+        lake,
+        plan,
+        total=changes,
+        seed=seed,
+        ingest=lambda key, size: _register_and_ingest(lake, key, size, report, timed=False),
+    )
+    progress.advance(STREAM)
+    _timed(report, STREAM, started)
 
 
 def _dispatch(record: ControlRecord) -> None:
@@ -235,11 +281,12 @@ def _dispatch(record: ControlRecord) -> None:
 
 def _silver(lake: LocalLake, report: LocalRunReport, progress: StageProgress, spark: Any) -> None:
     started = time.perf_counter()
-    progress.start(STAGES[2], 1)
+    progress.start(SILVER, 1)
     if spark is not None:
-        spark.silver("local-silver")
+        merged = spark.silver("local-silver") or []
+        found = [m.get("duplicates_skipped") for m in merged]
     else:
-        SilverRun(
+        result = SilverRun(
             store=lake.store,
             catalog=lake.catalog,
             namespace=lake.database(Layer.SILVER),
@@ -249,13 +296,16 @@ def _silver(lake: LocalLake, report: LocalRunReport, progress: StageProgress, sp
             properties=lake.properties,
             domain=lake.domain,
         ).run()
-    progress.advance(STAGES[2])
-    _timed(report, STAGES[2], started)
+        found = [getattr(m, "duplicates_skipped", None) for m in result.merged.values()]
+    if report.stream is not None and found and all(n is not None for n in found):
+        report.stream.duplicates_removed = sum(int(n) for n in found)
+    progress.advance(SILVER)
+    _timed(report, SILVER, started)
 
 
 def _gold(lake: LocalLake, report: LocalRunReport, progress: StageProgress, spark: Any) -> None:
     started = time.perf_counter()
-    progress.start(STAGES[3], 1)
+    progress.start(GOLD, 1)
     if spark is not None:
         spark.gold("local-gold")
     else:
@@ -270,5 +320,5 @@ def _gold(lake: LocalLake, report: LocalRunReport, progress: StageProgress, spar
         ).run()
         if result.error:
             report.errors.append(("gold", result.error))
-    progress.advance(STAGES[3])
-    _timed(report, STAGES[3], started)
+    progress.advance(GOLD)
+    _timed(report, GOLD, started)

@@ -47,8 +47,9 @@ class SparkLake:
         for namespace in (SILVER, GOLD):
             self.spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
 
-    def silver(self, worker: str) -> None:
-        """Merge every table's pending records, then the domain's views and the gold records."""
+    def silver(self, worker: str) -> list[dict[str, Any]]:
+        """Merge every table's pending records, then the domain's views and the gold records;
+        returns each table's merge result (the Spark job's)."""
         lake, changes = self.lake, []
         for contract in lake.domain.tables.values():
             records = claim_records(lake.store, "silver", worker, table=contract.name)
@@ -78,6 +79,7 @@ class SparkLake:
                 register_gold_record(
                     lake.store, lake.buckets[Bucket.LAKE], view, columns, values, checksum
                 )
+        return changes
 
     def gold(self, worker: str) -> None:
         """Rebuild every mart of each view for the partitions its pending records name."""

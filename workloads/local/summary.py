@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .runner import LocalRunReport
 
 TOP_ROWS = 10
+BRONZE_COUNTS = ("rows_in", "rows_written", "rows_quarantined", "rows_skipped")
+"""Counts of a bronze control record (``rows_skipped``: control records and DMS's own tables
+a DMS file carried; read with a default where a record predates it)."""
 Period = tuple[tuple[str, int], ...]
 """(period column, value) pairs, e.g. (("order_year", 2024), ("order_month", 3))."""
 
@@ -87,6 +90,7 @@ class IcebergTables:
 def summarise(lake: LocalLake, report: LocalRunReport, tables: Tables) -> None:
     """Fill ``report`` from the control records, the lake bucket and the tables."""
     _bronze(lake, report)
+    _stream(lake, report)
     pages = lake.s3.get_paginator("list_objects_v2").paginate(
         Bucket=lake.buckets[Bucket.LAKE], Prefix=QUARANTINE_PREFIX
     )
@@ -121,14 +125,34 @@ def _bronze(lake: LocalLake, report: LocalRunReport) -> None:
                 report.duplicates.append(record.object_key)
             elif status is ControlStatus.ERROR:
                 report.errors.append((record.object_key, record.error or ""))
-            for name in ("rows_in", "rows_written", "rows_quarantined"):
-                table[name] += getattr(record, name) or 0
+            for name in BRONZE_COUNTS:
+                table[name] += getattr(record, name, None) or 0
             if record.masked_columns:
                 report.masked_columns[record.table_name] = record.masked_columns
     report.bronze = {t: dict(c) for t, c in sorted(counts.items())}
     for layer in ("silver", "gold"):
         for record in lake.store.by_status(layer, ControlStatus.ERROR):
             report.errors.append((record.object_key, record.error or ""))
+
+
+def _stream(lake: LocalLake, report: LocalRunReport) -> None:
+    """The delivered objects' bronze counts; a count that does not reconcile is an error."""
+    stream = report.stream
+    if stream is None:
+        return
+    keys = {o.key: o.records for o in stream.objects}
+    stream.bronze.clear()
+    for status in ControlStatus:
+        for record in lake.store.by_status("bronze", status):
+            if record.object_key not in keys:
+                continue
+            if status is ControlStatus.DUPLICATE:  # the same bytes as an object ingested
+                stream.bronze["duplicate_records"] += keys[record.object_key]
+            for name in BRONZE_COUNTS:
+                stream.bronze[name] += getattr(record, name, None) or 0
+    for text, holds in stream.reconciliation():
+        if not holds:
+            report.errors.append(("stream", f"counts do not reconcile: {text}"))
 
 
 def busiest_period(tables: Tables, view: str, columns: Sequence[str]) -> Period | None:
