@@ -52,13 +52,12 @@ from .policies import (
     external_id_trust,
     kinesis_read,
     log_stream_write,
-    policy_json,
     s3_key_use,
     s3_write,
     stream_key_use,
 )
 from .streaming_source import SourceInputs, dms_replication
-from .workloads import WorkloadRole, regional_arn, workload_log_group
+from .workloads import WorkloadRole, regional_arn, role_with_policy, workload_log_group
 
 LAYER = "raw"
 """Every streaming resource carries the ``layer: raw`` tag: it feeds the raw prefix."""
@@ -276,22 +275,16 @@ def delivery_role(
 ) -> WorkloadRole:
     """Firehose's role ``<prefix>-cdc-delivery``, trusted by Firehose for this account (its
     documented ``sts:ExternalId`` form), with exactly ``statements``."""
-    role = aws.iam.Role(
-        f"{logical}-role",
+    return role_with_policy(
+        parent,
+        logical,
         name=names.resource(DELIVERY_PURPOSE),
-        assume_role_policy=pulumi.Output.from_input(account).apply(
+        trust=pulumi.Output.from_input(account).apply(
             lambda a: external_id_trust("firehose.amazonaws.com", a)
         ),
-        tags=layer_tags(LAYER),
-        opts=child_options(parent),
+        statements=statements,
+        layer=LAYER,
     )
-    policy = aws.iam.RolePolicy(
-        f"{logical}-policy",
-        role=role.id,
-        policy=policy_json(*statements),
-        opts=child_options(parent),
-    )
-    return WorkloadRole(role, policy)
 
 
 Processor = aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationProcessingConfigurationProcessorArgsDict  # noqa: E501

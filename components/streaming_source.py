@@ -32,12 +32,11 @@ from .options import child_options
 from .policies import (
     assume_role_policy,
     kinesis_put,
-    policy_json,
     secret_read,
     stream_key_use,
     trust_source_arns,
 )
-from .workloads import WorkloadRole
+from .workloads import WorkloadRole, role_with_policy
 
 LAYER = "raw"
 DMS_SERVICE = "dms.amazonaws.com"
@@ -182,22 +181,14 @@ def dms_role(
 ) -> WorkloadRole:
     """An endpoint's role ``<prefix>-<purpose>`` with exactly ``statements``."""
     names = inputs.names
-    role = aws.iam.Role(
-        f"{logical}-role",
+    return role_with_policy(
+        parent,
+        logical,
         name=names.resource(purpose),
-        assume_role_policy=pulumi.Output.from_input(inputs.account).apply(
-            lambda a: dms_trust(names, a)
-        ),
-        tags=layer_tags(LAYER),
-        opts=child_options(parent),
+        trust=pulumi.Output.from_input(inputs.account).apply(lambda a: dms_trust(names, a)),
+        statements=statements,
+        layer=LAYER,
     )
-    policy = aws.iam.RolePolicy(
-        f"{logical}-policy",
-        role=role.id,
-        policy=policy_json(*statements),
-        opts=child_options(parent),
-    )
-    return WorkloadRole(role, policy)
 
 
 def replication_security_group(

@@ -79,10 +79,30 @@ def workload_role(
         )
         return assume_role_policy(service, account_id, sources)
 
+    return role_with_policy(
+        parent,
+        logical,
+        name=name,
+        trust=pulumi.Output.from_input(account).apply(trust),
+        statements=statements,
+        layer=layer,
+    )
+
+
+def role_with_policy(
+    parent: pulumi.Resource,
+    logical: str,
+    *,
+    name: str,
+    trust: pulumi.Input[str],
+    statements: tuple[pulumi.Input[dict[str, Any]], ...],
+    layer: str,
+) -> WorkloadRole:
+    """The role ``name`` with trust policy ``trust`` and exactly ``statements`` inline."""
     role = aws.iam.Role(
         f"{logical}-role",
         name=name,
-        assume_role_policy=pulumi.Output.from_input(account).apply(trust),
+        assume_role_policy=trust,
         tags=layer_tags(layer),
         opts=child_options(parent),
     )
