@@ -224,6 +224,59 @@ def test_json_sub_records_of_one_record_are_deaggregated():
     assert deaggregate(b"") is None
 
 
+class _Objects:
+    """Where a loop without the emulator puts its objects (the loop's only S3 call)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, bytes] = {}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: object) -> None:
+        self.bodies[Key] = Body
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"metadata": {"table-name": "beer"}}{"metadata": {"table-name": "profile"}}',
+        b'{"metadata": {"table-name": "beer"}}, 5',
+        b'{"metadata": {"table-name": "beer"}',
+        b"   ",
+        b"\xff\xfe",
+        b'1]\n[{"metadata": {"table-name": "beer"}}',
+    ],
+)
+def test_the_one_jq_run_never_changes_what_a_record_delivers(odd):
+    """Records are read in one jq run when each is one JSON value; a batch holding any other
+    record is read record by record, and both give what reading each record alone gives."""
+    good = [to_line(r).encode() for r in beer_changes(6)]
+    arrival = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+    def deliver(datas: list[bytes]) -> tuple[dict[str, list[bytes]], int]:
+        objects = _Objects()
+        loop = DeliveryLoop(
+            None, objects, stream=STREAM, bucket=LANDING, key_arn="k", delivery_stream="d"
+        )
+        loop.accept([{"Data": d, "ApproximateArrivalTimestamp": arrival} for d in datas])
+        loop.flush()
+        by_prefix = {
+            k.rsplit("/", 1)[0]: gzip.decompress(v).splitlines() for k, v in objects.bodies.items()
+        }
+        return by_prefix, loop.stats.failed
+
+    together = deliver([*good[:3], odd, *good[3:]])
+    one_by_one: tuple[dict[str, list[bytes]], int] = ({}, 0)
+    for data in [*good[:3], odd, *good[3:]]:
+        alone = deliver([data])
+        for prefix, found in alone[0].items():
+            if not prefix.startswith("stream-errors/"):
+                one_by_one[0].setdefault(prefix, []).extend(found)
+        one_by_one = (one_by_one[0], one_by_one[1] + alone[1])
+    delivered = {p: lines for p, lines in together[0].items() if not p.startswith("stream-")}
+    assert delivered == one_by_one[0]
+    assert together[1] == one_by_one[1]
+    assert sum(map(len, delivered.values())) + together[1] >= len(good) + 1
+
+
 def test_a_full_buffer_is_written_before_the_interval_ends(aws):
     changes = beer_changes(40)
     put_changes(aws["kinesis"], STREAM, changes, contracts=DOMAIN.tables)

@@ -62,6 +62,10 @@ NO_PARTITION_KEY = f"The metadata extraction query returned no value for the key
 QUERY_FAILED = "The metadata extraction query could not be evaluated on the record"
 """Error messages: fixed texts, never jq's (which may quote the record)."""
 _QUERY = jq.compile(METADATA_QUERY)
+_SINGLE_QUERY = jq.compile(
+    f'if type == "array" and length == 1 then .[0] | ({METADATA_QUERY}) '
+    'else error("not one JSON value") end'
+)
 _DECODER = json.JSONDecoder()
 
 
@@ -234,25 +238,46 @@ class DeliveryLoop:
     def accept(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Deaggregate, extract the table, and buffer each record under its prefix: the
         records of one GetRecords response (``Data``, ``ApproximateArrivalTimestamp``)."""
-        pending: list[tuple[bytes, datetime]] = []
-        for record in records:
-            arrival = record["ApproximateArrivalTimestamp"].astimezone(UTC)
-            parts = deaggregate(record["Data"])
-            if parts is None:
-                self._fail(record["Data"], arrival, NOT_JSON)
-                continue
-            pending += [(part, arrival) for part in parts]
-        for (part, arrival), found in zip(pending, _tables([p for p, _ in pending]), strict=True):
-            if found is None:
+        arrivals = [record["ApproximateArrivalTimestamp"].astimezone(UTC) for record in records]
+        datas = [bytes(record["Data"]) for record in records]
+        found = _single_objects(datas)
+        if found is not None:  # every record is one JSON value (what DMS sends): no split
+            pending = [
+                (d.strip(), a, keys) for d, a, keys in zip(datas, arrivals, found, strict=True)
+            ]
+        else:
+            pending = self._deaggregated(datas, arrivals)
+        prefixes: dict[tuple[tuple[tuple[str, str], ...], datetime], str] = {}
+        for part, arrival, keys in pending:
+            if keys is None:
                 self._fail(part, arrival, QUERY_FAILED)
                 continue
-            try:
-                prefix = expand_prefix(DELIVERY_PREFIX, at=arrival, keys=found)
-            except PrefixError:
-                self._fail(part, arrival, NO_PARTITION_KEY)
-                continue
-            self._add(prefix, part + RECORD_DELIMITER.encode(), arrival, table=found[PARTITION_KEY])
+            # The expressions reach down to seconds: one expansion per key set and second.
+            memo = (tuple(sorted(keys.items())), arrival.replace(microsecond=0))
+            prefix = prefixes.get(memo)
+            if prefix is None:
+                try:
+                    prefix = prefixes[memo] = expand_prefix(DELIVERY_PREFIX, at=arrival, keys=keys)
+                except PrefixError:
+                    self._fail(part, arrival, NO_PARTITION_KEY)
+                    continue
+            self._add(prefix, part + RECORD_DELIMITER.encode(), arrival, table=keys[PARTITION_KEY])
             self.stats.delivered += 1
+
+    def _deaggregated(
+        self, datas: list[bytes], arrivals: list[datetime]
+    ) -> list[tuple[bytes, datetime, dict[str, str] | None]]:
+        """The exact path: each record split into its JSON objects (a record that is not
+        JSON throughout goes to the error prefix), then the query over every object."""
+        pending: list[tuple[bytes, datetime]] = []
+        for data, arrival in zip(datas, arrivals, strict=True):
+            parts = deaggregate(data)
+            if parts is None:
+                self._fail(data, arrival, NOT_JSON)
+                continue
+            pending += [(part, arrival) for part in parts]
+        found = _tables([p for p, _ in pending])
+        return [(p, a, keys) for (p, a), keys in zip(pending, found, strict=True)]
 
     def _fail(self, data: bytes, arrival: datetime, message: str) -> None:
         """Buffer a record for the error prefix, in Firehose's error-record shape."""
@@ -339,6 +364,29 @@ def deaggregate(data: bytes) -> list[bytes] | None:
             return None
         parts.append(text[position:stop].encode("utf-8"))
         position = stop
+
+
+def _single_objects(datas: list[bytes]) -> list[dict[str, str] | None] | None:
+    """The metadata query's keys for records that are each exactly one JSON value, in one jq
+    run; None (take the exact path) when any record is not, or the run fails.
+
+    Each record is wrapped as ``[record]`` and must parse as an array of one element, so a
+    record can neither span into its neighbour nor hold two values unnoticed."""
+    if not datas:
+        return []
+    try:
+        texts = [data.decode("utf-8") for data in datas]
+    except UnicodeDecodeError:
+        return None
+    if any(not text.strip() for text in texts):
+        return None
+    try:
+        found = _SINGLE_QUERY.input_text("\n".join(f"[{text}]" for text in texts)).all()
+    except ValueError:
+        return None
+    if len(found) != len(texts):
+        return None
+    return [_keys(value) for value in found]
 
 
 def _tables(parts: list[bytes]) -> list[dict[str, str] | None]:
