@@ -99,11 +99,19 @@ def _walk(
             _walk(schema, target, child_path, rows, default)
             continue
         description = _cell(prop.get("description", ""))
-        shown = "" if defaults is None else f"`{json.dumps(default)}`"
+        if defaults is None:
+            shown = ""
+        elif key in defaults:
+            shown = f"`{json.dumps(default)}`"
+        else:
+            shown = "required"
         rows.append(f"| `{child_path}` | {_cell(_type(schema, prop))} | {shown} | {description} |")
         items = _resolve(schema, prop.get("items", {}))
         if "properties" in items:
             _walk(schema, items, f"{child_path}[]", rows, None)
+        optional = _optional_section(schema, prop)
+        if optional is not None:  # an optional section (object or null): its keys, when set
+            _walk(schema, optional, child_path, rows, _schema_defaults(schema, optional))
 
 
 def _cell(text: str) -> str:
@@ -115,6 +123,31 @@ def _object_target(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, An
     resolved = _resolve(schema, prop)
     if resolved.get("type") == "object" and "properties" in resolved:
         return resolved
+    return None
+
+
+def _schema_defaults(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A section's defaults from its schema: required keys have none; an empty list or map
+    is the default of a key the schema gives none (pydantic's ``default_factory``)."""
+    defaults: dict[str, Any] = {}
+    required = set(node.get("required", ()))
+    for key, prop in node["properties"].items():
+        if key in required:
+            continue
+        if "default" in prop:
+            defaults[key] = prop["default"]
+        else:
+            kind = _resolve(schema, prop).get("type")
+            defaults[key] = {} if kind == "object" else [] if kind == "array" else None
+    return defaults
+
+
+def _optional_section(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings section an ``object or null`` property holds when it is set."""
+    for variant in prop.get("anyOf", ()):
+        target = _object_target(schema, variant)
+        if target is not None:
+            return target
     return None
 
 

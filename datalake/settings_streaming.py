@@ -54,7 +54,11 @@ class DeliverySettings(_Section):
         description="Deliver after this much data per table (dynamic partitioning needs 64-128).",
     )
     buffer_interval_seconds: int = Field(
-        60, ge=0, le=900, description="...or after this long, whichever comes first."
+        60,
+        ge=0,
+        le=900,
+        description="Deliver after this long even if the buffer is not full (whichever of "
+        "the two comes first).",
     )
     retry_seconds: int = Field(
         300,
