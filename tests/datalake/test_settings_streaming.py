@@ -114,3 +114,18 @@ def test_the_source_schema_defaults_to_what_the_engine_calls_it(engine, schema):
     )
     assert settings.streaming.source is not None
     assert settings.streaming.source.source_schema == schema
+
+
+def test_the_configuration_reference_lists_the_keys_of_the_optional_source():
+    from datalake.config_docs import render_configuration_markdown
+
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[3].strip()
+        for line in render_configuration_markdown().splitlines()
+        if line.startswith("| `datalake:lake.streaming.source")
+    }
+    assert rows["datalake:lake.streaming.source"] == "`null`"
+    assert rows["datalake:lake.streaming.source.engine"] == "required"
+    assert rows["datalake:lake.streaming.source.secret_arn"] == "required"
+    assert rows["datalake:lake.streaming.source.subnet_ids"] == "`[]`"
+    assert rows["datalake:lake.streaming.source.max_capacity_units"] == "`4`"
