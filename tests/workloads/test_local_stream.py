@@ -41,7 +41,8 @@ from datalake.streaming import (
 from tests.workloads.conftest import LANDING
 from workloads.bronze.controller import register_object
 from workloads.local import delivery, stream
-from workloads.local.delivery import DeliveryLoop, create_stream, deaggregate, put_changes
+from workloads.local.delivery import DeliveryLoop, create_stream, put_changes
+from workloads.local.extraction import deaggregate
 
 DOMAIN = load_domain(default_domain_path())
 BEER, PROFILE = DOMAIN.tables["beer"], DOMAIN.tables["profile"]

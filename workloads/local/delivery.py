@@ -2,7 +2,7 @@
 
     put_changes ──PutRecords (key: <schema>.<table>.<primary key>, as DMS)──▶ Kinesis stream
     DeliveryLoop.poll: GetShardIterator / GetRecords on every shard
-      ─▶ RecordDeAggregation (JSON): the JSON objects of each record
+      ─▶ RecordDeAggregation (JSON): the JSON objects of each record   (extraction.py)
       ─▶ MetadataExtraction: METADATA_QUERY evaluated by the ``jq`` package
       ─▶ expand_prefix(DELIVERY_PREFIX) at the record's arrival; buffered per prefix
     DeliveryLoop.flush (or a buffer over its size or age)
@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import jq
-
 from datalake.changes import partition_key, to_line
 from datalake.contracts import TableContract
 from datalake.inputs import gzip_bytes
@@ -40,7 +38,6 @@ from datalake.streaming import (
     ERROR_PREFIX,
     FILE_EXTENSION,
     METADATA_KEY,
-    METADATA_QUERY,
     PARTITION_KEY,
     PARTITIONING_FAILED,
     RECORD_DELIMITER,
@@ -48,6 +45,8 @@ from datalake.streaming import (
     PrefixError,
     expand_prefix,
 )
+
+from .extraction import deaggregate, query_keys, single_object_keys
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +60,6 @@ NOT_JSON = "Non JSON record provided"
 NO_PARTITION_KEY = f"The metadata extraction query returned no value for the key {PARTITION_KEY!r}"
 QUERY_FAILED = "The metadata extraction query could not be evaluated on the record"
 """Error messages: fixed texts, never jq's (which may quote the record)."""
-_QUERY = jq.compile(METADATA_QUERY)
-_SINGLE_QUERY = jq.compile(
-    f'if type == "array" and length == 1 then .[0] | ({METADATA_QUERY}) '
-    'else error("not one JSON value") end'
-)
-_DECODER = json.JSONDecoder()
 
 
 def create_stream(
@@ -240,7 +233,7 @@ class DeliveryLoop:
         records of one GetRecords response (``Data``, ``ApproximateArrivalTimestamp``)."""
         arrivals = [record["ApproximateArrivalTimestamp"].astimezone(UTC) for record in records]
         datas = [bytes(record["Data"]) for record in records]
-        found = _single_objects(datas)
+        found = single_object_keys(datas)
         if found is not None:  # every record is one JSON value (what DMS sends): no split
             pending = [
                 (d.strip(), a, keys) for d, a, keys in zip(datas, arrivals, found, strict=True)
@@ -276,7 +269,7 @@ class DeliveryLoop:
                 self._fail(data, arrival, NOT_JSON)
                 continue
             pending += [(part, arrival) for part in parts]
-        found = _tables([p for p, _ in pending])
+        found = query_keys([p for p, _ in pending])
         return [(p, a, keys) for (p, a), keys in zip(pending, found, strict=True)]
 
     def _fail(self, data: bytes, arrival: datetime, message: str) -> None:
@@ -342,79 +335,6 @@ class DeliveryLoop:
         self.stats.objects.append(written)
         log.info("delivered %s (%d records)", key, written.records)
         return written
-
-
-def deaggregate(data: bytes) -> list[bytes] | None:
-    """The JSON objects of one Kinesis record (DMS sends one; a producer may concatenate
-    several), each as its original bytes; None when the record is not JSON throughout."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    parts: list[bytes] = []
-    position, end = 0, len(text)
-    while True:
-        while position < end and text[position].isspace():
-            position += 1
-        if position == end:
-            return parts or None
-        try:
-            _, stop = _DECODER.raw_decode(text, position)
-        except (ValueError, RecursionError):
-            return None
-        parts.append(text[position:stop].encode("utf-8"))
-        position = stop
-
-
-def _single_objects(datas: list[bytes]) -> list[dict[str, str] | None] | None:
-    """The metadata query's keys for records that are each exactly one JSON value, in one jq
-    run; None (take the exact path) when any record is not, or the run fails.
-
-    Each record is wrapped as ``[record]`` and must parse as an array of one element, so a
-    record can neither span into its neighbour nor hold two values unnoticed."""
-    if not datas:
-        return []
-    try:
-        texts = [data.decode("utf-8") for data in datas]
-    except UnicodeDecodeError:
-        return None
-    if any(not text.strip() for text in texts):
-        return None
-    try:
-        found = _SINGLE_QUERY.input_text("\n".join(f"[{text}]" for text in texts)).all()
-    except ValueError:
-        return None
-    if len(found) != len(texts):
-        return None
-    return [_keys(value) for value in found]
-
-
-def _tables(parts: list[bytes]) -> list[dict[str, str] | None]:
-    """The metadata query's partition keys for each JSON text (None where it fails): one jq
-    run over all of them, record by record only when that run fails."""
-    if not parts:
-        return []
-    try:
-        found = _QUERY.input_text(b"\n".join(parts).decode("utf-8")).all()
-        if len(found) == len(parts):
-            return [_keys(value) for value in found]
-    except ValueError:
-        pass
-    out: list[dict[str, str] | None] = []
-    for part in parts:
-        try:
-            out.append(_keys(_QUERY.input_text(part.decode("utf-8")).first()))
-        except (ValueError, StopIteration):
-            out.append(None)
-    return out
-
-
-def _keys(value: Any) -> dict[str, str] | None:
-    """The query's result as partition keys: a missing or non-text value is left out, so
-    :func:`expand_prefix` reports it missing."""
-    if not isinstance(value, dict):
-        return None
-    return {k: v for k, v in value.items() if isinstance(v, str)}
 
 
 def _millis(at: datetime) -> int:
