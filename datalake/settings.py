@@ -56,6 +56,7 @@ from datalake.settings_sections import (
     Transition,
     _Section,
 )
+from datalake.settings_storage import storage_issues
 from datalake.settings_streaming import StreamingSettings, streaming_issues
 
 __all__ = [  # the sections' names, re-exported
@@ -267,7 +268,8 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
         if len(value) > 256:
             add(SettingsIssue(config_path("tags", key), "tag values are at most 256 chars"))
 
-    issues.extend(_storage_issues(settings.storage))
+    for where, message, given in storage_issues(settings.storage):
+        add(SettingsIssue(config_path(*where), message, given))
     for where, message, given in streaming_issues(settings.streaming, settings.network.subnet_ids):
         add(SettingsIssue(config_path(*where), message, given))
 
@@ -349,68 +351,6 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
                     config_path("storage", "versioning"),
                     f"versioning is required in '{env}'; allowed: true",
                     False,
-                )
-            )
-    return issues
-
-
-def _storage_issues(storage: StorageSettings) -> list[SettingsIssue]:
-    issues: list[SettingsIssue] = []
-    for name in (
-        "raw",
-        "bronze",
-        "silver",
-        "gold",
-        "quarantine",
-        "access_logs",
-        "athena_results",
-        "emr_logs",
-    ):
-        layer: LayerStorage = getattr(storage, name)
-        iceberg = name in ("silver", "gold")
-        if iceberg and layer.retention_days is not None:
-            issues.append(
-                SettingsIssue(
-                    config_path("storage", name, "retention_days"),
-                    "Iceberg tables manage their own files; expiring them corrupts the table. "
-                    "Allowed: null (use silver.snapshot_retention_days)",
-                    layer.retention_days,
-                )
-            )
-        for i, transition in enumerate(layer.transitions):
-            path = config_path("storage", name, "transitions", i)
-            if iceberg and transition.storage_class not in INSTANT_ACCESS_CLASSES:
-                issues.append(
-                    SettingsIssue(
-                        f"{path}.storage_class",
-                        "Iceberg files must stay readable; allowed: "
-                        + ", ".join(sorted(INSTANT_ACCESS_CLASSES)),
-                        transition.storage_class,
-                    )
-                )
-            if transition.storage_class in ("STANDARD_IA", "ONEZONE_IA") and transition.days < 30:
-                issues.append(
-                    SettingsIssue(
-                        f"{path}.days",
-                        f"S3 needs at least 30 days before {transition.storage_class}",
-                        transition.days,
-                    )
-                )
-            if layer.retention_days is not None and transition.days >= layer.retention_days:
-                issues.append(
-                    SettingsIssue(
-                        f"{path}.days",
-                        f"must be less than retention_days ({layer.retention_days})",
-                        transition.days,
-                    )
-                )
-        classes = [t.storage_class for t in layer.transitions]
-        if len(set(classes)) != len(classes):
-            issues.append(
-                SettingsIssue(
-                    config_path("storage", name, "transitions"),
-                    "each storage class may appear once",
-                    classes,
                 )
             )
     return issues

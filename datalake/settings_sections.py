@@ -39,6 +39,10 @@ FARGATE_MEMORY: dict[int, tuple[int, int, int]] = {
 }
 
 
+Issue = tuple[tuple[str | int, ...], str, object]
+"""A rule's problem: (config path parts under ``datalake:lake``, message, the value given)."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from datalake.settings_sections import _Section
+from datalake.settings_sections import Issue, _Section
 
 SecretArn = Annotated[
     str,
@@ -139,8 +139,6 @@ class StreamingSettings(_Section):
 
 MIN_DMS_SUBNETS = 2
 """A DMS subnet group needs subnets in at least two availability zones."""
-Issue = tuple[tuple[str, ...], str, object]
-"""A problem: (config path parts under ``datalake:lake``, message, the value given)."""
 
 
 def streaming_issues(streaming: StreamingSettings, network_subnets: list[str]) -> list[Issue]:
