@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from datalake.change_values import draw_value, timestamp_text, valid_value
 from datalake.contracts import Column, ColumnType, TableContract
+from datalake.live_rows import json_rows
 from datalake.streaming import (
     BEFORE_IMAGE_KEY,
     CHANGE_SEQUENCE_KEY,
@@ -106,7 +107,8 @@ def generate_changes(
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
     rng = random.Random(f"{seed}:{contract.name}")
     generator = _Generator(contract, rng, schema_name)
-    rows, next_key = _normalise(contract, existing, rng, sample=not full_load)
+    limit = None if full_load else OBSERVED_ROWS
+    rows, next_key = json_rows(contract, existing, rng, limit=limit)
     generator.load(rows, next_key)
     records: list[dict[str, Any]] = []
     clock = start
@@ -357,47 +359,3 @@ class _Generator:
 
 def _lsn(value: int) -> str:
     return f"{value >> 32:08X}/{value & 0xFFFFFFFF:08X}"
-
-
-def _normalise(
-    contract: TableContract, existing: Any, rng: random.Random, *, sample: bool
-) -> tuple[list[dict[str, Any]], Any]:
-    """(the live rows as JSON values, the first unused number of the first key column); with
-    ``sample``, at most :data:`OBSERVED_ROWS` of them, drawn by ``rng``: what the changes touch
-    (a few hundred changes need no more, and a large table is read only that far)."""
-    limit = OBSERVED_ROWS if sample else None
-    first = contract.primary_key[0]
-    if hasattr(existing, "column_names") and hasattr(existing, "take"):  # an Arrow table
-        import pyarrow.compute as pc
-
-        largest = pc.max(existing.column(first)).as_py() if existing.num_rows else None
-        total = existing.num_rows
-        if limit is not None and total > limit:
-            rows = existing.take(sorted(rng.sample(range(total), limit))).to_pylist()
-        else:
-            rows = existing.to_pylist()
-    else:
-        items = list(existing)
-        rows = [
-            dict(item) if isinstance(item, Mapping) else _key_row(contract, item) for item in items
-        ]
-        numbers = [r.get(first) for r in rows if isinstance(r.get(first), int | float)]
-        largest = max(numbers) if numbers else None
-        if limit is not None and len(rows) > limit:
-            rows = [rows[i] for i in sorted(rng.sample(range(len(rows)), limit))]
-    columns = contract.column_names
-    normalised = [{c: _json_value(row.get(c)) for c in columns if c in row} for row in rows]
-    normalised = [r for r in normalised if all(r.get(k) is not None for k in contract.primary_key)]
-    next_key = math.floor(largest) + 1 if isinstance(largest, int | float) else None
-    return normalised, next_key
-
-
-def _key_row(contract: TableContract, key: Any) -> dict[str, Any]:
-    values = key if isinstance(key, tuple | list) else (key,)
-    return dict(zip(contract.primary_key, values, strict=True))
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return timestamp_text(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return value

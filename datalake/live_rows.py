@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
+import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from datalake.change_values import timestamp_text
 from datalake.contracts import ColumnType, RawFormat, TableContract
 from datalake.inputs import InputFile
 from datalake.streaming import (
@@ -159,3 +163,45 @@ def _key_mask(table: pa.Table, key: Sequence[str], keys: set[tuple[Any, ...]]) -
 
 def _arrow_type(kind: ColumnType) -> pa.DataType:
     return pa.string() if kind is ColumnType.TIMESTAMP else kind.arrow
+
+
+def json_rows(
+    contract: TableContract, existing: Any, rng: random.Random, *, limit: int | None
+) -> tuple[list[dict[str, Any]], Any]:
+    """(the live rows as JSON values, the first unused number of the first key column);
+    ``existing`` is an Arrow table, row mappings or keys. With ``limit``, at most that many
+    rows, drawn by ``rng``: what the changes touch (a few hundred changes need no more, and a
+    large table is read only that far)."""
+    first = contract.primary_key[0]
+    if hasattr(existing, "column_names") and hasattr(existing, "take"):  # an Arrow table
+        largest = pc.max(existing.column(first)).as_py() if existing.num_rows else None
+        total = existing.num_rows
+        if limit is not None and total > limit:
+            rows = existing.take(sorted(rng.sample(range(total), limit))).to_pylist()
+        else:
+            rows = existing.to_pylist()
+    else:
+        items = list(existing)
+        rows = [
+            dict(item) if isinstance(item, Mapping) else _key_row(contract, item) for item in items
+        ]
+        numbers = [r.get(first) for r in rows if isinstance(r.get(first), int | float)]
+        largest = max(numbers) if numbers else None
+        if limit is not None and len(rows) > limit:
+            rows = [rows[i] for i in sorted(rng.sample(range(len(rows)), limit))]
+    columns = contract.column_names
+    normalised = [{c: _json_value(row.get(c)) for c in columns if c in row} for row in rows]
+    normalised = [r for r in normalised if all(r.get(k) is not None for k in contract.primary_key)]
+    next_key = math.floor(largest) + 1 if isinstance(largest, int | float) else None
+    return normalised, next_key
+
+
+def _key_row(contract: TableContract, key: Any) -> dict[str, Any]:
+    values = key if isinstance(key, tuple | list) else (key,)
+    return dict(zip(contract.primary_key, values, strict=True))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp_text(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return value
