@@ -18,6 +18,7 @@ from datalake.domain import Domain, DomainError, check_evolution, default_domain
 from datalake.inputs import InputError
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
+from datalake.streaming import LOCAL_RUN_CHANGES
 
 app = typer.Typer(help="Operate the serverless data lake.", no_args_is_help=True)
 config_app = typer.Typer(help="Check stack files and generate the configuration reference.")
@@ -60,8 +61,7 @@ Files = Annotated[
     int, typer.Option(min=1, max=100, help="Files the generator splits its rows into.")
 ]
 Seed = Annotated[int, typer.Option(help="Seed of the example generator (same seed, same files).")]
-LOCAL_CHANGES = 400
-"""Changes ``local run`` streams by default (``workloads/local/stream.py``'s DEFAULT_CHANGES)."""
+LOCAL_CHANGES = LOCAL_RUN_CHANGES
 
 
 def _error_line(message: object) -> Text:

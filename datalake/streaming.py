@@ -38,6 +38,8 @@ STREAM_PURPOSE = "cdc-stream"
 """``LakeNames.resource`` purpose of the Kinesis stream (``<project>-<env>-cdc-stream``)."""
 DELIVERY_PURPOSE = "cdc-delivery"
 """Purpose of the Firehose delivery stream; also its role's and log group's."""
+LOCAL_RUN_CHANGES = 400
+"""Changes ``datalake local run`` streams by default, over all the domain's CDC tables."""
 PARTITION_KEY = "table"
 """The one dynamic partitioning key: the domain table a change belongs to."""
 METADATA_QUERY = '{table: .metadata["table-name"]}'

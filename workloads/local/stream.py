@@ -31,6 +31,7 @@ from datalake.naming import Bucket
 from datalake.streaming import (
     CHANGE_TIME_KEYS,
     DELIVERY_PURPOSE,
+    LOCAL_RUN_CHANGES,
     METADATA_KEY,
     OPERATION_KEY,
     STREAM_PURPOSE,
@@ -41,8 +42,8 @@ from .delivery import DeliveredObject, DeliveryLoop, create_stream, put_changes
 from .resources import LocalLake
 from .seed import SeedPlan
 
-DEFAULT_CHANGES = 400
-"""Changes ``datalake local run`` streams by default, over all the domain's CDC tables."""
+DEFAULT_CHANGES = LOCAL_RUN_CHANGES
+"""Changes ``datalake local run`` streams by default (one definition, ``datalake.changes``)."""
 REDELIVERED_SHARE = 0.05
 """Of the changes: the share sent a second time, after the first delivery."""
 ON_DEMAND_SHARDS = 4
