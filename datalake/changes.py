@@ -37,6 +37,7 @@ from datalake.streaming import (
     OPERATION_KEY,
     RECORD_TYPE_KEY,
     TABLE_NAME_KEY,
+    cdc_tables,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class ChangeError(ValueError):
 
 def cdc_contract(domain: Domain, table: str) -> TableContract:
     """The contract of ``table`` if it receives CDC; else :class:`ChangeError` naming them."""
-    allowed = [t.name for t in domain.tables.values() if t.cdc]
+    allowed = cdc_tables(domain.tables.values())
     listed = ", ".join(allowed) or "none"
     if table not in domain.tables:
         raise ChangeError(

@@ -28,6 +28,7 @@ from datalake.settings import (
     load_settings,
 )
 from datalake.settings_streaming import streaming_domain_issues
+from datalake.streaming import cdc_tables
 
 DOMAIN_SETTING = config_path("domain")
 """The setting naming the domain file: ``datalake:lake.domain``."""
@@ -123,9 +124,8 @@ def domain_issues(settings: LakeSettings, domain: Domain) -> list[SettingsIssue]
                     f"its columns: {columns}",
                 )
             )
-    cdc_tables = [t.name for t in domain.tables.values() if t.cdc]
     for where, message, value in streaming_domain_issues(
-        settings.streaming, cdc_tables, domain.name
+        settings.streaming, cdc_tables(domain.tables.values()), domain.name
     ):
         issues.append(SettingsIssue(config_path(*where), message, value))
     return issues
