@@ -236,9 +236,17 @@ def local_run(
             "(through Kinesis on the emulator and the local delivery); 0: no stream.",
         ),
     ] = LOCAL_CHANGES,
+    report_dir: Annotated[
+        Path,
+        typer.Option(
+            "--report",
+            file_okay=False,
+            help="Folder the HTML report of the run's dashboards is written to (index.html).",
+        ),
+    ] = Path("lake-report"),
 ) -> None:
     """Run raw -> bronze -> silver -> gold end to end on an embedded emulator, with the
-    domain's CDC tables streamed too."""
+    domain's CDC tables streamed too, and write the report of its dashboards."""
     if engine not in ("arrow", "spark"):
         _fail(f"--engine must be arrow or spark, not {engine!r}")
     domain = _domain(domain_file)
@@ -260,6 +268,7 @@ def local_run(
             def summary_then_wait(lake: Any, finished: Any) -> None:
                 bars.stop()
                 present.print_summary(console, finished)
+                _print_report(finished)
                 present.serve_until_interrupted(console, lake)
 
             report = runner.run_local(
@@ -273,6 +282,7 @@ def local_run(
                 progress=present.RichStages(bars, engine),
                 serve=summary_then_wait if serve else None,
                 changes=changes,
+                report_dir=report_dir,
             )
     except (emulator.EmulatorError, InputError) as error:
         _fail(str(error))
@@ -280,8 +290,14 @@ def local_run(
         _fail("interrupted; the emulator was stopped and nothing was left running")
     if not serve:
         present.print_summary(console, report)
+        _print_report(report)
     if report.errors:
         _fail(f"{len(report.errors)} error(s) during the run (listed above)")
+
+
+def _print_report(report: Any) -> None:
+    if report.report_path is not None:
+        console.print(Text(f"report: {report.report_path.resolve()}"), highlight=False)
 
 
 @seed_app.command("generate")

@@ -95,6 +95,8 @@ class LocalRunReport:
     """Reads the run's silver and gold tables, whichever the engine (until the run returns)."""
     stream: StreamReport | None = None
     """The streamed changes and where each record went (None: nothing streamed)."""
+    report_path: Path | None = None
+    """The HTML report written (``report.py``; None: none asked for)."""
 
 
 def local_settings(
@@ -155,6 +157,7 @@ def run_local(
     serve: Callable[[LocalLake, LocalRunReport], None] | None = None,
     settings: LakeSettings | None = None,
     changes: int = 0,
+    report_dir: Path | None = None,
 ) -> LocalRunReport:
     """Run the lake end to end on a fresh emulator; ``serve`` is called before it stops.
 
@@ -166,7 +169,8 @@ def run_local(
     for those settings. ``changes`` > 0 streams that many generated changes over the
     domain's CDC tables after the input is ingested (``stream.py``); 0 here, so callers that
     check exact counts get the input's, while ``datalake local run`` streams
-    ``stream.DEFAULT_CHANGES`` unless told ``--changes 0``.
+    ``stream.DEFAULT_CHANGES`` unless told ``--changes 0``. ``report_dir``: write the HTML
+    report of the run's dashboards there (``report.py``; its path in ``report_path``).
     """
     if engine not in ("arrow", "spark"):
         raise ValueError(f"unknown engine {engine!r}; allowed: arrow, spark")
@@ -200,6 +204,10 @@ def run_local(
                     _gold(lake, report, progress, spark)
                     report.tables = spark or IcebergTables(lake)
                     summarise(lake, report, report.tables)
+                    if report_dir is not None:
+                        from .report import write_report  # plotly: only when asked
+
+                        report.report_path = write_report(report_dir, lake, report)
                 if serve is not None:  # before the emulator (and Spark) stop
                     serve(lake, report)
             finally:
