@@ -1,7 +1,8 @@
 """The data lake program: settings and domain in, components composed, outputs out.
 
 storage → control → governance → catalog (+ the domain) → (foundation) → pii → bronze
-(+ streaming, when ``streaming.enabled``) → silver → gold
+(+ streaming, when ``streaming.enabled``) → silver → gold → observability (the alarm topic
+right after storage when the settings name none)
 """
 
 from pathlib import Path
@@ -12,8 +13,11 @@ import pulumi_aws as aws
 from components import (
     BronzeZone,
     GoldMart,
+    LakeAlarmTopic,
     LakeCatalog,
+    LakeDashboards,
     LakeGovernance,
+    LakeObservability,
     LakeStorage,
     PIIMasker,
     ProcessingControlTable,
@@ -62,6 +66,10 @@ storage = LakeStorage(
     },
     opts,
 )
+# Every alarm notifies one topic: the settings' or one created here (it needs the lake key).
+if "alarm_topic_arn" not in lake:
+    alarm_topic = LakeAlarmTopic("alarms", {"lake": lake, "kms_key_arn": storage.key_arn}, opts)
+    lake = {**lake, "alarm_topic_arn": alarm_topic.topic_arn}
 control = ProcessingControlTable(
     "control",
     {
@@ -165,6 +173,45 @@ gold = GoldMart(
     opts,
 )
 
+# Grafana on AWS (dashboards.enabled): the panel model's dashboards over gold and operations.
+dashboards = (
+    LakeDashboards(
+        "dashboards",
+        {
+            "foundation": foundation,
+            "workgroup_name": gold.workgroup_name,
+            "dashboards": section("dashboards"),
+            "streaming": settings.streaming.enabled,
+            "layer_tag_key": governance.layer_tag_key,
+            "classification_tag_key": pii.classification_tag_key,
+        },
+        opts,
+    )
+    if settings.dashboards.enabled
+    else None
+)
+
+# CloudWatch: the operations dashboard, the lake-wide alarms and the cost budget.
+observability = LakeObservability(
+    "observability",
+    {
+        "foundation": foundation,
+        "observability": section("observability"),
+        "workgroup_name": gold.workgroup_name,
+        "spark_application_ids": (
+            {"silver": silver.application_id}
+            if settings.gold.reuse_silver_application
+            else {"silver": silver.application_id, "gold": gold.spark.application_id}
+        ),
+        **(
+            {"delivery_stream_name": streaming.delivery_stream_name}
+            if streaming is not None
+            else {}
+        ),
+    },
+    opts,
+)
+
 for name, value in {
     "region": settings.region,
     "kms_key_arn": storage.key_arn,
@@ -185,6 +232,8 @@ for name, value in {
     "lake_event_bus_name": silver.event_bus_name,
     "gold_state_machine_arn": gold.state_machine_arn,
     "athena_workgroup": gold.workgroup_name,
+    "alarm_topic_arn": lake["alarm_topic_arn"],
+    "operations_dashboard": observability.dashboard_name,
     "gold_consumer_role_arn": gold.consumer_role_arn,
     "state_machine_start_role_arns": pulumi.Output.all(
         bronze.pipe_role_arn, silver.start_role_arns, gold.start_role_arns
@@ -196,3 +245,5 @@ if streaming is not None:
     pulumi.export("cdc_delivery_stream_name", streaming.delivery_stream_name)
     if settings.streaming.source is not None:
         pulumi.export("cdc_replication_config_arn", streaming.replication_config_arn)
+if dashboards is not None:
+    pulumi.export("grafana_workspace_url", dashboards.workspace_url)

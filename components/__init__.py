@@ -9,9 +9,11 @@ The same components are served to programs in any Pulumi language by the compone
 in ``provider/`` (``pulumi package add <repo>/provider``).
 """
 
+from .alarm_topic import LakeAlarmTopic, LakeAlarmTopicArgs
 from .bronze import BronzeZone, BronzeZoneArgs
 from .catalog import LakeCatalog, LakeCatalogArgs
 from .control_table import ProcessingControlTable, ProcessingControlTableArgs
+from .dashboards import LakeDashboards, LakeDashboardsArgs
 from .foundation import (
     LakeFoundation,
     LakeIdentity,
@@ -24,6 +26,7 @@ from .gold import GoldMart, GoldMartArgs
 from .gold_access import GoldConsumerAccess, GoldConsumerAccessArgs
 from .governance import LakeGovernance, LakeGovernanceArgs
 from .network import IngestionNetwork, IngestionNetworkArgs
+from .observability import LakeObservability, LakeObservabilityArgs
 from .pii import PIIMasker, PIIMaskerArgs
 from .silver import SilverPipeline, SilverPipelineArgs
 from .spark_runtime import SparkRuntime, SparkRuntimeArgs
@@ -35,6 +38,7 @@ PROVIDER_NAME = "datalake"
 
 PUBLIC_COMPONENTS = (
     LakeStorage,
+    LakeAlarmTopic,
     LakeCatalog,
     ProcessingControlTable,
     LakeGovernance,
@@ -46,6 +50,8 @@ PUBLIC_COMPONENTS = (
     SilverPipeline,
     GoldMart,
     GoldConsumerAccess,
+    LakeDashboards,
+    LakeObservability,
 )
 """Every component the library publishes, in the order a lake composes them."""
 
@@ -60,12 +66,18 @@ __all__ = [
     "GoldMartArgs",
     "IngestionNetwork",
     "IngestionNetworkArgs",
+    "LakeAlarmTopic",
+    "LakeAlarmTopicArgs",
     "LakeCatalog",
     "LakeCatalogArgs",
+    "LakeDashboards",
+    "LakeDashboardsArgs",
     "LakeFoundation",
     "LakeGovernance",
     "LakeGovernanceArgs",
     "LakeIdentity",
+    "LakeObservability",
+    "LakeObservabilityArgs",
     "LakeStorage",
     "LakeStorageArgs",
     "PIIMasker",

@@ -29,7 +29,7 @@ def failure_alarm(
     namespace: str,
     metric: str,
     dimensions: dict[str, pulumi.Input[str]] | None,
-    actions: list[str],
+    actions: list[pulumi.Input[str]],
     layer: str,
     statistic: str = "Sum",
 ) -> aws.cloudwatch.MetricAlarm:
@@ -61,7 +61,7 @@ def executions_failed_alarm(
     name: str,
     description: str,
     machine: aws.sfn.StateMachine,
-    actions: list[str],
+    actions: list[pulumi.Input[str]],
     layer: str,
 ) -> aws.cloudwatch.MetricAlarm:
     """Alarm on any failed execution of ``machine``."""

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from datalake.errors import METRIC_NAMESPACE
 from datalake.layout import RAW_PREFIX, RAW_SUFFIXES
 from datalake.settings import IngestionSettings
 
@@ -29,6 +30,7 @@ from .policies import (
     domain_read,
     kms_use,
     logs_write,
+    metrics_put,
     s3_read,
     sqs_send,
 )
@@ -87,6 +89,7 @@ def processing_controller(
         control_table_access(control_table_arn, update=False),
         logs_write(logs.arn),
         sqs_send([dead_letters.arn]),
+        metrics_put(METRIC_NAMESPACE),  # files registered, duplicates
     )
     controller = layer_function(
         scope.parent,

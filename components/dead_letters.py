@@ -31,7 +31,7 @@ def target_dead_letters(
     purpose: str,
     kms_key_arn: pulumi.Input[str],
     layer: str,
-    actions: list[str],
+    actions: list[pulumi.Input[str]],
 ) -> aws.sqs.Queue:
     """The queue ``<prefix>-<purpose>-dlq`` (lake key) and an alarm when it is not empty."""
     queue = dead_letter_queue(

@@ -42,8 +42,9 @@ class LakeIdentity(TypedDict):
     """Whether resources that hold data are protected and retained on delete."""
     log_retention_days: int
     """Retention of every workload's CloudWatch log group."""
-    alarm_topic_arn: NotRequired[str]
-    """SNS topic every alarm notifies (none: alarms only show in CloudWatch)."""
+    alarm_topic_arn: NotRequired[pulumi.Input[str]]
+    """SNS topic every alarm notifies: ``observability.alarm_topic_arn`` or the one the program
+    creates (``LakeAlarmTopic``); none: alarms only show in CloudWatch."""
 
 
 class WorkloadDefaults(TypedDict):
@@ -203,7 +204,7 @@ def lf_tag_key(lake: LakeIdentity, tag: str) -> str:
     return names_of(lake).resource(tag)
 
 
-def alarm_actions(lake: LakeIdentity) -> list[str]:
+def alarm_actions(lake: LakeIdentity) -> list[pulumi.Input[str]]:
     """Where alarms notify: the lake's topic, if any."""
     topic = lake.get("alarm_topic_arn")
     return [topic] if topic else []

@@ -121,7 +121,8 @@ class GoldMartArgs(TypedDict):
     """That application's ARN."""
     emr: NotRequired[dict[str, Any]]
     """Settings of gold's own application (``EmrServerlessSettings`` as JSON), used when
-    ``gold.reuse_silver_application`` is false; the program passes ``silver.emr``."""
+    ``gold.reuse_silver_application`` is false (``job_timeout_minutes`` always); the program
+    passes ``silver.emr``."""
     schedule_timezone: NotRequired[str]
     """IANA time zone of ``gold.schedule`` (the program passes ``silver.schedule_timezone``)."""
     target_file_size_mb: NotRequired[int]
@@ -328,8 +329,8 @@ def spark_runtime_args(args: GoldMartArgs, gold: GoldSettings) -> SparkRuntimeAr
             "list_partitions": True,
         },
     )
+    runtime["emr"] = dict(args.get("emr", {}))  # its job timeout applies on a shared one too
     if not gold.reuse_silver_application:
-        runtime["emr"] = dict(args.get("emr", {}))
         return runtime
     if "spark_application_id" not in args or "spark_application_arn" not in args:
         raise ValueError(

@@ -2,7 +2,8 @@
 to the lake's own roles, whatever an account principal's IAM policy allows.
 
     key policy        account root administers through IAM (lockout rule) · S3 access logs,
-                      CloudWatch Logs, vended log delivery, EventBridge → queues may use it ·
+                      CloudWatch Logs, vended log delivery, EventBridge → queues, alarms and
+                      budgets → the alarm topic may use it ·
                       outsiders use it only through the lake's services (kms:ViaService) ·
                       only the HMAC key's readers (and the deployer) decrypt through
                       Secrets Manager · outsiders create grants only through AWS services
@@ -41,6 +42,7 @@ from datalake.layout import (
 )
 from datalake.naming import Bucket, LakeNames
 
+from .policies import alarm_publishers_key_use
 from .workloads import deployer_arn
 
 Policy = dict[str, Any]
@@ -211,6 +213,7 @@ def key_policy(perimeter: Perimeter) -> Policy:
                 "StringEquals": {**this_account, "kms:ViaService": perimeter.service("sqs")}
             },
         },
+        alarm_publishers_key_use(),  # CloudWatch alarms and Budgets → the alarm topic
     ]
     via_lake_services = [perimeter.service(s) for s in OUTSIDER_KEY_SERVICES]
     for suffix, who in _outsiders(perimeter):

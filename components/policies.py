@@ -181,6 +181,22 @@ def metrics_put(namespace: str) -> Statement:
     }
 
 
+ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+"""The services that publish to the lake's alarm topic: CloudWatch alarms and AWS Budgets."""
+
+
+def alarm_publishers_key_use() -> Statement:
+    """The lake key's statement that lets the alarm publishers write to the topic it encrypts
+    (SNS needs a data key of the publisher; AWS documents these two actions, unconditioned)."""
+    return {
+        "Sid": "AlarmsToTheEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": list(ALARM_PUBLISHERS)},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "Resource": "*",
+    }
+
+
 def sqs_send(queue_arns: Iterable[Arn]) -> Statement:
     """Send to dead-letter queues."""
     return {

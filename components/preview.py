@@ -115,6 +115,12 @@ class LakeMocks(pulumi.runtime.Mocks):
             state["arn"] = (
                 f"arn:{self.partition}:dms:eu-west-1:{ACCOUNT_ID}:replication-config:{identifier}"
             )
+        if args.typ == "aws:grafana/workspace:Workspace":
+            state["endpoint"] = f"g-{args.name}.grafana-workspace.eu-west-1.amazonaws.com"
+        if args.typ == "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount":
+            state["serviceAccountId"] = "7"
+        if args.typ == "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken":
+            state.update(key="glsa_mock-token", expiresAt="2027-01-01T00:00:00Z")
         if args.typ == "aws:emrserverless/application:Application":
             physical = "00" + hashlib.sha256(args.name.encode()).hexdigest()[:14]
             state["arn"] = (
@@ -146,6 +152,8 @@ class LakeMocks(pulumi.runtime.Mocks):
             return {"userName": "AWS", "password": "mock-token", "id": ACCOUNT_ID}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ["eu-west-1a", "eu-west-1b", "eu-west-1c"], "id": "eu-west-1"}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            return {"arn": args.args["secretId"], "secretString": "glsa_mock-secret", "id": "x"}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
             issuer = DEPLOYER_ROLE_ARN.replace("arn:aws:", f"arn:{self.partition}:", 1)
             return {"arn": args.args["arn"], "issuerArn": issuer, "id": "x"}

@@ -68,7 +68,8 @@ class SparkRuntimeArgs(TypedDict):
     writes: LakeLayerAccess
     """The layer the job writes (its Iceberg warehouse); it needs its database."""
     emr: NotRequired[dict[str, Any]]
-    """Settings of an application of its own (``EmrServerlessSettings`` as JSON; defaults)."""
+    """Settings of an application of its own (``EmrServerlessSettings`` as JSON; defaults);
+    its ``job_timeout_minutes`` bounds every job run, on a shared application too."""
     application_id: NotRequired[pulumi.Input[str]]
     """An existing application to run on (shared); with ``application_arn``, none is created."""
     application_arn: NotRequired[pulumi.Input[str]]
@@ -156,6 +157,9 @@ class SparkRuntime(pulumi.ComponentResource):
         self.job_role_arn = self.job_role.arn
         self.log_group_name = self.logs.name
         self._database = args["writes"].get("database", "")
+        self._timeout_minutes = section_settings(
+            EmrServerlessSettings, f"{layer}.emr", args.get("emr")
+        ).job_timeout_minutes
         self.register_outputs(
             {
                 "application_id": self.application_id,
@@ -180,6 +184,7 @@ class SparkRuntime(pulumi.ComponentResource):
             self.warehouse,
             self.log_group_name,
             self.event_log_uri,
+            self._timeout_minutes,
         ).apply(lambda v: SparkJob(*v))
 
     def run_statements(self) -> list[pulumi.Input[Statement]]:

@@ -60,6 +60,8 @@ class SparkJob:
     """The Iceberg warehouse of that database (``s3://<lake>/<layer>/``)."""
     log_group_name: str
     log_uri: str
+    timeout_minutes: int
+    """Every run's ``ExecutionTimeoutMinutes`` (``silver.emr.job_timeout_minutes``)."""
 
     def spark_submit_parameters(self) -> str:
         """``--py-files`` and the Iceberg catalog ``glue`` on the Glue Data Catalog."""
@@ -90,6 +92,7 @@ class SparkJob:
             "ApplicationId": self.application_id,
             "ExecutionRoleArn": self.execution_role_arn,
             "Name": name,
+            "ExecutionTimeoutMinutes": self.timeout_minutes,
             "JobDriver": {
                 "SparkSubmit": {
                     "EntryPoint": self.entry_point,

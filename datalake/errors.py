@@ -32,3 +32,20 @@ METRIC_NAMESPACE = "DataLake/Ingestion"
 """CloudWatch namespace of the lake's own metrics."""
 EXHAUSTED_METRIC = "IngestAttemptsExhausted"
 """Emitted when a file stays in error for good (attempts used up, or not retryable)."""
+FILES_METRIC = "Files"
+"""Control records reaching a status (dimensions ``Layer``, ``Status``; and the same with
+``Table``, which the freshness alarms watch): the controller's registrations, bronze's
+successes and files out of attempts, silver's merges and failures."""
+ROWS_METRIC = "Rows"
+"""Rows per layer and outcome (dimensions ``Layer``, ``Outcome``: one of :data:`OUTCOMES`):
+bronze's counts of each ingested file, silver's changes merged."""
+QUARANTINED_METRIC = "RowsQuarantined"
+"""Rows bronze quarantined (dimension ``Table``). No reason dimension: a reason may quote a
+value of the row, and a dimension is no place for row content."""
+DUPLICATES_METRIC = "DuplicateFiles"
+"""Files registered as duplicates of one already ingested (dimension ``Table``)."""
+LAKE_METRICS = (FILES_METRIC, ROWS_METRIC, QUARANTINED_METRIC, DUPLICATES_METRIC)
+"""The lake's metrics besides :data:`EXHAUSTED_METRIC` (``workloads/shared/metrics.py``)."""
+OUTCOMES = ("in", "written", "quarantined", "skipped")
+"""The ``Outcome`` values of :data:`ROWS_METRIC` (silver: ``in`` changes, ``written`` keys,
+``skipped`` duplicates and late changes)."""

@@ -32,6 +32,8 @@ from datalake.naming import (
     Layer,
     name_problems,
 )
+from datalake.settings_dashboards import DashboardsSettings, dashboards_issues
+from datalake.settings_observability import BudgetSettings, ObservabilitySettings
 
 # The sections live in their own module; every one is importable from here too.
 from datalake.settings_sections import (
@@ -47,7 +49,6 @@ from datalake.settings_sections import (
     IngestionSettings,
     LayerStorage,
     NetworkSettings,
-    ObservabilitySettings,
     PiiSettings,
     ProtectionSettings,
     SilverSettings,
@@ -62,6 +63,7 @@ from datalake.settings_streaming import StreamingSettings, streaming_issues
 __all__ = [  # the sections' names, re-exported
     "FARGATE_MEMORY",
     "INSTANT_ACCESS_CLASSES",
+    "BudgetSettings",
     "CatalogSettings",
     "EmrServerlessSettings",
     "EncryptionSettings",
@@ -126,6 +128,7 @@ class LakeSettings(_Section):
     silver: SilverSettings = Field(SilverSettings(), description="Silver pipeline.")
     gold: GoldSettings = Field(GoldSettings(), description="Gold marts and Athena.")
     streaming: StreamingSettings = Field(StreamingSettings(), description="Streaming CDC.")
+    dashboards: DashboardsSettings = Field(DashboardsSettings(), description="Grafana.")
     governance: GovernanceSettings = Field(GovernanceSettings(), description="Lake Formation.")
     protection: ProtectionSettings = Field(ProtectionSettings(), description="Protection.")
 
@@ -271,6 +274,8 @@ def cross_field_issues(settings: LakeSettings) -> list[SettingsIssue]:
     for where, message, given in storage_issues(settings.storage):
         add(SettingsIssue(config_path(*where), message, given))
     for where, message, given in streaming_issues(settings.streaming, settings.network.subnet_ids):
+        add(SettingsIssue(config_path(*where), message, given))
+    for where, message, given in dashboards_issues(settings.dashboards):
         add(SettingsIssue(config_path(*where), message, given))
 
     cpu, memory = settings.ingestion.ecs_cpu, settings.ingestion.ecs_memory_mb

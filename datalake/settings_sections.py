@@ -210,19 +210,6 @@ class NetworkSettings(_Section):
     )
 
 
-class ObservabilitySettings(_Section):
-    """Logs and alarms."""
-
-    log_retention_days: Literal[
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653
-    ] = Field(30, description="CloudWatch Logs retention of every log group.")
-    alarm_topic_arn: str | None = Field(
-        None,
-        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$",
-        description="SNS topic notified by the alarms (failed files, failed executions).",
-    )
-
-
 class PiiSettings(_Section):
     """PII detection and masking policy."""
 
@@ -265,6 +252,13 @@ class EmrServerlessSettings(_Section):
     max_memory_gb: int = Field(64, ge=1, le=16000, description="Maximum memory (GB).")
     max_disk_gb: int = Field(200, ge=20, le=100000, description="Maximum disk (GB).")
     idle_timeout_minutes: int = Field(15, ge=1, le=10080, description="Auto-stop after idle.")
+    job_timeout_minutes: int = Field(
+        240,
+        ge=5,
+        le=10080,
+        description="Execution timeout of every Spark job run (StartJobRun "
+        "`ExecutionTimeoutMinutes`): EMR cancels a run still going after this long.",
+    )
 
 
 class SilverSettings(_Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from datalake.settings_sections import Issue, _Section
 
@@ -36,12 +36,28 @@ class KinesisStreamSettings(_Section):
     shards: int = Field(
         1, ge=1, le=64, description="Shards of a provisioned stream (ignored when on-demand)."
     )
+    max_shards: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Cost cap: a provisioned stream may have at most this many shards "
+        "(checked before any resource is declared).",
+    )
     retention_hours: int = Field(
         24,
         ge=24,
         le=8760,
         description="How long records stay readable: the window to recover a stalled delivery.",
     )
+
+    @model_validator(mode="after")
+    def _capped(self) -> KinesisStreamSettings:
+        if self.mode == "provisioned" and self.shards > self.max_shards:
+            raise ValueError(
+                f"shards {self.shards} exceeds max_shards {self.max_shards} (the cost cap); "
+                "lower shards or raise max_shards"
+            )
+        return self
 
 
 class DeliverySettings(_Section):

@@ -135,10 +135,13 @@ def table_references(settings: LakeSettings) -> Iterator[tuple[str, str, str | N
     """Every setting that names a table of the domain: (config path, table, column or None).
 
     Today: the per-column masking strategies (``pii.strategies`` keys ``<table>.<column>``;
-    PII-type keys name no table). A new per-table setting adds its keys here.
+    PII-type keys name no table) and the freshness alarms (`observability.freshness_hours`).
+    A new per-table setting adds its keys here.
     """
     for key in settings.pii.strategies:
         if key in PII_TYPES:
             continue
         table, _, column = key.partition(".")
         yield config_path("pii", "strategies", key), table, column or None
+    for table in settings.observability.freshness_hours:
+        yield config_path("observability", "freshness_hours", table), table, None

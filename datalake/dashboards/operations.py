@@ -5,11 +5,10 @@ data, ``local``: SQL over the DuckDB views ``control`` (the control records) and
 (the run's timings, ``stage, seconds``). The metrics are those AWS publishes (Step Functions,
 Athena, Firehose) and the lake's own, in :data:`~datalake.errors.METRIC_NAMESPACE`.
 
-The lake's own metrics the workloads emit today: ``IngestAttemptsExhausted`` (the bronze
-worker). Declared here for the workloads to emit (see :data:`LAKE_METRICS`), with the
-dimensions each panel reads: :data:`FILES_METRIC`, :data:`ROWS_METRIC`,
-:data:`QUARANTINED_METRIC`, :data:`DUPLICATES_METRIC`; until then their panels are empty on
-AWS (the local report computes them from the control records).
+The lake's own metrics (declared in :mod:`datalake.errors`, emitted by the workloads through
+``workloads/shared/metrics.py``): ``IngestAttemptsExhausted`` and :data:`LAKE_METRICS`
+(``Files``, ``Rows``, ``RowsQuarantined``, ``DuplicateFiles``), with the dimensions each panel
+reads. The local report computes the same panels from the control records.
 """
 
 from __future__ import annotations
@@ -17,22 +16,16 @@ from __future__ import annotations
 from datalake.control_encoding import ControlStatus
 from datalake.dashboards.model import ANY_VALUE, Dashboard, MetricQuery, Panel, Row, SqlQuery
 from datalake.domain import Domain
-from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE
+from datalake.errors import (
+    DUPLICATES_METRIC,
+    EXHAUSTED_METRIC,
+    FILES_METRIC,
+    METRIC_NAMESPACE,
+    QUARANTINED_METRIC,
+    ROWS_METRIC,
+)
 from datalake.naming import Layer
 
-FILES_METRIC = "Files"
-"""Control records reaching a status (dimensions ``Layer``, ``Status``); not emitted yet."""
-ROWS_METRIC = "Rows"
-"""Rows of the records that succeeded (dimensions ``Layer``, ``Outcome``: ``in``,
-``written``, ``quarantined``, ``skipped``); not emitted yet."""
-QUARANTINED_METRIC = "RowsQuarantined"
-"""Rows quarantined by bronze (dimensions ``Table``, ``Reason``: the rule broken); not
-emitted yet."""
-DUPLICATES_METRIC = "DuplicateFiles"
-"""Files registered as duplicates of one already ingested (dimension ``Table``); not emitted
-yet."""
-LAKE_METRICS = (FILES_METRIC, ROWS_METRIC, QUARANTINED_METRIC, DUPLICATES_METRIC)
-"""The lake's metrics the panels read that no workload emits yet."""
 EMR_JOB_RUN = "arn:aws:states:::emr-serverless:startJobRun.sync"
 """The Step Functions integration that runs every Spark job (its run time is the job's)."""
 SPARK_LAYERS = (Layer.SILVER.value, Layer.GOLD.value)
@@ -105,7 +98,7 @@ def quarantine_panel() -> Panel:
         key="operations.quarantine",
         title="Quarantined rows by table",
         visual="bar",
-        metric=_lake(QUARANTINED_METRIC, "Table", "Reason"),
+        metric=_lake(QUARANTINED_METRIC, "Table"),
         local=SqlQuery(
             sql=(
                 "SELECT table_name, sum(coalesce(rows_quarantined, 0)) AS rows_quarantined\n"
@@ -116,8 +109,8 @@ def quarantine_panel() -> Panel:
             value_columns=("rows_quarantined",),
         ),
         unit="short",
-        description="Rows bronze set aside under quarantine/ (on AWS per table and reason; "
-        "locally per table, the reasons are in the quarantine objects).",
+        description="Rows bronze set aside under quarantine/, per table (the reasons are in "
+        "the quarantine objects: they may quote a row's values, so no metric carries them).",
     )
 
 

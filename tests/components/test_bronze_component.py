@@ -207,6 +207,8 @@ def test_controller_reads_raw_and_registers_records_only(dev):
     dynamo = next(s for s in document["Statement"] if s["Sid"] == "ControlRecords")
     assert "dynamodb:UpdateItem" not in dynamo["Action"]
     assert dynamo["Resource"][0].endswith("datalake-dev-processing-control")
+    metrics = next(s for s in document["Statement"] if s["Sid"] == "PublishMetrics")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DataLake/Ingestion"}}
 
 
 @pytest.mark.parametrize("policy", ["bronze-ingest-lite-policy", "bronze-ingest-mass-task-policy"])
@@ -401,9 +403,11 @@ def test_alarms_watch_exhausted_files_failed_executions_and_dead_letters():
             observability={"alarm_topic_arn": f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:lake-alerts"}
         )
     )
+    lake_wide = {r.urn for r in resources.children_of("datalake:index:LakeObservability")}
     alarms = {
         a.inputs["metricName"]: a.inputs
         for a in resources.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.urn not in lake_wide  # the lake-wide alarms: test_observability_component
     }
     assert set(alarms) == {
         "IngestAttemptsExhausted",

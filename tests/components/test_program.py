@@ -382,9 +382,11 @@ def test_iam_compatible_mode_grants_iam_allowed_principals():
 
 
 def test_components_use_datalake_type_tokens_and_own_their_children(stack):
-    resources, _ = stack
+    resources, settings = stack
     components = {r.urn: r for r in resources if not r.custom}
-    assert {r.type for r in components.values()} == {
+    # The alarm topic is created only when the settings name none (prod names its own).
+    topic = set() if settings.observability.alarm_topic_arn else {"datalake:index:LakeAlarmTopic"}
+    assert {r.type for r in components.values()} == topic | {
         "datalake:index:LakeStorage",
         "datalake:index:LakeCatalog",
         "datalake:index:ProcessingControlTable",
@@ -396,6 +398,7 @@ def test_components_use_datalake_type_tokens_and_own_their_children(stack):
         "datalake:index:SparkRuntime",
         "datalake:index:GoldMart",
         "datalake:index:GoldConsumerAccess",
+        "datalake:index:LakeObservability",
     }
     assert not [r.type for r in resources if r.type.endswith("V2")], "deprecated *V2 resources"
     for resource in resources:

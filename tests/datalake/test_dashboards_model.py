@@ -29,9 +29,8 @@ from datalake.dashboards import (
     operations_dashboard,
 )
 from datalake.dashboards.analytics import TOP_ROWS
-from datalake.dashboards.operations import LAKE_METRICS
 from datalake.domain import Domain, Mart, load_domain
-from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE
+from datalake.errors import EXHAUSTED_METRIC, LAKE_METRICS, METRIC_NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {name: ROOT / "examples" / name / "domain.yaml" for name in ("beer", "retail")}

@@ -79,7 +79,7 @@ INVALID_CONFIGS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"buckets": {}},
         "dev",
         "datalake:lake.buckets",
-        "allowed keys here: catalog, domain, encryption",
+        "allowed keys here: catalog, dashboards, domain, encryption",
     ),
     (
         "negative retention",

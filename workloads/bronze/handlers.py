@@ -27,6 +27,7 @@ from datalake.runtime import BronzeRuntime, IngestTask, PiiRuntime, RuntimeConfi
 
 from ..pii.masker import PiiMasker
 from ..pii.runtime import build_masker
+from ..shared.metrics import MetricBatch
 from ..shared.runs import control_store
 from .controller import register_object
 from .runtime import use_lean_memory_pool
@@ -43,7 +44,7 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
     config = BronzeRuntime.from_environment()
     store, s3 = control_store(config), boto3.client("s3")
     domain = load_domain_uri(config.domain_uri)
-    registered = []
+    registered, metrics = [], MetricBatch(config.metric_namespace)
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated"):
             continue
@@ -57,6 +58,8 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
             mass_threshold_records=config.mass_threshold_records,
             domain=domain,
         )
+        if control.attempts == 0:  # registered now, not a redelivered event's existing record
+            metrics.file(control)
         registered.append(
             {
                 "control_id": control.control_id,
@@ -66,6 +69,8 @@ def controller_handler(event: dict[str, Any], context: Any = None) -> dict[str, 
                 "record_count": control.record_count,
             }
         )
+    if registered:  # one request for the event's objects
+        metrics.publish(boto3.client("cloudwatch"))
     return {"registered": registered}
 
 

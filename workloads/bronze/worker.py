@@ -2,7 +2,8 @@
 
 Exactly one worker holds a record (conditional claim); the others back off. A failure is
 recorded with its message and re-raised so the orchestrator retries; once attempts are
-exhausted (or the input itself is bad) an alarm-able metric is emitted. The pending silver
+exhausted (or the input itself is bad) an alarm-able metric is emitted; a success publishes the
+file's row counts (``workloads/shared/metrics.py``, one request per file). The pending silver
 record is registered before the bronze record is marked success, both idempotently, so a crash
 at any point is repaired by the retry.
 """
@@ -17,6 +18,7 @@ from datalake.control import ControlRecord, ControlRecordError, ControlStore, co
 from datalake.domain import Domain
 from datalake.errors import EXHAUSTED_METRIC, METRIC_NAMESPACE, NOT_RETRYABLE
 
+from ..shared.metrics import MetricBatch
 from .ingest import IngestResult, ingest_object
 from .masking import PiiMasker
 
@@ -68,7 +70,7 @@ class IngestWorker:
             if self.store.attempts_exhausted(failed):
                 self._emit_exhausted(failed)
             raise
-        return self.store.complete(
+        done = self.store.complete(
             control_id,
             self.worker_id,
             rows_in=result.rows_in,
@@ -77,6 +79,22 @@ class IngestWorker:
             rows_skipped=result.rows_skipped,
             masked_columns=list(result.masked_columns),
         )
+        self._emit_done(done, result)
+        return done
+
+    def _emit_done(self, record: ControlRecord, result: IngestResult) -> None:
+        """The file's status and rows; quarantined rows per table (never their reasons)."""
+        metrics = MetricBatch(self.metric_namespace)
+        metrics.file(record)
+        metrics.rows(
+            record.layer,
+            rows_in=result.rows_in,
+            rows_written=result.rows_written,
+            rows_quarantined=result.rows_quarantined,
+            rows_skipped=result.rows_skipped,
+        )
+        metrics.quarantined(record.table_name, result.rows_quarantined)
+        metrics.publish(self.cloudwatch)
 
     def _silver_record(self, bronze: ControlRecord, result: IngestResult) -> ControlRecord:
         assert result.bronze_key and result.bronze_checksum
@@ -106,11 +124,8 @@ class IngestWorker:
             record.error,
         )
         # Once per table (to see which) and once without dimensions (what the alarm watches).
-        datum = {"MetricName": EXHAUSTED_METRIC, "Value": 1.0, "Unit": "Count"}
-        self.cloudwatch.put_metric_data(
-            Namespace=self.metric_namespace,
-            MetricData=[
-                {**datum, "Dimensions": [{"Name": "Table", "Value": record.table_name}]},
-                datum,
-            ],
-        )
+        metrics = MetricBatch(self.metric_namespace)
+        metrics.count(EXHAUSTED_METRIC, Table=record.table_name)
+        metrics.count(EXHAUSTED_METRIC)
+        metrics.file(record)
+        metrics.publish(self.cloudwatch)

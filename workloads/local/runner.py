@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import boto3
+
 from datalake.control import ControlRecord, ControlStatus
 from datalake.domain import Domain, load_domain
 from datalake.inputs import GeneratedInput
@@ -303,6 +305,7 @@ def _silver(lake: LocalLake, report: LocalRunReport, progress: StageProgress, sp
             worker_id="local-silver",
             properties=lake.properties,
             domain=lake.domain,
+            cloudwatch=boto3.client("cloudwatch"),  # the emulator's (AWS_ENDPOINT_URL)
         ).run()
         found = [getattr(m, "duplicates_skipped", None) for m in result.merged.values()]
     if report.stream is not None and found and all(n is not None for n in found):

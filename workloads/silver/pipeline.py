@@ -5,7 +5,8 @@ bronze files they name, merge them in one Iceberg commit, and only then mark the
 table that fails marks its own records error and the others go on. Then, per view of the
 domain (in file order), rebuild the partitions the merged changes touched
 (``workloads/silver/views.py``) and register one pending gold control record per replaced
-partition.
+partition. With a CloudWatch client, the run publishes its files and rows (merged, duplicates
+skipped) per table in one request at the end (``workloads/shared/metrics.py``).
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 
-from datalake.control import ControlRecord, ControlStore, control_id_for
+from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
 from datalake.domain import Domain, View
+from datalake.errors import METRIC_NAMESPACE
 from datalake.layout import view_partition_key
 
+from ..shared.metrics import MetricBatch
 from ..shared.runs import claim_records, fail_records, finish_records
 from ..shared.tables import batch_id_of, ensure_table
 from .merge import MergeResult, merge_batch
 from .views import ViewResult, build_view
 
 log = logging.getLogger(__name__)
+LAYER = "silver"
 
 
 @dataclass
@@ -104,10 +108,14 @@ class SilverRun:
     worker_id: str
     properties: dict[str, str]
     domain: Domain
+    cloudwatch: Any = None
+    """Where the run's metrics go (none: not published)."""
+    metric_namespace: str = METRIC_NAMESPACE
 
     def run(self) -> SilverReport:
         """Merge every table's pending records, then rebuild the touched view partitions."""
         report = SilverReport()
+        metrics = MetricBatch(self.metric_namespace)
         for contract in self.domain.tables.values():
             records = self._claim(contract.name)
             if not records:
@@ -122,12 +130,20 @@ class SilverRun:
                 log.error("silver %s failed: %s", contract.name, message)
                 report.failed[contract.name] = message
                 fail_records(self.store, self.worker_id, ids, message)
+                metrics.files(LAYER, ControlStatus.ERROR, contract.name, len(ids))
                 continue
             # Success is recorded only after the Iceberg commit; a crash in between replays
             # the batch, which merge_batch recognises by its batch id.
             rows_in = {r.control_id: r.record_count or 0 for r in records}
             finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
             report.merged[contract.name] = result
+            metrics.files(LAYER, ControlStatus.SUCCESS, contract.name, len(ids))
+            metrics.rows(
+                LAYER,
+                rows_in=result.changes_in,
+                rows_written=result.keys_written,
+                rows_skipped=result.duplicates_skipped + result.late_ignored,
+            )
             log.info(
                 "silver %s: %d keys written, %d duplicates skipped, %d late ignored",
                 contract.name,
@@ -138,6 +154,8 @@ class SilverRun:
         if report.merged:
             for view in self.domain.views.values():
                 report.views[view.name] = self._view(view, report)
+        if self.cloudwatch is not None:
+            metrics.publish(self.cloudwatch)
         return report
 
     def _claim(self, table: str) -> list[ControlRecord]:
