@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from .foundation import LakeIdentity, names_of
 from .options import child_options
+from .policies import alarm_publishers
 
 TOPIC_PURPOSE = "alarms"
 
@@ -68,34 +69,28 @@ class LakeAlarmTopic(pulumi.ComponentResource):
 def topic_policy(topic_arn: str, *, account: str, partition: str, prefix: str) -> dict[str, Any]:
     """Who may publish: the lake's alarms (by name) and this account's budgets."""
     region = topic_arn.split(":")[3]
+    sids = {
+        "cloudwatch.amazonaws.com": "LakeAlarmsPublish",
+        "budgets.amazonaws.com": "BudgetsPublish",
+    }
+    publishers = [
+        {
+            "Sid": sids[service],
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": source},
+            },
+        }
+        for service, source in alarm_publishers(partition, account, region, prefix).items()
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "LakeAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"
-                        f"{prefix}-*"
-                    },
-                },
-            },
-            {
-                "Sid": "BudgetsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "budgets.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account}:*"},
-                },
-            },
+            *publishers,
             {
                 "Sid": "AccountManagesTheTopic",
                 "Effect": "Allow",

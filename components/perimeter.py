@@ -213,7 +213,8 @@ def key_policy(perimeter: Perimeter) -> Policy:
                 "StringEquals": {**this_account, "kms:ViaService": perimeter.service("sqs")}
             },
         },
-        alarm_publishers_key_use(),  # CloudWatch alarms and Budgets → the alarm topic
+        # CloudWatch alarms and Budgets → the key-encrypted alarm topic.
+        *alarm_publishers_key_use(p, account, region, perimeter.prefix),
     ]
     via_lake_services = [perimeter.service(s) for s in OUTSIDER_KEY_SERVICES]
     for suffix, who in _outsiders(perimeter):

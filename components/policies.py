@@ -181,20 +181,41 @@ def metrics_put(namespace: str) -> Statement:
     }
 
 
-ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-"""The services that publish to the lake's alarm topic: CloudWatch alarms and AWS Budgets."""
-
-
-def alarm_publishers_key_use() -> Statement:
-    """The lake key's statement that lets the alarm publishers write to the topic it encrypts
-    (SNS needs a data key of the publisher; AWS documents these two actions, unconditioned)."""
+def alarm_publishers(partition: str, account: str, region: str, prefix: str) -> dict[str, str]:
+    """The services that publish to the lake's alarm topic, each with the source ARN pattern it
+    publishes for: the lake's CloudWatch alarms (named ``<prefix>-*``) and this account's
+    budgets. The topic policy and the key policy condition on the same patterns."""
+    alarms = f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}-*"
     return {
-        "Sid": "AlarmsToTheEncryptedTopic",
-        "Effect": "Allow",
-        "Principal": {"Service": list(ALARM_PUBLISHERS)},
-        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-        "Resource": "*",
+        "cloudwatch.amazonaws.com": alarms,
+        "budgets.amazonaws.com": f"arn:{partition}:budgets::{account}:*",
     }
+
+
+def alarm_publishers_key_use(
+    partition: str, account: str, region: str, prefix: str
+) -> list[Statement]:
+    """The lake key's statements that let the alarm publishers write to the topic it encrypts
+    (SNS needs a data key of the publisher), each only for its own sources in this account:
+    the confused-deputy conditions of the topic policy."""
+    sids = {
+        "cloudwatch.amazonaws.com": "LakeAlarmsToTheTopic",
+        "budgets.amazonaws.com": "BudgetsToTheTopic",
+    }
+    return [
+        {
+            "Sid": sids[service],
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": source},
+            },
+        }
+        for service, source in alarm_publishers(partition, account, region, prefix).items()
+    ]
 
 
 def sqs_send(queue_arns: Iterable[Arn]) -> Statement:

@@ -82,9 +82,13 @@ def test_every_alarm_and_the_budget_notify_the_created_topic(dev):
         assert notification["subscriberSnsTopicArns"] == [topic_arn]
 
 
+def _topic_statements(lake) -> dict[str, dict]:
+    policy = json.loads(lake.one(TOPIC_POLICY).inputs["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
 def test_the_topic_policy_lets_the_lakes_alarms_and_the_accounts_budgets_publish(dev):
-    policy = json.loads(dev.one(TOPIC_POLICY).inputs["policy"])
-    statements = {s["Sid"]: s for s in policy["Statement"]}
+    statements = _topic_statements(dev)
     alarms, budgets = statements["LakeAlarmsPublish"], statements["BudgetsPublish"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert alarms["Action"] == budgets["Action"] == "sns:Publish"
@@ -98,14 +102,16 @@ def test_the_topic_policy_lets_the_lakes_alarms_and_the_accounts_budgets_publish
     }
 
 
-def test_the_lake_key_lets_the_alarm_publishers_encrypt_for_the_topic(dev):
-    policy = json.loads(dev.one(KEY).inputs["policy"])
-    (statement,) = [s for s in policy["Statement"] if s["Sid"] == "AlarmsToTheEncryptedTopic"]
-    assert set(statement["Principal"]["Service"]) == {
-        "cloudwatch.amazonaws.com",
-        "budgets.amazonaws.com",
-    }
-    assert statement["Effect"] == "Allow"
+def test_the_lake_key_and_the_topic_name_the_same_sources_for_each_publisher(dev):
+    key = json.loads(dev.one(KEY).inputs["policy"])["Statement"]
+    topic = _topic_statements(dev)
+    for key_sid, topic_sid in (
+        ("LakeAlarmsToTheTopic", "LakeAlarmsPublish"),
+        ("BudgetsToTheTopic", "BudgetsPublish"),
+    ):
+        (on_key,) = [s for s in key if s["Sid"] == key_sid]
+        assert on_key["Principal"] == topic[topic_sid]["Principal"]
+        assert on_key["Condition"] == topic[topic_sid]["Condition"]
 
 
 def test_a_topic_in_the_settings_is_used_and_none_is_created():

@@ -474,6 +474,25 @@ def test_services_deliver_logs_and_dead_letters_with_the_key(judge):
     assert judge.kms(POWER_USER, [EVERYTHING], "kms:CreateGrant", **for_a_service)
 
 
+def test_the_lakes_alarms_and_the_accounts_budgets_encrypt_for_the_alarm_topic_only(judge):
+    own = {"aws:SourceAccount": ACCOUNT_ID}
+    alarm = {
+        **own,
+        "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:datalake-prod-x",
+    }
+    budget = {**own, "aws:SourceArn": f"arn:aws:budgets::{ACCOUNT_ID}:budget/datalake-prod-cost"}
+    for service, source in (("cloudwatch.amazonaws.com", alarm), ("budgets.amazonaws.com", budget)):
+        assert judge.kms(service, [], "kms:GenerateDataKey", **source), service
+        assert judge.kms(service, [], "kms:Decrypt", **source), service
+        assert not judge.kms(service, [], "kms:ReEncryptFrom", **source), service
+        # Another account's alarm or budget (the confused deputy), or no source at all.
+        other = {**source, "aws:SourceAccount": "999999999999"}
+        assert not judge.kms(service, [], "kms:GenerateDataKey", **other), service
+        assert not judge.kms(service, [], "kms:GenerateDataKey"), service
+    someone_elses = {**own, "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:x"}
+    assert not judge.kms("cloudwatch.amazonaws.com", [], "kms:GenerateDataKey", **someone_elses)
+
+
 def test_the_dev_stack_names_its_own_roles(dev_resources):
     (key,) = Inventory(dev_resources).of_type("aws:kms/key:Key")
     text = key.inputs["policy"]
