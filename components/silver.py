@@ -5,7 +5,8 @@
       job bundle  artifacts silver/jobs/<sha256>/spark_job.py + silver_job_modules.zip
       job role    read lake bronze/, read/write/delete lake silver/, silver Glue database only
       job logs    /aws/emr-serverless/<project>-<env>-silver-spark
-    Lambdas     plan · finish · fail · gold records, one role and one log group each
+    Lambdas     plan · finish · fail · gold records, one role and one log group each (finish
+                and fail publish the tables' files and rows in, in the lake's metric namespace)
     EventBridge Scheduler (silver.schedule, silver.schedule_timezone; DLQ, alarmed)
       └─▶ silver-pipeline state machine (Standard: it waits on the Spark jobs)
             Plan λ: claim pending silver control records, one manifest per table
@@ -51,6 +52,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from datalake.errors import METRIC_NAMESPACE
 from datalake.layout import (
     BRONZE_PREFIX,
     SILVER_EMR_LOGS_PREFIX,
@@ -67,7 +69,7 @@ from .foundation import LakeFoundation, alarm_actions, section_settings
 from .lake_bus import lake_event_bus
 from .layer_parts import LayerParts, invoke_statement
 from .options import child_component_options
-from .policies import domain_read, s3_read, s3_write
+from .policies import domain_read, metrics_put, s3_read, s3_write
 from .silver_machine import maintenance_definition, silver_definition
 from .spark_runtime import SparkRuntime
 from .spark_tasks import JobRetries
@@ -81,7 +83,8 @@ SPARK_JOB_ENTRY = ROOT / "workloads" / "silver" / "spark_job.py"
 """The Spark entry script; read when the component is created (tests point it elsewhere)."""
 PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS = 1024, 300
 RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS = 256, 60
-"""The finish, fail and gold-records Lambdas only update control records."""
+"""The finish, fail and gold-records Lambdas only update control records (finish and fail also
+publish the table's metrics)."""
 
 
 class SilverPipelineArgs(TypedDict):
@@ -292,7 +295,7 @@ class SilverPipeline(pulumi.ComponentResource):
             "Marks a merged table's silver records success",
             FINISH_HANDLER,
             environment,
-            [],
+            [metrics_put(METRIC_NAMESPACE)],  # the table's files and rows in
             **records,
         )
         fail = parts.function(
@@ -300,7 +303,7 @@ class SilverPipeline(pulumi.ComponentResource):
             "Marks a failed table's silver records error",
             FAIL_HANDLER,
             environment,
-            [],
+            [metrics_put(METRIC_NAMESPACE)],  # the table's files in error
             **records,
         )
         gold_records = parts.function(

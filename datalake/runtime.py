@@ -194,6 +194,7 @@ class SilverRuntime(ControlRuntime):
     target_file_size_mb: int = Field(128, ge=8, alias="TARGET_FILE_SIZE_MB")
     snapshot_retention_days: int = Field(7, ge=1, alias="SNAPSHOT_RETENTION_DAYS")
     min_snapshots_to_keep: int = Field(5, ge=1, alias="MIN_SNAPSHOTS_TO_KEEP")
+    metric_namespace: str = Field(METRIC_NAMESPACE, alias="METRIC_NAMESPACE")
 
     @classmethod
     def for_lake(

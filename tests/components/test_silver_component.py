@@ -20,10 +20,19 @@ from components.asl import JsonPath, states_array
 from components.preview import ACCOUNT_ID, ROOT, Registered, run_program, stack_config
 from components.spark_bundle import build_spark_job_bundle, deterministic_zip, modules_zip_name
 from components.spark_tasks import NOT_RETRYABLE_JOB_ERRORS
+from datalake.errors import METRIC_NAMESPACE
 from datalake.settings import SettingsError, load_settings
 from datalake.stack_file import load_stack_file
 from tests.asl import validate_asl
-from tests.components.inventory import Inventory, as_list, assert_starts_only, with_lake
+from tests.components.inventory import (
+    ROLE,
+    ROLE_POLICY,
+    Inventory,
+    as_list,
+    assert_starts_only,
+    with_lake,
+)
+from tests.components.test_perimeter import Request, decide
 
 LAKE = "datalake-dev-lake-eu-west-1"
 ARTIFACTS = "datalake-dev-artifacts-eu-west-1"
@@ -244,11 +253,34 @@ def test_only_the_planner_writes_and_only_run_manifests(dev_resources):
     assert plan["ControlRecords"]["Resource"][1].endswith("processing-control/index/*")
     for name in ("silver-finish-policy", "silver-fail-policy"):
         statements = Inventory(dev_resources).policy(name)
-        assert set(statements) == {"ControlRecords", "UseLakeKey", "WriteOwnLogs"}
+        assert set(statements) == {"ControlRecords", "UseLakeKey", "WriteOwnLogs", "PublishMetrics"}
         assert "dynamodb:UpdateItem" in statements["ControlRecords"]["Action"]
     gold = Inventory(dev_resources).policy("silver-gold-records-policy")
     assert gold["ReadPartitions"]["Resource"] == [f"arn:aws:s3:::{ARTIFACTS}/silver/runs/*"]
     assert "WriteManifests" not in gold
+
+
+def publishes_metrics(lake: Inventory, purpose: str, **context: str) -> bool:
+    """Whether the ``silver-<purpose>`` Lambda's role may ``PutMetricData`` (identity
+    policies only: the action has no resource policy) with ``context``."""
+    name = lake.named(ROLE, f"silver-{purpose}-role").inputs["name"]
+    identity = [json.loads(p.inputs["policy"]) for p in lake.of_type(ROLE_POLICY)
+                if p.inputs["role"] == name]  # fmt: skip
+    request = Request(
+        f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "cloudwatch:PutMetricData", "*", context
+    )
+    return decide(request, identity, {"Version": "2012-10-17", "Statement": []})
+
+
+def test_finish_and_fail_publish_metrics_in_the_lake_namespace_only(dev_resources):
+    lake = Inventory(dev_resources)
+    lake_namespace = {"cloudwatch:namespace": METRIC_NAMESPACE}
+    for purpose in ("finish", "fail"):
+        assert publishes_metrics(lake, purpose, **lake_namespace), purpose
+        assert not publishes_metrics(lake, purpose, **{"cloudwatch:namespace": "AWS/Lambda"})
+        assert not publishes_metrics(lake, purpose)  # no namespace in the request: no match
+    for purpose in ("plan", "gold-records"):  # they publish nothing
+        assert not publishes_metrics(lake, purpose, **lake_namespace), purpose
 
 
 # --- the pipeline state machine ------------------------------------------------------------

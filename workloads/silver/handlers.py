@@ -10,6 +10,15 @@
 
 Their environment is :class:`datalake.runtime.SilverRuntime`; the tables and views come from
 the domain it names (``load_domain_uri(runtime.domain_uri)``).
+
+Metrics (``workloads/shared/metrics.py``, one ``PutMetricData`` per invocation, never failing
+the handler): finish and fail publish what the arrow engine's ``SilverRun`` publishes per table,
+as far as a Lambda knows it. Finish: the table's files (control ids) as ``success`` and its
+changes read (``Rows``, outcome ``in``: the sum of the records' ``record_count``, the bronze
+rows the job read; also stored as each record's ``rows_in``, as ``SilverRun`` does). Fail: the
+files as ``error``. The keys written and the changes skipped (duplicates, late) are counted
+inside the Spark job (its stdout and the table's ``.changes`` output), not handed to the
+Lambda: the Spark path publishes no ``Rows`` ``written`` or ``skipped``.
 """
 
 from __future__ import annotations
@@ -19,11 +28,12 @@ from typing import Any
 
 import boto3
 
-from datalake.control import ControlStore
+from datalake.control import ControlStatus, ControlStore
 from datalake.domain import Domain, load_domain_uri
 from datalake.layout import silver_run_prefix
 from datalake.runtime import SilverRuntime
 
+from ..shared.metrics import MetricBatch
 from ..shared.runs import (
     claim_records,
     control_store,
@@ -131,10 +141,31 @@ def plan_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     )
 
 
+def changes_read(store: ControlStore, control_ids: list[str]) -> dict[str, int] | None:
+    """The bronze rows of each record (its ``record_count``), by control id; None when one
+    is unknown (no count is made up)."""
+    counts = {}
+    for control_id in control_ids:
+        record = store.get(control_id)
+        if record is None or record.record_count is None:
+            return None
+        counts[control_id] = record.record_count
+    return counts
+
+
 def finish_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"run_id", "table", "control_ids"}`` after the table's commit -> records success."""
-    store = control_store(SilverRuntime.from_environment())
-    count = finish_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"])
+    """``{"run_id", "table", "control_ids"}`` after the table's commit -> records success
+    with their rows in; publishes the table's files and rows in (see the module docstring)."""
+    config = SilverRuntime.from_environment()
+    store = control_store(config)
+    ids = event["control_ids"]
+    rows_in = changes_read(store, ids)
+    count = finish_records(store, run_worker(LAYER, event["run_id"]), ids, rows_in=rows_in)
+    metrics = MetricBatch(config.metric_namespace)
+    metrics.files(LAYER, ControlStatus.SUCCESS, event["table"], count)
+    if rows_in is not None:
+        metrics.rows(LAYER, rows_in=sum(rows_in.values()))
+    metrics.publish(boto3.client("cloudwatch"))
     return {"table": event["table"], "status": "success", "records": count}
 
 
@@ -186,8 +217,13 @@ def gold_records_handler(event: dict[str, Any], context: Any = None) -> dict[str
 
 
 def fail_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """``{"run_id", "table", "control_ids", "error": {"Error", "Cause"}}`` -> records error."""
-    store = control_store(SilverRuntime.from_environment())
+    """``{"run_id", "table", "control_ids", "error": {"Error", "Cause"}}`` -> records error;
+    publishes the table's files as ``error``."""
+    config = SilverRuntime.from_environment()
+    store = control_store(config)
     message = failure_message(event.get("error"))
     count = fail_records(store, run_worker(LAYER, event["run_id"]), event["control_ids"], message)
+    metrics = MetricBatch(config.metric_namespace)
+    metrics.files(LAYER, ControlStatus.ERROR, event["table"], count)
+    metrics.publish(boto3.client("cloudwatch"))
     return {"table": event["table"], "status": "error", "records": count}
