@@ -25,6 +25,7 @@ from datalake.control import ControlRecordError
 from datalake.inputs import InputError, generate_input
 from datalake.operations import (
     Aws,
+    QuarantinedRows,
     SkippedRows,
     StreamErrorCount,
     execution_failure,
@@ -226,8 +227,9 @@ def status(
     region: Region = None,
 ) -> None:
     """Count control records per layer, table and status, list the latest failures, and count
-    the records the delivery stream could not deliver (``stream-errors/`` of landing) and the
-    records bronze skipped (DMS control records, DMS's own tables)."""
+    the records the delivery stream could not deliver (``stream-errors/`` of landing), the
+    records bronze skipped (DMS control records, DMS's own tables) and the quarantine rules
+    (reasons without their values) with the most rows."""
     with _one_line_errors():
         outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
         summary = status_summary(aws.control_store(outputs), errors=errors)
@@ -238,6 +240,8 @@ def status(
             typer.echo(f"{count.layer}\t{count.table}\t{count.status}\t{count.count}")
         for skipped in summary.skipped:
             typer.echo(f"skipped\t{skipped.table}\t{skipped.rows}")
+        for quarantined in summary.quarantined:
+            typer.echo(f"quarantined\t{quarantined.table}\t{quarantined.rule}\t{quarantined.rows}")
         for row in summary.errors:
             error = " ".join(row.error.split())
             typer.echo(
@@ -263,6 +267,7 @@ def status(
         counts.add_row(count.layer, escape(count.table), count.status, str(count.count))
     console.print(counts)
     _print_skipped(console, summary.skipped)
+    _print_quarantined(console, summary.quarantined)
     if not summary.errors:
         return
     failures = Table(title=f"latest {len(summary.errors)} failures, newest first")
@@ -311,6 +316,19 @@ def _print_skipped(console: Console, skipped: list[SkippedRows]) -> None:
     table.add_column("records", justify="right")
     for row in skipped:
         table.add_row(escape(row.table), str(row.rows))
+    console.print(table)
+
+
+def _print_quarantined(console: Console, quarantined: list[QuarantinedRows]) -> None:
+    """The rules with the most quarantined rows (nothing when no record carries any)."""
+    if not quarantined:
+        return
+    table = Table(title="quarantined rows by table and rule (the most first)")
+    table.add_column("table", no_wrap=True)
+    table.add_column("rule")
+    table.add_column("rows", justify="right")
+    for row in quarantined:
+        table.add_row(escape(row.table), escape(row.rule), str(row.rows))
     console.print(table)
 
 

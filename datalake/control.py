@@ -87,6 +87,11 @@ class ControlRecord(BaseModel):
         "tables (rows_in = rows_written + rows_quarantined + rows_skipped).",
     )
     masked_columns: list[str] | None = Field(None, description="PII columns masked in bronze.")
+    quarantine_rules: dict[str, int] = Field(
+        default_factory=dict,
+        description="Bronze: quarantined rows per rule (a reason without its value; the most "
+        "frequent 20, the rest under 'other'). A row that broke two rules counts under both.",
+    )
 
     @property
     def layer_status(self) -> str:
@@ -94,10 +99,10 @@ class ControlRecord(BaseModel):
         return layer_status_of(self.layer, self.status)
 
     def to_item(self) -> dict[str, Any]:
-        """DynamoDB item: timestamps as ISO-8601 UTC strings, no null attributes."""
+        """DynamoDB item: timestamps as ISO-8601 UTC strings, no null (or empty map) attributes."""
         item: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if value is None:
+            if value is None or value == {}:
                 continue
             item[name] = value.isoformat() if isinstance(value, datetime) else value
         item["status"] = self.status.value
@@ -119,6 +124,8 @@ class ControlRecord(BaseModel):
         ):
             if data.get(name) is not None:
                 data[name] = int(data[name])
+        if data.get("quarantine_rules") is not None:
+            data["quarantine_rules"] = {k: int(v) for k, v in data["quarantine_rules"].items()}
         return cls.model_validate(data)
 
 

@@ -40,12 +40,18 @@ ROWS_METRIC = "Rows"
 """Rows per layer and outcome (dimensions ``Layer``, ``Outcome``: one of :data:`OUTCOMES`):
 bronze's counts of each ingested file, silver's changes merged."""
 QUARANTINED_METRIC = "RowsQuarantined"
-"""Rows bronze quarantined (dimension ``Table``). No reason dimension: a reason may quote a
-value of the row, and a dimension is no place for row content."""
+"""Rows bronze quarantined (dimension ``Table``): exact per table, on no panel (the dashboard
+reads :data:`QUARANTINE_REASONS_METRIC`); there for alarms and queries. No reason dimension: a
+reason may quote a value of the row, and a dimension is no place for row content."""
+QUARANTINE_REASONS_METRIC = "QuarantineReasons"
+"""Rows bronze quarantined per rule (dimensions ``Table``, ``Rule``): a rule is a reason without
+its value (``workloads/bronze/reasons.py``), bounded and free of row content; a row that broke
+two rules counts under both, and a file's rules beyond its 20 most frequent under ``other``."""
 DUPLICATES_METRIC = "DuplicateFiles"
 """Files registered as duplicates of one already ingested (dimension ``Table``)."""
-LAKE_METRICS = (FILES_METRIC, ROWS_METRIC, QUARANTINED_METRIC, DUPLICATES_METRIC)
-"""The lake's metrics besides :data:`EXHAUSTED_METRIC` (``workloads/shared/metrics.py``)."""
+LAKE_METRICS = (FILES_METRIC, ROWS_METRIC, QUARANTINE_REASONS_METRIC, DUPLICATES_METRIC)
+"""The lake's metrics the operations dashboard reads besides :data:`EXHAUSTED_METRIC`
+(``workloads/shared/metrics.py`` publishes them, and :data:`QUARANTINED_METRIC`)."""
 OUTCOMES = ("in", "written", "quarantined", "skipped")
 """The ``Outcome`` values of :data:`ROWS_METRIC` (silver: ``in`` changes, ``written`` keys,
 ``skipped`` duplicates and late changes)."""

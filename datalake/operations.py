@@ -206,6 +206,20 @@ class SkippedRows:
 
 
 @dataclass(frozen=True)
+class QuarantinedRows:
+    table: str
+    rule: str
+    """A quarantine reason without its value (``workloads/bronze/reasons.py``), or ``other``."""
+    rows: int
+    """Rows quarantined under the rule in the table's ingested objects (a row that broke two
+    rules counts under both)."""
+
+
+STATUS_RULES = 10
+"""Rules ``datalake status`` lists: those with the most quarantined rows."""
+
+
+@dataclass(frozen=True)
 class StatusSummary:
     counts: list[StatusCount]
     """Per (layer, table, status), non-zero only; layers in data-flow order, then by table."""
@@ -213,12 +227,16 @@ class StatusSummary:
     """The most recent records in error, newest first."""
     skipped: list[SkippedRows] = field(default_factory=list)
     """Per table with any, by table: records bronze skipped (successful records)."""
+    quarantined: list[QuarantinedRows] = field(default_factory=list)
+    """The :data:`STATUS_RULES` (table, rule) with the most rows quarantined, most first
+    (successful bronze records that carry their rules)."""
 
 
 def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
     """Count every layer's records by table and status; keep the last ``errors`` failures."""
     counts: Counter[tuple[str, str, str]] = Counter()
     skipped: Counter[str] = Counter()
+    quarantined: Counter[tuple[str, str]] = Counter()
     failed: list[ControlRecord] = []
     for layer in PROCESSING_LAYERS:
         for status in ControlStatus:
@@ -226,8 +244,10 @@ def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
                 counts[(layer.value, record.table_name, status.value)] += 1
                 if status is ControlStatus.ERROR:
                     failed.append(record)
-                elif status is ControlStatus.SUCCESS and record.rows_skipped:
-                    skipped[record.table_name] += record.rows_skipped
+                elif status is ControlStatus.SUCCESS:
+                    skipped[record.table_name] += record.rows_skipped or 0
+                    for rule, count in record.quarantine_rules.items():
+                        quarantined[(record.table_name, rule)] += count
     layer_order = {layer.value: i for i, layer in enumerate(PROCESSING_LAYERS)}
     status_order = {status.value: i for i, status in enumerate(ControlStatus)}
     rows = [
@@ -253,7 +273,13 @@ def status_summary(store: ControlStore, *, errors: int = 10) -> StatusSummary:
             )
             for r in failed[: max(errors, 0)]
         ],
-        skipped=[SkippedRows(table, rows) for table, rows in sorted(skipped.items())],
+        skipped=[SkippedRows(table, n) for table, n in sorted(skipped.items()) if n],
+        quarantined=[
+            QuarantinedRows(table, rule, n)
+            for (table, rule), n in sorted(
+                quarantined.items(), key=lambda item: (-item[1], item[0])
+            )[:STATUS_RULES]
+        ],
     )
 
 

@@ -1,14 +1,15 @@
 """The operations dashboard: files, rows, quarantine, duplicates, failures, durations, costs.
 
 Every panel has a CloudWatch ``metric`` (what it shows on AWS) and, where the local run has the
-data, ``local``: SQL over the DuckDB views ``control`` (the control records) and ``stages``
-(the run's timings, ``stage, seconds``). The metrics are those AWS publishes (Step Functions,
+data, ``local``: SQL over the DuckDB views ``control`` (the control records), ``quarantine_rules``
+(their quarantined rows per rule: ``table_name, rule, rows_quarantined``) and ``stages`` (the
+run's timings, ``stage, seconds``). The metrics are those AWS publishes (Step Functions,
 Athena, Firehose) and the lake's own, in :data:`~datalake.errors.METRIC_NAMESPACE`.
 
 The lake's own metrics (declared in :mod:`datalake.errors`, emitted by the workloads through
 ``workloads/shared/metrics.py``): ``IngestAttemptsExhausted`` and :data:`LAKE_METRICS`
-(``Files``, ``Rows``, ``RowsQuarantined``, ``DuplicateFiles``), with the dimensions each panel
-reads. The local report computes the same panels from the control records.
+(``Files``, ``Rows``, ``QuarantineReasons``, ``DuplicateFiles``), with the dimensions each
+panel reads. The local report computes the same panels from the control records.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datalake.errors import (
     EXHAUSTED_METRIC,
     FILES_METRIC,
     METRIC_NAMESPACE,
-    QUARANTINED_METRIC,
+    QUARANTINE_REASONS_METRIC,
     ROWS_METRIC,
 )
 from datalake.naming import Layer
@@ -93,24 +94,27 @@ def rows_panel() -> Panel:
 
 
 def quarantine_panel() -> Panel:
-    """Rows quarantined by bronze, per table."""
+    """Rows quarantined by bronze, per table and rule (a reason without its value)."""
     return Panel(
         key="operations.quarantine",
-        title="Quarantined rows by table",
+        title="Quarantined rows by table and reason",
         visual="bar",
-        metric=_lake(QUARANTINED_METRIC, "Table"),
+        metric=_lake(QUARANTINE_REASONS_METRIC, "Table", "Rule"),
         local=SqlQuery(
             sql=(
-                "SELECT table_name, sum(coalesce(rows_quarantined, 0)) AS rows_quarantined\n"
-                f"FROM control\nWHERE layer = '{Layer.BRONZE.value}'\nGROUP BY table_name\n"
-                "ORDER BY rows_quarantined DESC, table_name"
+                "SELECT table_name || ' - ' || rule AS table_rule, table_name, rule,\n"
+                "sum(rows_quarantined) AS rows_quarantined\nFROM quarantine_rules\n"
+                "GROUP BY table_name, rule\nORDER BY rows_quarantined DESC, table_rule"
             ),
-            label_column="table_name",
+            label_column="table_rule",
             value_columns=("rows_quarantined",),
         ),
         unit="short",
-        description="Rows bronze set aside under quarantine/, per table (the reasons are in "
-        "the quarantine objects: they may quote a row's values, so no metric carries them).",
+        description="Rows bronze set aside under quarantine/, per table and reason. A reason "
+        "is shown as its rule, without the value it may quote (`amount: ... is below the "
+        "minimum 0`); a row that broke two rules counts under both, and a file's rules beyond "
+        "its 20 most frequent under `other`. The reasons themselves are in the quarantine "
+        "objects.",
     )
 
 

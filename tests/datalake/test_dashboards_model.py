@@ -31,6 +31,7 @@ from datalake.dashboards import (
 from datalake.dashboards.analytics import TOP_ROWS
 from datalake.domain import Domain, Mart, load_domain
 from datalake.errors import EXHAUSTED_METRIC, LAKE_METRICS, METRIC_NAMESPACE
+from workloads.local.report_data import QUARANTINE_RULES_SQL
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {name: ROOT / "examples" / name / "domain.yaml" for name in ("beer", "retail")}
@@ -254,7 +255,7 @@ def test_periods_run_on_duckdb_newest_first(
 ISSUE_PANELS = {
     "operations.files": "files per layer and status",
     "operations.rows": "rows per layer and status",
-    "operations.quarantine": "quarantined rows by table",
+    "operations.quarantine": "quarantined rows by table and reason",
     "operations.duplicates": "duplicates skipped",
     "operations.failures": "failures and retries",
     "operations.stages": "stage durations",
@@ -296,8 +297,11 @@ CONTROL_SCHEMA = pa.schema(
     + [(c, pa.int64()) for c in _COUNTS]
     + [(c, pa.timestamp("us", tz="UTC")) for c in ("created_at", "updated_at")]
     + [(c, pa.string()) for c in ("duplicate_of", "error")]
+    + [("quarantine_rules", pa.map_(pa.string(), pa.int64()))]
 )
 """The columns of the local report's ``control`` view."""
+RULES = {"a": {"x: ... is not a whole number": 2, "y: primary key is empty": 1}}
+"""Quarantined rows per rule of the successful bronze records (a row broke two rules)."""
 CONTROL_ROWS = [  # layer, table, status, in, written, quarantined, skipped, attempts
     ("bronze", "a", "success", 10, 8, 2, 0, 1),
     ("bronze", "a", "duplicate", None, None, None, None, 0),
@@ -315,7 +319,9 @@ def run() -> duckdb.DuckDBPyConnection:
     records = [
         {**dict(zip(names, row, strict=True)), "created_at": stamp, "updated_at": stamp,
          "duplicate_of": "x" if row[2] == "duplicate" else None,
-         "error": "boom" if row[2] == "error" else None}
+         "error": "boom" if row[2] == "error" else None,
+         "quarantine_rules": RULES.get(row[1]) if row[0] == "bronze" and row[2] == "success"
+                             else None}
         for row in CONTROL_ROWS
     ]  # fmt: skip
     control = pa.Table.from_pylist(records, schema=CONTROL_SCHEMA)
@@ -324,6 +330,7 @@ def run() -> duckdb.DuckDBPyConnection:
     )
     connection = duckdb.connect()
     connection.register("control", control)
+    connection.execute(f"CREATE VIEW quarantine_rules AS {QUARANTINE_RULES_SQL}")
     connection.register("stages", stages)
     return connection
 
@@ -342,7 +349,7 @@ def test_local_operations_sql_is_trino_and_runs_on_duckdb(
             continue
         assert not panel.local.placeholders
         tables = {t.name for t in parse(panel.local.sql).find_all(exp.Table)}
-        assert tables <= {"control", "stages"}, panel.key
+        assert tables <= {"control", "quarantine_rules", "stages"}, panel.key
         result = local_result(run, panel)
         wanted = [panel.local.label_column, *panel.local.value_columns]
         assert {c for c in wanted if c} <= set(result), panel.key
@@ -355,7 +362,11 @@ def test_local_operations_values(run: duckdb.DuckDBPyConnection) -> None:
     assert files["layer"] == ["bronze", "gold", "silver"]
     assert files["success"] == [2, 1, 1] and files["duplicate"] == [1, 0, 0]
     quarantine = local_result(run, board.panel("operations.quarantine"))
-    assert quarantine == {"table_name": ["a", "b"], "rows_quarantined": [2, 0]}
+    assert quarantine["table_rule"] == [
+        "a - x: ... is not a whole number",
+        "a - y: primary key is empty",
+    ]
+    assert quarantine["rows_quarantined"] == [2, 1]
     assert local_result(run, board.panel("operations.duplicates")) == {"duplicate_files": [1]}
     failures = local_result(run, board.panel("operations.failures"))
     assert failures == {

@@ -140,8 +140,9 @@ def test_bronze_counts_rows_and_quarantine_per_table_without_row_content(lake):
     assert total(cw, QUARANTINED_METRIC, Table="beer") == 5
     assert total(cw, FILES_METRIC, Layer="bronze", Status="success") == 1
     allowed = {"bronze", "silver", "beer", *OUTCOMES, *(s.value for s in ControlStatus)}
+    allowed |= set(done.quarantine_rules)  # rules: the reasons without their values
     for name, dimensions in series(cw):
-        assert set(dimensions) <= {"Layer", "Status", "Outcome", "Table"}, name
+        assert set(dimensions) <= {"Layer", "Status", "Outcome", "Table", "Rule"}, name
         assert set(dimensions.values()) <= allowed, (name, dimensions)  # no reason, no value
 
 

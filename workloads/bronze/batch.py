@@ -17,6 +17,9 @@ class UnparsableRow:
     line: int
     reason: str
     text: str
+    rule: str
+    """The reason without anything of the line (its values, keys, counts): a fixed text
+    (:mod:`workloads.bronze.reasons`), which the control record and a metric may hold."""
 
 
 @dataclass

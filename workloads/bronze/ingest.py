@@ -2,7 +2,10 @@
 
 Stream, validate, mask, write; then reconcile ``rows_in == rows_written + rows_quarantined +
 rows_skipped`` (skipped: DMS control records and DMS's own tables, no rows of the table) and
-against the controller's count. Keys are deterministic, so a retry overwrites.
+against the controller's count. Keys are deterministic, so a retry overwrites. The quarantined
+rows are also counted per rule (a reason without its value, ``reasons.py``): the file's most
+frequent :data:`MAX_QUARANTINE_RULES`, for its control record and the ``QuarantineReasons``
+metric.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import json
 import queue
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +39,10 @@ from .reasons import WITHHELD
 from .validation import ValidatedBatch, validate_batch
 
 PARQUET_COMPRESSION = "zstd"
+MAX_QUARANTINE_RULES = 20
+"""Rules kept per file (the most frequent); the rows of the others count under
+:data:`OTHER_RULES`."""
+OTHER_RULES = "other"
 
 
 @dataclass
@@ -51,6 +59,20 @@ class IngestResult:
     bronze_size: int = 0
     quarantine_key: str | None = None
     masked_columns: tuple[str, ...] = field(default_factory=tuple)
+    quarantine_rules: dict[str, int] = field(default_factory=dict)
+    """Quarantined rows per rule (:func:`top_rules`): a row that broke two rules counts under
+    both, an unparsable row under its one rule."""
+
+
+def top_rules(rows: Mapping[str, int], limit: int = MAX_QUARANTINE_RULES) -> dict[str, int]:
+    """The ``limit`` rules with the most rows, most first (then by rule), the rows of the rest
+    summed under :data:`OTHER_RULES` (last)."""
+    ranked = sorted(((r, n) for r, n in rows.items() if n), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[:limit])
+    rest = sum(n for _, n in ranked[limit:])
+    if rest:
+        kept[OTHER_RULES] = rest  # no rule is called so: each names a column or a shape
+    return kept
 
 
 def bronze_schema(contract: TableContract) -> pa.Schema:
@@ -120,6 +142,7 @@ def convert_raw(
     raw = parse_raw_key(record.object_key, (contract.name,))
     schema = bronze_schema(contract)
     result = IngestResult(masked_columns=contract.pii_columns)
+    rules: Counter[str] = Counter()
     with (
         _BackgroundParquetWriter(parquet_path, schema) as writer,
         gzip.open(quarantine_path, "wt", encoding="utf-8") as quarantine,
@@ -130,12 +153,15 @@ def convert_raw(
             result.rows_in += batch.rows_in
             result.rows_skipped += batch.rows_skipped
             result.rows_quarantined += _quarantine(quarantine, batch, validated, contract, masker)
+            rules.update(row.rule for row in batch.unparsable)
+            rules.update(validated.rules)
             if validated.valid.num_rows:
                 masked = mask_batch(validated.valid, contract, masker)
                 table = _with_lineage(masked, batch, validated, record, ingested_at)
                 writer.write(table.cast(schema))
                 result.rows_written += table.num_rows
     _reconcile(result, record)
+    result.quarantine_rules = top_rules(rules)
     masked = getattr(masker, "masked_columns", None)
     if callable(masked):
         result.masked_columns = tuple(masked(contract.name))

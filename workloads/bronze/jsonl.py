@@ -16,9 +16,13 @@ Each line is one JSON object, of one of two shapes (a file may mix them):
   so it is never copied (not to bronze, not to the quarantine).
 
 A line that breaks a rule of its shape is an :class:`UnparsableRow` with one reason; PII
-tables get no names or values in reasons (:class:`ReasonWriter`). The file is read in blocks
-of whole lines (:func:`jsonl_batches`); each block goes through the vectorised fast path
-(``jsonl_fast.py``) when it can take the block exactly, else through :class:`JsonLineReader`.
+tables get no names or values in reasons (:class:`ReasonWriter`). Its rule is the reason
+without anything of the line: no value, no key or table name from the file, no JSON error
+detail (``not valid JSON``, ``unknown key(s)``, ``... a record of another table ...``).
+
+The file is read in blocks of whole lines (:func:`jsonl_batches`); each block goes through the
+vectorised fast path (``jsonl_fast.py``) when it can take the block exactly, else through
+:class:`JsonLineReader`.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from datalake.streaming import (
 
 from .batch import RawBatch, UnparsableRow
 from .blocks import Block, blocks_of, prefetched
-from .reasons import ReasonWriter, safe_name
+from .reasons import Reason, ReasonWriter, safe_name
 from .text import TextStream, is_blank_line
 
 JSONL_BATCH_ROWS = 50_000
@@ -68,6 +72,8 @@ SKIPPED_CONTROL = "control record"
 SKIPPED_DMS_TABLE = "DMS's own table"
 """Reasons a record is skipped (the keys of :attr:`RawBatch.skipped`)."""
 BEFORE_IMAGE_WITHHELD = "[withheld: the line may hold a before-image]"
+NOT_JSON = "not valid JSON"
+"""The rule of a line that does not parse (its reason adds the parser's message)."""
 
 
 class JsonLineReader:
@@ -104,7 +110,8 @@ class JsonLineReader:
             if skip is not None:
                 skipped[skip] = skipped.get(skip, 0) + 1
             elif problem is not None:
-                unparsable.append(UnparsableRow(number, problem, shown[:RAW_TEXT_CHARACTERS]))
+                kept = shown[:RAW_TEXT_CHARACTERS]
+                unparsable.append(UnparsableRow(number, problem.text, kept, problem.rule))
             else:
                 assert row is not None
                 rows.append(row)
@@ -115,18 +122,22 @@ class JsonLineReader:
         if rows or unparsable or skipped:
             yield self._batch(rows, lines, unparsable, skipped)
 
-    def parse(self, text: str) -> tuple[str | None, dict[str, str | None] | None, str | None, str]:
+    def parse(
+        self, text: str
+    ) -> tuple[Reason | None, dict[str, str | None] | None, str | None, str]:
         """(problem, row, skip reason, text a quarantine may show) of one stripped line."""
         try:
             value = json.loads(text)
         except json.JSONDecodeError as error:
             shown = BEFORE_IMAGE_WITHHELD if f'"{BEFORE_IMAGE_KEY}"' in text else text
-            return f"not valid JSON ({error.msg} at column {error.colno})", None, None, shown
+            detail = f"not valid JSON ({error.msg} at column {error.colno})"
+            return Reason(detail, NOT_JSON), None, None, shown
         except RecursionError:
             shown = BEFORE_IMAGE_WITHHELD if f'"{BEFORE_IMAGE_KEY}"' in text else text
-            return "not valid JSON (nested too deeply)", None, None, shown
+            return Reason("not valid JSON (nested too deeply)", NOT_JSON), None, None, shown
         if not isinstance(value, dict):
-            return f"expected a JSON object, found {type(value).__name__}", None, None, text
+            found = f"expected a JSON object, found {type(value).__name__}"  # a JSON type
+            return Reason.fixed(found), None, None, text
         metadata = value.get(METADATA_KEY)
         if isinstance(metadata, dict):
             if BEFORE_IMAGE_KEY in value:  # what a quarantine may show: never the before-image
@@ -142,7 +153,7 @@ class JsonLineReader:
 
     def _dms(
         self, value: dict[str, Any], metadata: dict[str, Any]
-    ) -> tuple[str | None, dict[str, str | None] | None, str | None]:
+    ) -> tuple[Reason | None, dict[str, str | None] | None, str | None]:
         record_type = metadata.get(RECORD_TYPE_KEY)
         table = metadata.get(TABLE_NAME_KEY)
         if record_type == DMS_CONTROL_RECORD:
@@ -156,10 +167,11 @@ class JsonLineReader:
         if problem is not None:
             return problem, None, None
         if DATA_KEY not in value:
-            return f"{DATA_KEY}: missing (a data record carries the row)", None, None
+            return Reason.fixed(f"{DATA_KEY}: missing (a data record carries the row)"), None, None
         data = value[DATA_KEY]
         if not isinstance(data, dict):
-            return f"{DATA_KEY}: expected a JSON object, found {_json_kind(data)}", None, None
+            found = f"{DATA_KEY}: expected a JSON object, found {_json_kind(data)}"
+            return Reason.fixed(found), None, None
         unknown = sorted(set(data) - self.columns)
         if unknown:
             return self._unknown(unknown, f"{DATA_KEY}: "), None, None
@@ -169,40 +181,46 @@ class JsonLineReader:
         problem = self._change(metadata, row)
         return (problem, None, None) if problem else (None, row, None)
 
-    def _dms_record(self, record_type: Any, table: Any, operation: Any) -> str | None:
+    def _dms_record(self, record_type: Any, table: Any, operation: Any) -> Reason | None:
         """The problem of a DMS record's type, table or operation, if any."""
         if record_type is None:
-            return f"{METADATA_KEY}.{RECORD_TYPE_KEY}: missing (DMS records carry one)"
+            return Reason.fixed(
+                f"{METADATA_KEY}.{RECORD_TYPE_KEY}: missing (DMS records carry one)"
+            )
         if record_type != DMS_DATA_RECORD:
-            return self.writer.value(
+            return self.writer.value_reason(
                 f"{METADATA_KEY}.{RECORD_TYPE_KEY}",
                 f"{{value}} is not one of {', '.join(DMS_RECORD_TYPES)}",
                 record_type,
             )
         label = f"{METADATA_KEY}.{TABLE_NAME_KEY}"
         if table is None:
-            return f"{label}: missing (DMS records carry one)"
+            return Reason.fixed(f"{label}: missing (DMS records carry one)")
         if not isinstance(table, str):
-            return f"{label}: expected a string, found {_json_kind(table)}"
+            return Reason.fixed(f"{label}: expected a string, found {_json_kind(table)}")
         if table != self.contract.name:
             other = (
                 "another table (name withheld: the table has PII columns)"
                 if self.writer.withholds_values
                 else f"table {safe_name(table)}"
             )
-            return f"{label}: a record of {other} in a file of table {self.contract.name}"
+            where = f"in a file of table {self.contract.name}"
+            return Reason(
+                f"{label}: a record of {other} {where}",
+                f"{label}: a record of another table {where}",
+            )
         label = f"{METADATA_KEY}.{OPERATION_KEY}"
         if operation is None:
-            return f"{label}: missing (DMS records carry one)"
+            return Reason.fixed(f"{label}: missing (DMS records carry one)")
         known = isinstance(operation, str) and operation.strip().lower() in DMS_OPERATIONS
         if not known:
             accepted = ", ".join(DMS_OPERATIONS)
-            return self.writer.value(
+            return self.writer.value_reason(
                 label, f"{{value}} is not one of {accepted} (any case)", operation
             )
         return None
 
-    def _change(self, metadata: dict[str, Any], row: dict[str, str | None]) -> str | None:
+    def _change(self, metadata: dict[str, Any], row: dict[str, str | None]) -> Reason | None:
         """Set the row's operation, time and order from DMS's metadata (problem, if any)."""
         row[CDC_OPERATION] = DMS_OPERATIONS[metadata[OPERATION_KEY].strip().lower()]
         row[CDC_CHANGED_AT] = None
@@ -211,7 +229,8 @@ class JsonLineReader:
             if moment is None:
                 continue
             if not isinstance(moment, str):
-                return f"{METADATA_KEY}.{name}: expected a string, found {_json_kind(moment)}"
+                found = f"{METADATA_KEY}.{name}: expected a string, found {_json_kind(moment)}"
+                return Reason.fixed(found)
             row[CDC_CHANGED_AT] = moment
             break
         place = metadata.get(CHANGE_SEQUENCE_KEY)
@@ -219,18 +238,21 @@ class JsonLineReader:
             place = DMS_SEQUENCE_DEFAULT
         if isinstance(place, bool) or not isinstance(place, int):
             label = f"{METADATA_KEY}.{CHANGE_SEQUENCE_KEY}"
-            return f"{label}: expected a whole number, found {_json_kind(place)}"
+            return Reason.fixed(f"{label}: expected a whole number, found {_json_kind(place)}")
         row[CDC_SEQUENCE] = str(place)
         return None
 
-    def _unknown(self, unknown: list[str], where: str) -> str:
+    def _unknown(self, unknown: list[str], where: str) -> Reason:
+        """Keys that are no column: named (non-PII tables) in the reason, never in its rule."""
+        rule = f"{where}unknown key(s)"
         if self.writer.withholds_values:  # a shifted value could be a key: names withheld too
-            return (
-                f"{where}{len(unknown)} unknown key(s) (names withheld: the table has PII columns)"
+            return Reason(
+                f"{where}{len(unknown)} unknown key(s) (names withheld: the table has PII columns)",
+                rule,
             )
-        return f"{where}unknown key(s) {', '.join(safe_name(k) for k in unknown[:20])}"
+        return Reason(f"{rule} {', '.join(safe_name(k) for k in unknown[:20])}", rule)
 
-    def _values(self, value: dict[str, Any]) -> tuple[str | None, dict[str, str | None]]:
+    def _values(self, value: dict[str, Any]) -> tuple[Reason | None, dict[str, str | None]]:
         """The values as text: strings stay, numbers are written as Python writes them."""
         row: dict[str, str | None] = {}
         for name, item in value.items():
@@ -238,7 +260,7 @@ class JsonLineReader:
                 row[name] = item
             elif isinstance(item, bool) or not isinstance(item, int | float):
                 problem = f"expected a string or number, found {_json_kind(item)}"
-                return self.writer.column(name, problem), {}
+                return self.writer.column_reason(name, problem), {}
             else:
                 row[name] = repr(item) if isinstance(item, float) else str(item)
         return None, row

@@ -41,7 +41,7 @@ from datalake.errors import InvalidRawFile
 
 from .batch import RawBatch, UnparsableRow
 from .jsonl import RAW_TEXT_CHARACTERS, jsonl_batches
-from .reasons import safe_name
+from .reasons import ELIDED, safe_name
 from .text import (
     RecordLines,
     TextStream,
@@ -209,6 +209,7 @@ def _csv_batch(
             line=int(line),
             reason=f"expected {expected} fields, found {found}",
             text=text[:RAW_TEXT_CHARACTERS],
+            rule=f"expected {expected} fields, found {ELIDED}",
         )
         for (_, text, expected, found), line in zip(invalid, starts[is_bad], strict=True)
         if not is_blank_line(text)  # a line of only spaces is no record

@@ -6,11 +6,17 @@ PII columns the placeholder becomes :data:`WITHHELD` whatever the column: a malf
 shift a PII value into another column (a missing delimiter), so in such a table no value is
 trusted to be free of PII. Callers never format a value themselves: problems are fixed texts
 written in the code.
+
+Every reason has a **rule**: the reason without any value, ``<column>: <problem>`` with
+``{value}`` elided (:data:`ELIDED`), in every table alike (:func:`rule_of`). Columns named there
+come from the contract (or a file, through :func:`safe_name`): rules are bounded and free of
+row content, so they are what the control record and the ``QuarantineReasons`` metric count.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from datalake.contracts import TableContract
 
@@ -18,6 +24,26 @@ WITHHELD = "<value withheld: the table has PII columns>"
 """What a reason (and a quarantined row, for its failing fields) shows instead of a value."""
 SHOWN_CHARACTERS = 80
 """Longer values are cut in reasons (the quarantined row keeps them, masked where PII)."""
+ELIDED = "..."
+"""What a rule shows where its reason shows a value (ASCII: a rule is a CloudWatch dimension
+value, and those must be ASCII)."""
+
+
+def rule_of(column: str, problem: str) -> str:
+    """The rule of a reason of ``column`` with ``problem``: no value, whatever the table."""
+    return f"{column}: {problem.replace('{value}', ELIDED)}"
+
+
+class Reason(NamedTuple):
+    """A reason as the quarantine shows it (``text``) and the rule it breaks (``rule``)."""
+
+    text: str
+    rule: str
+
+    @classmethod
+    def fixed(cls, text: str) -> Reason:
+        """A reason that names no value: it is its own rule."""
+        return cls(text, text)
 
 
 def shown(value: object) -> str:
@@ -58,5 +84,18 @@ class ReasonWriter:
         return f"{column}: {problem.replace('{value}', text)}"
 
     def column(self, column: str, problem: str) -> str:
-        """A problem of a column that does not involve its value."""
+        """A problem of a column that does not involve its value (the reason is its rule)."""
         return f"{column}: {problem}"
+
+    @staticmethod
+    def rule(column: str, problem: str) -> str:
+        """The rule of :meth:`value` or :meth:`column` of the same ``column`` and ``problem``."""
+        return rule_of(column, problem)
+
+    def value_reason(self, column: str, problem: str, value: object) -> Reason:
+        """:meth:`value` with its rule."""
+        return Reason(self.value(column, problem, value), rule_of(column, problem))
+
+    def column_reason(self, column: str, problem: str) -> Reason:
+        """:meth:`column` with its rule (the same text)."""
+        return Reason.fixed(self.column(column, problem))

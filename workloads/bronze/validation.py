@@ -3,6 +3,8 @@
 Every rule yields a mask of offending rows; rows that break any rule are quarantined with every
 reason, the others are cast to the contract's types. Reasons are written by
 :class:`~workloads.bronze.reasons.ReasonWriter` only, so a PII column's value never appears.
+Each reason's rule (the reason without its value) is counted per batch: the quarantined rows
+per rule, a row that breaks two rules counting under both.
 
 Columns arrive as strings, or already typed (the JSON-lines fast path, for values whose text
 would cast to the very same value): casting a column to its own type changes nothing.
@@ -16,6 +18,7 @@ accepts every value from -2**63 to 2**63-1, and says "out of range" beyond).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +56,9 @@ class ValidatedBatch:
     valid_positions: np.ndarray
     reasons: dict[int, list[str]] = field(default_factory=dict)
     failed_columns: dict[int, set[str]] = field(default_factory=dict)
+    rules: dict[str, int] = field(default_factory=dict)
+    """Quarantined rows per rule (:func:`~workloads.bronze.reasons.rule_of`): a row that
+    breaks two rules counts under both, so the counts may add up to more than the rows."""
     operations: pa.Array | None = None
     changed_at: pa.Array | None = None
     sequence: pa.Array | None = None
@@ -65,6 +71,7 @@ class _Rules:
         self.bad = np.zeros(num_rows, dtype=bool)
         self.reasons: dict[int, list[str]] = {}
         self.failed_columns: dict[int, set[str]] = {}
+        self.rules: Counter[str] = Counter()
         self.writer = writer
 
     def add(
@@ -77,7 +84,9 @@ class _Rules:
         hits = mask.to_numpy(zero_copy_only=False)
         self.bad |= hits
         shown = values.to_pylist() if values is not None else None
-        for position in np.flatnonzero(hits):
+        positions = np.flatnonzero(hits)
+        self.rules[self.writer.rule(column, problem)] += len(positions)
+        for position in positions:
             if shown is None:
                 reason = self.writer.column(column, problem)
             else:
@@ -130,6 +139,7 @@ def validate_batch(columns: pa.Table, contract: TableContract, *, cdc: bool) -> 
         valid_positions=np.flatnonzero(~rules.bad),
         reasons=rules.reasons,
         failed_columns=rules.failed_columns,
+        rules=dict(rules.rules),
         operations=kept(operations),
         changed_at=kept(changed_at),
         sequence=kept(sequence),

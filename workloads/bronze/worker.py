@@ -78,12 +78,14 @@ class IngestWorker:
             rows_quarantined=result.rows_quarantined,
             rows_skipped=result.rows_skipped,
             masked_columns=list(result.masked_columns),
+            quarantine_rules=result.quarantine_rules or None,  # none: no attribute
         )
         self._emit_done(done, result)
         return done
 
     def _emit_done(self, record: ControlRecord, result: IngestResult) -> None:
-        """The file's status and rows; quarantined rows per table (never their reasons)."""
+        """The file's status and rows; quarantined rows per table, and per table and rule
+        (never their reasons, which may quote a value)."""
         metrics = MetricBatch(self.metric_namespace)
         metrics.file(record)
         metrics.rows(
@@ -94,6 +96,7 @@ class IngestWorker:
             rows_skipped=result.rows_skipped,
         )
         metrics.quarantined(record.table_name, result.rows_quarantined)
+        metrics.quarantine_rules(record.table_name, result.quarantine_rules)
         metrics.publish(self.cloudwatch)
 
     def _silver_record(self, bronze: ControlRecord, result: IngestResult) -> ControlRecord:

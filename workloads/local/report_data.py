@@ -3,8 +3,10 @@
 Analytics panels (``panel.query``: Trino SQL, as Athena runs it) are transpiled to DuckDB with
 sqlglot and read the run's tables, registered as the schemas ``gold`` and ``silver`` (only the
 tables a panel names are read). Operations panels run their ``panel.local`` SQL (DuckDB) over
-``control`` (every control record of the run) and ``stages`` (the run's timings). ``{period}``
-is the busiest period of the mart's view, as the summary picks it (``2024-03``).
+``control`` (every control record of the run), ``quarantine_rules`` (derived from it: bronze's
+quarantined rows per table and rule, ``table_name, rule, rows_quarantined``) and ``stages``
+(the run's timings). ``{period}`` is the busiest period of the mart's view, as the summary
+picks it (``2024-03``).
 """
 
 from __future__ import annotations
@@ -45,9 +47,16 @@ CONTROL_SCHEMA = pa.schema(
         ("updated_at", _TIMESTAMP),
         ("duplicate_of", pa.string()),
         ("error", pa.string()),
+        ("quarantine_rules", pa.map_(pa.string(), pa.int64())),
     ]
 )
 """The DuckDB view ``control``: the control table's records (one row per object and layer)."""
+QUARANTINE_RULES_SQL = (
+    "SELECT table_name, entry.key AS rule, entry.value AS rows_quarantined\n"
+    "FROM (SELECT table_name, unnest(map_entries(quarantine_rules)) AS entry\n"
+    "      FROM control WHERE layer = 'bronze')"
+)
+"""The DuckDB view ``quarantine_rules``: one row per bronze record and rule (DuckDB SQL)."""
 STAGES_SCHEMA = pa.schema([("stage", pa.string()), ("seconds", pa.float64())])
 
 
@@ -118,6 +127,7 @@ class PanelRunner:
         for schema in SCHEMAS:
             self.connection.execute(f"CREATE SCHEMA {schema}")
         self._register("control", control)
+        self.connection.execute(f"CREATE VIEW quarantine_rules AS {QUARANTINE_RULES_SQL}")
         self._register("stages", stages)
 
     def _register(self, name: str, rows: pa.Table, schema: str = "main") -> None:

@@ -6,15 +6,16 @@ whatever its number of datapoints. Equal metric and dimensions are summed before
 sent. The names and dimensions are those the operations dashboard reads
 (:mod:`datalake.errors`, :mod:`datalake.dashboards.operations`).
 
-A dimension holds a layer, a status, an outcome or a table name: never a value of a row (a
-quarantine reason may quote one, so reasons are no dimension). Publishing never fails the work
-it measures: an error is logged and the datapoints are dropped.
+A dimension holds a layer, a status, an outcome, a table name or a quarantine rule: never a
+value of a row (a quarantine reason may quote one, so reasons are no dimension; their rules,
+the reasons without values, are). Publishing never fails the work it measures: an error is
+logged and the datapoints are dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from datalake.errors import (
     FILES_METRIC,
     METRIC_NAMESPACE,
     OUTCOMES,
+    QUARANTINE_REASONS_METRIC,
     QUARANTINED_METRIC,
     ROWS_METRIC,
 )
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_DATUMS = 1000
 """PutMetricData's limit of datapoints per request."""
+MAX_DIMENSION_VALUE = 1024
+"""CloudWatch's longest dimension value (which must be ASCII)."""
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -74,6 +78,12 @@ class MetricBatch:
         if rows:
             self.count(QUARANTINED_METRIC, rows, Table=table)
 
+    def quarantine_rules(self, table: str, rules: Mapping[str, int]) -> None:
+        """Rows of ``table`` quarantined per rule (value-free reasons, ``Rule`` dimension)."""
+        for rule, rows in rules.items():
+            if rows:
+                self.count(QUARANTINE_REASONS_METRIC, rows, Table=table, Rule=dimension_value(rule))
+
     def datums(self) -> list[dict[str, Any]]:
         """The ``MetricData`` entries, one per metric and dimensions."""
         return [
@@ -101,6 +111,15 @@ class MetricBatch:
             log.warning("could not publish %d metric datapoint(s): %s", len(datums), error)
             return 0
         return len(datums)
+
+
+def dimension_value(text: str) -> str:
+    """``text`` as CloudWatch takes a dimension value: printable ASCII (other characters
+    escaped, ``\\xef``), at most :data:`MAX_DIMENSION_VALUE` characters."""
+    printable = "".join(
+        c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return printable[:MAX_DIMENSION_VALUE]
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
