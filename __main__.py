@@ -161,6 +161,7 @@ gold = GoldMart(
         # Gold shares silver's Spark application (gold.reuse_silver_application) or runs its own
         # with the same EMR settings.
         "event_bus_name": silver.event_bus_name,
+        "grafana_data_source": settings.dashboards.enabled,
         "spark_application_id": silver.application_id,
         "spark_application_arn": silver.application_arn,
         "emr": settings.silver.emr.model_dump(mode="json"),

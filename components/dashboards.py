@@ -17,6 +17,10 @@
       └─ one dashboard per model dashboard   JSON from datalake.dashboards.grafana, built
                                      with grafana-foundation-sdk (never written by hand)
 
+Grafana's uids and data source names are unique per organization: every uid here (folder,
+data sources, dashboards) is ``dashboard_uid(<prefix>, <key>)`` and every name carries the
+prefix, so lakes sharing one Grafana (stacks, projects) never take each other's.
+
 Token rotation: the token's name carries ``dashboards.token.rotation`` and its lifetime, so
 changing either and running ``pulumi up`` replaces it (new token first, then the old one is
 deleted) and the provider deploys with the new one in the same update. Rotate before
@@ -125,11 +129,11 @@ class LakeDashboards(pulumi.ComponentResource):
         folder = grafana.oss.Folder(
             f"{name}-folder",
             title=settings.folder or f"{names.prefix} lake",
-            uid=dashboard_uid(f"{names.prefix}.folder"),
+            uid=dashboard_uid(names.prefix, "folder"),
             opts=on_grafana,
         )
-        athena_uid = dashboard_uid(f"{names.prefix}.athena")
-        cloudwatch_uid = dashboard_uid(f"{names.prefix}.cloudwatch")
+        athena_uid = dashboard_uid(names.prefix, "athena")
+        cloudwatch_uid = dashboard_uid(names.prefix, "cloudwatch")
         auth = {"authType": WORKSPACE_AUTH, "defaultRegion": names.region}
         if assume_role_arn:
             auth["assumeRoleArn"] = assume_role_arn
@@ -162,11 +166,13 @@ class LakeDashboards(pulumi.ComponentResource):
                 f"{name}-{model.key}",
                 config_json=dashboard_json(
                     model,
+                    prefix=names.prefix,
                     athena_uid=athena_uid,
                     cloudwatch_uid=cloudwatch_uid,
                     region=names.region,
                     foundation=foundation,
                     workgroup=workgroup,
+                    time_from=settings.analytics_time_from,
                 ),
                 folder=folder.uid,
                 # No overwrite: a dashboard of that uid made elsewhere fails loudly.
@@ -175,7 +181,7 @@ class LakeDashboards(pulumi.ComponentResource):
             )
             for model in models
         ]
-        uids = [dashboard_uid(model.key) for model in models]
+        uids = [dashboard_uid(names.prefix, model.key) for model in models]
 
         self.workspace_url = url
         self.folder_uid = folder.uid
@@ -275,11 +281,13 @@ class LakeDashboards(pulumi.ComponentResource):
 def dashboard_json(
     model: Dashboard,
     *,
+    prefix: str,
     athena_uid: str,
     cloudwatch_uid: str,
     region: str,
     foundation: LakeFoundation,
     workgroup: pulumi.Input[str],
+    time_from: str,
 ) -> pulumi.Output[str]:
     """``grafana_dashboard(...)`` of one model dashboard, as the JSON Grafana stores, once the
     lake's database and workgroup names are known."""
@@ -289,11 +297,13 @@ def dashboard_json(
         lambda v: json.dumps(
             grafana_dashboard(
                 model,
+                prefix=prefix,
                 athena_uid=athena_uid,
                 cloudwatch_uid=cloudwatch_uid,
                 databases={"gold": v[0], "silver": v[1]},
                 region=region,
                 workgroup=v[2],
+                time_from=time_from,
             ),
             sort_keys=True,
         )

@@ -11,10 +11,11 @@ Lake Formation (PII-free, as the gold consumers), and CloudWatch metrics.
     Lake Formation grants        TABLE SELECT/DESCRIBE, DATABASE DESCRIBE through
                                  classification ∈ {public, internal} ∧ layer = gold
 
-The workgroup is not tagged ``GrafanaDataSource: true`` and the managed
-``AmazonGrafanaAthenaAccess`` policy is not attached: that policy allows every tagged workgroup
-of the account and results buckets named ``grafana-athena-query-results-*``; this inline policy
-is the same access narrowed to the lake's own workgroup and results prefix.
+With dashboards on, the workgroup is tagged ``GrafanaDataSource: true`` (``GoldMart``), as
+Grafana's managed ``AmazonGrafanaAthenaAccess`` policy expects, so the workspace console lists
+it. That managed policy is not attached, though: it allows every tagged workgroup of the
+account and results buckets named ``grafana-athena-query-results-*``; this inline policy is the
+same access narrowed to the lake's own workgroup and results prefix.
 """
 
 from __future__ import annotations

@@ -136,6 +136,9 @@ class GoldMartArgs(TypedDict):
     event_bus_name: NotRequired[pulumi.Input[str]]
     """The lake's event bus silver publishes on (``SilverPipeline.event_bus_name``: pass it,
     so the rule waits for the bus); default its name, ``<project>-<env>-lake``."""
+    grafana_data_source: NotRequired[bool]
+    """Tag the workgroup ``GrafanaDataSource: true`` (the program passes
+    ``dashboards.enabled``): how Amazon Managed Grafana finds the workgroups it may use."""
 
 
 class GoldMart(pulumi.ComponentResource):
@@ -267,7 +270,9 @@ class GoldMart(pulumi.ComponentResource):
             )
 
         # --- Athena, the databases' LF-Tags, the consumers ----------------------------------
-        self.workgroup = consumer_workgroup(self, parts, gold, domain)
+        self.workgroup = consumer_workgroup(
+            self, parts, gold, domain, grafana=args.get("grafana_data_source", False)
+        )
         classification_key = args.get(
             "classification_tag_key", lf_tag_key(foundation["lake"], "classification")
         )

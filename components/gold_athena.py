@@ -26,10 +26,21 @@ from .workloads import s3_uri
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
 
 
+GRAFANA_TAG = {"GrafanaDataSource": "true"}
+"""The tag Amazon Managed Grafana's Athena access (``AmazonGrafanaAthenaAccess``, the console's
+data source setup) looks for on a workgroup."""
+
+
 def consumer_workgroup(
-    parent: pulumi.Resource, parts: LayerParts, gold: GoldSettings, domain: Domain
+    parent: pulumi.Resource,
+    parts: LayerParts,
+    gold: GoldSettings,
+    domain: Domain,
+    *,
+    grafana: bool = False,
 ) -> aws.athena.Workgroup:
-    """The consumers' workgroup, and one named query per mart in it."""
+    """The consumers' workgroup (tagged for Grafana with ``grafana``), and one named query per
+    mart in it."""
     foundation = parts.foundation
     workgroup = aws.athena.Workgroup(
         f"{parts.name}-workgroup",
@@ -53,7 +64,7 @@ def consumer_workgroup(
         },
         # Queries consumers saved in the workgroup must not block `pulumi destroy` in dev.
         force_destroy=not foundation["lake"]["protect"],
-        tags=layer_tags("gold"),
+        tags={**layer_tags("gold"), **(GRAFANA_TAG if grafana else {})},
         opts=child_options(parent),
     )
     for mart in domain.marts:

@@ -34,6 +34,8 @@ SecretArn = Annotated[
 SignIn = Literal["AWS_SSO", "SAML"]
 """How people sign in to a workspace."""
 IdentityStoreId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,47}$")]
+ANALYTICS_TIME_FROM = "now-2y"
+"""The analytics dashboards' default time range starts two years back: 24 monthly periods."""
 MAX_TOKEN_SECONDS = 2_592_000
 """Amazon Managed Grafana's longest service account token lifetime: 30 days."""
 
@@ -119,6 +121,14 @@ class DashboardsSettings(_Section):
         min_length=1,
         max_length=100,
         description="Title of the dashboards' folder; null: `<project>-<environment> lake`.",
+    )
+    analytics_time_from: str = Field(
+        ANALYTICS_TIME_FROM,
+        pattern=r"^now-[1-9][0-9]{0,3}[dwMy]$",
+        description="Start of the analytics dashboards' default time range (Grafana's "
+        "`now-<n><d|w|M|y>`; the trends show the periods inside it: data from further back "
+        "needs a longer range, e.g. `now-30y`). The operations dashboard opens on the "
+        "last 7 days (CloudWatch keeps 5-minute data for 63 days).",
     )
 
 

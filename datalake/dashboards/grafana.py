@@ -8,9 +8,19 @@ expanded, the flat layout Grafana saves). Each model panel becomes exactly one G
   dashboard's ``period`` template variable (``${period}``, e.g. ``2024-03``);
 - ``metric`` -> a CloudWatch metric target (namespace, metric, statistic, dimensions, period)
   on the ``cloudwatch_uid`` data source; ``{workgroup}`` in a dimension value becomes the
-  lake's workgroup, and a dimension of :data:`ANY_VALUE` turns exact matching off (one series
-  per value);
+  lake's workgroup, an ARN value (``arn:aws:``) is put in the region's partition, and a
+  dimension of :data:`ANY_VALUE` is Grafana's ``*`` wildcard (one series per value). Matching
+  is always exact: Grafana then searches ``{namespace,<dimension names>}``, the metrics with
+  exactly these dimensions, as the CloudWatch dashboard does (``Files`` is also emitted per
+  ``Table``: a non-exact search would add those series);
 - both -> one panel on Grafana's mixed data source with the two targets.
+
+A dashboard with metric panels opens on the last :data:`METRIC_DAYS` days: CloudWatch returns
+no datapoint of a 300-second period for a range starting more than 63 days ago (the
+``MetricStat`` period rules), so a year would show nothing. Others open on the last year.
+
+Every uid is the lake's: :func:`dashboard_uid` of the lake's prefix (``<project>-<environment>``)
+and a key, so two lakes (stacks, projects) in one Grafana never take each other's dashboards.
 
 A dashboard with chosen-period panels gets a ``period`` variable: a query variable over the
 model's ``periods`` SQL (Athena, newest first, refreshed on load), or a text box when the
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +53,8 @@ from grafana_foundation_sdk.models import common as common_model
 from grafana_foundation_sdk.models import dashboard as dashboard_model
 
 from datalake.dashboards.model import ANY_VALUE, Dashboard, MetricQuery, Panel, SqlQuery, Visual
+from datalake.naming import partition_of
+from datalake.settings_dashboards import ANALYTICS_TIME_FROM
 
 ATHENA_TYPE = "grafana-athena-datasource"
 CLOUDWATCH_TYPE = "cloudwatch"
@@ -51,6 +64,16 @@ PERIOD_VARIABLE = "period"
 PERIOD_REFERENCE = "${period}"
 TAG = "datalake"
 UID_LENGTH = 40
+"""Grafana's longest uid (``pkg/util``: ``IsShortUIDTooLong``)."""
+UID_DIGEST = 8
+"""Hex digits of the hash ending every uid."""
+METRIC_DAYS = 7
+"""The time range of a dashboard with CloudWatch panels (``now-7d``)."""
+TIME_RANGE = (ANALYTICS_TIME_FROM, "now")
+"""The default time range of the other dashboards (``dashboards.analytics_time_from``)."""
+WILDCARD = "*"
+"""A CloudWatch dimension value meaning every value, in Grafana's query (its search
+expression then names the dimension without a value)."""
 WIDTH = {"timeseries": 12, "bar": 12, "table": 12, "stat": 6}
 HEIGHT = {"timeseries": 8, "bar": 8, "table": 8, "stat": 4}
 
@@ -109,8 +132,11 @@ def _athena_target(
 def _cloudwatch_target(
     metric: MetricQuery, *, uid: str, region: str, workgroup: str, ref_id: str
 ) -> cloudwatch_builder.CloudWatchMetricsQuery:
+    partition = partition_of(region)
     pairs = metric.render(workgroup=workgroup)
-    dimensions: cloudwatch_model.Dimensions = dict(pairs)
+    dimensions: cloudwatch_model.Dimensions = {
+        name: _dimension_value(value, partition) for name, value in pairs
+    }
     return (
         cloudwatch_builder.CloudWatchMetricsQuery()
         .ref_id(ref_id)
@@ -123,9 +149,19 @@ def _cloudwatch_target(
         .metric_name(metric.metric)
         .statistic(metric.statistic)
         .dimensions(dimensions)
-        .match_exact(all(value != ANY_VALUE for _, value in pairs))
+        .match_exact(True)
         .period(str(metric.period_seconds))
     )
+
+
+def _dimension_value(value: str, partition: str) -> str:
+    """A model dimension value for Grafana: :data:`ANY_VALUE` is Grafana's wildcard, an ARN of
+    the model (``arn:aws:``) is put in the lake's ``partition``, others are as they are."""
+    if value == ANY_VALUE:
+        return WILDCARD
+    if value.startswith("arn:aws:"):
+        return f"arn:{partition}:{value.removeprefix('arn:aws:')}"
+    return value
 
 
 def grafana_visual(panel: Panel) -> Visual:
@@ -237,20 +273,24 @@ def period_variable(
 def build_dashboard(
     dashboard: Dashboard,
     *,
+    prefix: str,
     athena_uid: str,
     cloudwatch_uid: str,
     databases: Mapping[str, str],
     region: str,
     workgroup: str,
+    time_from: str = TIME_RANGE[0],
 ) -> dashboard_model.Dashboard:
     """The SDK's dashboard object for a model dashboard (see ``grafana_dashboard``)."""
+    with_metrics = any(p.metric is not None for p in dashboard.panels)
+    since, until = (f"now-{METRIC_DAYS}d", "now") if with_metrics else (time_from, TIME_RANGE[1])
     builder = (
         dashboard_builder.Dashboard(dashboard.title)
-        .uid(dashboard_uid(dashboard.key))
+        .uid(dashboard_uid(prefix, dashboard.key))
         .tags([TAG])
         .editable()
         .timezone("utc")
-        .time("now-1y", "now")
+        .time(since, until)
         .refresh("1h")
         .tooltip(dashboard_model.DashboardCursorSync.CROSSHAIR)
     )
@@ -283,39 +323,60 @@ def build_dashboard(
 def grafana_dashboard(
     dashboard: Dashboard,
     *,
+    prefix: str,
     athena_uid: str,
     cloudwatch_uid: str,
     databases: Mapping[str, str],
     region: str,
     workgroup: str,
+    time_from: str = TIME_RANGE[0],
 ) -> dict[str, Any]:
     """The Grafana dashboard JSON (a plain dict) of a model dashboard.
 
-    ``databases`` maps the SQL placeholders to the Glue databases (``{"gold": ..., "silver":
-    ...}``); ``region`` is the lake's AWS region, ``workgroup`` its Athena workgroup (the
-    ``{workgroup}`` of metric dimensions; the Athena data source itself is bound to it when
-    declared). The dict is what the SDK's encoder
+    ``prefix`` is the lake's (``LakeNames.prefix``): the dashboard's uid is
+    ``dashboard_uid(prefix, dashboard.key)``. ``databases`` maps the SQL placeholders to the
+    Glue databases (``{"gold": ..., "silver": ...}``); ``region`` is the lake's AWS region,
+    ``workgroup`` its Athena workgroup (the ``{workgroup}`` of metric dimensions; the Athena
+    data source itself is bound to it when declared); ``time_from`` starts the default time
+    range of a dashboard without metric panels (one with them opens on the last
+    :data:`METRIC_DAYS` days). The dict is what the SDK's encoder
     produces, round-tripped through JSON so that it holds plain values only.
     """
     model = build_dashboard(
         dashboard,
+        prefix=prefix,
         athena_uid=athena_uid,
         cloudwatch_uid=cloudwatch_uid,
         databases=databases,
         region=region,
         workgroup=workgroup,
+        time_from=time_from,
     )
     result: dict[str, Any] = json.loads(json.dumps(model, cls=JSONEncoder, sort_keys=True))
     return result
 
 
-def dashboard_uid(key: str) -> str:
-    """A stable Grafana uid for a model dashboard key (Grafana allows 40 characters)."""
-    uid = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"lake-{key}")
-    if len(uid) <= UID_LENGTH:
-        return uid
-    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return f"{uid[: UID_LENGTH - 9]}-{digest}"
+def dashboard_uid(prefix: str, key: str) -> str:
+    """The Grafana uid of ``key`` (a model dashboard's key, or ``folder``, ``athena``...) in the
+    lake of ``prefix`` (``<project>-<environment>``), e.g. ``datalake-dev-operations-e7f87f44``.
+
+    Grafana's uids are unique per organization, so a lake's carry its prefix: two lakes in one
+    Grafana never share one. The uid is the readable ``<prefix>-<key>`` (lower case, every
+    character but a letter or a digit a ``-``; cut to fit the :data:`UID_LENGTH` Grafana
+    allows) and ``-`` plus :data:`UID_DIGEST` hex digits of a SHA-256 of the exact prefix and
+    key. The hash keeps uids distinct where the readable part alone would not be: cut, or
+    equal for different inputs (``x-y-analytics-operations`` is the operations dashboard of
+    project ``x-y``, environment ``analytics``, and the dashboard of a view ``operations`` of
+    project ``x``, environment ``y``). The characters (``a-z``, ``0-9``, ``-``; a letter or
+    digit first and last) are valid for Grafana's uid pattern and for the Kubernetes-style
+    names of its newer APIs. The same input gives the same uid.
+    """
+    readable = "".join(c if c.isascii() and c.isalnum() else "-" for c in f"{prefix}-{key}")
+    readable = re.sub("-+", "-", readable.lower()).strip("-")
+    digest = hashlib.sha256(json.dumps([prefix, key]).encode()).hexdigest()[:UID_DIGEST]
+    room = UID_LENGTH - UID_DIGEST - 1
+    head = readable[:room].rstrip("-")
+    return f"{head}-{digest}" if head else digest
 
 
 def panel_keys(grafana_json: Mapping[str, Any]) -> list[str]:

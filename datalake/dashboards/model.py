@@ -29,8 +29,9 @@ Visual = Literal["timeseries", "bar", "table", "stat"]
 PLACEHOLDERS: tuple[str, ...] = ("gold", "silver", "period", "workgroup")
 """Every placeholder a query may hold (written ``{name}``)."""
 ANY_VALUE = "*"
-"""A metric dimension's value meaning every value (Grafana: ``matchExact`` off; CloudWatch
-dashboards: a ``SEARCH`` expression): one series per value, e.g. per state machine."""
+"""A metric dimension's value meaning every value (Grafana: the ``*`` wildcard, with
+``matchExact`` on; CloudWatch dashboards: a ``SEARCH`` expression): one series per value,
+e.g. per state machine."""
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:

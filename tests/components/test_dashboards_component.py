@@ -50,6 +50,7 @@ CREATED = {
     "enabled": True,
     "workspace": {"authentication_providers": ["AWS_SSO", "SAML"], "admin_group_ids": ["g-1"]},
     "token": {"seconds_to_live": 86400, "rotation": "2026-12"},
+    "analytics_time_from": "now-30y",
 }
 EXISTING = {
     "enabled": True,
@@ -86,13 +87,15 @@ def expected_json(config: dict[str, Any], lake: Inventory, *, streaming: bool = 
     }
     models = dashboards(load_domain(default_domain_path()), streaming=streaming)
     return {
-        dashboard_uid(model.key): grafana_dashboard(
+        dashboard_uid(prefix, model.key): grafana_dashboard(
             model,
-            athena_uid=dashboard_uid(f"{prefix}.athena"),
-            cloudwatch_uid=dashboard_uid(f"{prefix}.cloudwatch"),
+            prefix=prefix,
+            athena_uid=dashboard_uid(prefix, "athena"),
+            cloudwatch_uid=dashboard_uid(prefix, "cloudwatch"),
             databases=databases,
             region=settings.region,
             workgroup=workgroup,
+            time_from=settings.dashboards.analytics_time_from,
         )
         for model in models
     }
@@ -108,6 +111,8 @@ def test_no_dashboards_in_the_default_programs(dev_resources, prod_resources):
         types = {r.type for r in resources}
         assert COMPONENT not in types
         assert not GRAFANA_TYPES & types
+        (workgroup,) = [r for r in resources if r.type == WORKGROUP]
+        assert "GrafanaDataSource" not in workgroup.inputs["tags"]
 
 
 def test_every_resource_is_a_child_of_the_component(created, existing):
@@ -145,6 +150,8 @@ def grafana_statements(lake: Inventory) -> dict[str, dict[str, Any]]:
 def test_the_role_queries_in_the_lakes_workgroup_only(created):
     statements = grafana_statements(created)
     workgroup = created.one(WORKGROUP).inputs["name"]
+    # Tagged as Grafana's managed Athena policy expects, though access is this inline policy.
+    assert created.one(WORKGROUP).inputs["tags"]["GrafanaDataSource"] == "true"
     query = statements["QueryInGoldWorkgroup"]
     assert query["Resource"] == f"arn:aws:athena:{REGION}:{ACCOUNT_ID}:workgroup/{workgroup}"
     assert "athena:StartQueryExecution" in query["Action"]
@@ -226,6 +233,7 @@ def test_one_dashboard_per_model_dashboard_with_the_renderers_json(created):
     }
     assert len(boards) == len(expected) == 2  # beer: one analytics view, then operations
     assert got == expected
+    assert {b["time"]["from"] for b in got.values()} == {"now-30y", "now-7d"}
     assert all(b.inputs["folder"] == folder["uid"] for b in boards)
     sources = {s.inputs["type"]: s.inputs["uid"] for s in created.of_type(DATA_SOURCE)}
     for board in got.values():

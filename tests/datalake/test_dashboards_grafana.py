@@ -8,13 +8,16 @@ After an intended change, regenerate the snapshots and review the diff:
 
 Besides the snapshots: each Athena panel's SQL (placeholders filled) parses as Trino SQL, each
 model panel appears exactly once with its title and visual, ranking panels read the ``period``
-template variable, and CloudWatch panels carry the metric of the model.
+template variable, CloudWatch panels carry the metric of the model, and uids are the lake's
+(its prefix and the key: distinct across lakes, at most 40 characters, stable).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -43,7 +46,9 @@ CASES = {
     "retail": (ROOT / "examples" / "retail" / "domain.yaml", False),
 }
 DATABASES = {"gold": "lake_gold", "silver": "lake_silver"}
+PREFIX = "lake-test"
 OPTIONS: dict[str, Any] = {
+    "prefix": PREFIX,
     "athena_uid": "lake-athena",
     "cloudwatch_uid": "lake-cloudwatch",
     "databases": DATABASES,
@@ -130,7 +135,7 @@ def test_every_athena_sql_parses_as_trino(case: str) -> None:
 def test_every_model_panel_appears_once_with_its_title_and_visual(case: str) -> None:
     for model, grafana in _rendered(case):
         assert grafana["title"] == model.title
-        assert grafana["uid"] == dashboard_uid(model.key)
+        assert grafana["uid"] == dashboard_uid(PREFIX, model.key)
         assert panel_keys(grafana) == [p.key for p in model.panels]
         rows = [p["title"] for p in grafana["panels"] if p["type"] == "row"]
         assert rows == [r.title for r in model.rows]
@@ -185,7 +190,7 @@ def test_cloudwatch_panels_carry_the_metric(case: str) -> None:
             assert target["statistic"] == panel.metric.statistic
             dimensions = dict(panel.metric.render(workgroup=OPTIONS["workgroup"]))
             assert target["dimensions"] == dimensions
-            assert target["matchExact"] is (ANY_VALUE not in dimensions.values())
+            assert target["matchExact"] is True  # exactly these dimensions, "*" any value
             assert target["period"] == str(panel.metric.period_seconds)
             assert target["region"] == OPTIONS["region"]
             checked += 1
@@ -248,8 +253,9 @@ def test_metric_dimensions_fill_the_workgroup_and_match_any_value() -> None:
     panel = Panel("scan", "Scan", "timeseries", metric=metric, unit="bytes")
     grafana = grafana_dashboard(Dashboard("d", "D", (Row("r", (panel,)),)), **OPTIONS)
     (target,) = _by_key(grafana)["scan"]["targets"]
-    assert target["dimensions"] == {"WorkGroup": "lake-workgroup", "QueryType": ANY_VALUE}
-    assert target["matchExact"] is False
+    assert target["dimensions"] == {"WorkGroup": "lake-workgroup", "QueryType": "*"}
+    # Exact: Grafana searches {AWS/Athena,QueryType,WorkGroup}, "*" naming QueryType only.
+    assert target["matchExact"] is True
 
 
 def test_a_metric_only_panel_is_a_time_series_unless_a_stat() -> None:
@@ -268,9 +274,89 @@ def test_fill_sql_replaces_only_the_placeholders() -> None:
     assert fill_sql(SqlQuery("{period}"), DATABASES, period="2024-03") == "2024-03"
 
 
-def test_dashboard_uids_are_stable_short_and_distinct() -> None:
-    long_a, long_b = "analytics." + "a" * 60, "analytics." + "a" * 59 + "b"
-    assert dashboard_uid("operations") == "lake-operations"
-    assert all(len(dashboard_uid(k)) <= 40 for k in (long_a, long_b))
-    assert dashboard_uid(long_a) != dashboard_uid(long_b)
-    assert dashboard_uid(long_a) == dashboard_uid(long_a)
+UID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+"""Grafana's uid characters (``[a-zA-Z0-9-_]``), kept to those of Kubernetes-style names."""
+
+
+def _model_keys() -> list[str]:
+    keys = {m.key for case in CASES for m, _ in _rendered(case)}
+    return [*sorted(keys), "folder", "athena", "cloudwatch"]  # components/dashboards.py's
+
+
+def test_two_lakes_never_share_a_uid() -> None:
+    keys = _model_keys()
+    for one, other in [
+        ("datalake-dev", "datalake-prod"),
+        ("datalake-dev", "analytics-dev"),
+        ("x-y-analytics", "x-y"),  # readable parts alike: x-y-analytics-operations
+    ]:
+        assert {dashboard_uid(one, k) for k in keys}.isdisjoint(
+            {dashboard_uid(other, k) for k in keys}
+        )
+    # The two readings of x-y-analytics-operations: the hash tells them apart.
+    assert dashboard_uid("x-y-analytics", "operations") != dashboard_uid(
+        "x-y", "analytics.operations"
+    )
+    uids = [dashboard_uid("datalake-dev", k) for k in keys]
+    assert len(set(uids)) == len(uids)
+
+
+def test_uids_are_short_valid_and_readable() -> None:
+    long_prefix = "a" * 24 + "-" + "b" * 12  # the longest project and environment
+    keys = [*_model_keys(), "analytics." + "v" * 63]
+    for prefix in ("datalake-dev", long_prefix, "Odd.Prefix_1"):
+        for key in keys:
+            uid = dashboard_uid(prefix, key)
+            assert len(uid) <= 40 and UID_PATTERN.match(uid), uid
+    assert dashboard_uid("datalake-dev", "operations").startswith("datalake-dev-operations-")
+    assert dashboard_uid("datalake-dev", "analytics.sales").startswith(
+        "datalake-dev-analytics-sales-"
+    )
+    cut = dashboard_uid(long_prefix, "analytics." + "v" * 63)
+    assert cut.startswith("a" * 24) and len(cut) == 40
+    assert dashboard_uid(long_prefix, "operations") != dashboard_uid(long_prefix, "athena")
+
+
+def test_the_same_input_gives_the_same_uid() -> None:
+    for key in _model_keys():
+        assert dashboard_uid("datalake-dev", key) == dashboard_uid("datalake-dev", key)
+    assert (
+        dashboard_uid("datalake-dev", "operations")
+        == "datalake-dev-operations-"
+        + (hashlib.sha256(b'["datalake-dev", "operations"]').hexdigest()[:8])
+    )
+    model = _rendered("beer")[0][0]
+    assert grafana_dashboard(model, **OPTIONS) == grafana_dashboard(model, **OPTIONS)
+
+
+def test_the_dashboard_uid_follows_the_prefix() -> None:
+    model = _rendered("retail")[0][0]
+    dev = grafana_dashboard(model, **{**OPTIONS, "prefix": "datalake-dev"})
+    prod = grafana_dashboard(model, **{**OPTIONS, "prefix": "datalake-prod"})
+    assert dev["uid"] == dashboard_uid("datalake-dev", model.key) != prod["uid"]
+
+
+def test_arn_dimensions_are_in_the_lake_partition() -> None:
+    arn = "arn:aws:states:::emr-serverless:startJobRun.sync"
+    metric = MetricQuery("AWS/States", "ServiceIntegrationRunTime", "Average", (("R", arn),))
+    panel = Panel("emr", "EMR", "timeseries", metric=metric)
+    board = Dashboard("d", "D", (Row("r", (panel,)),))
+    gov = grafana_dashboard(board, **{**OPTIONS, "region": "us-gov-west-1"})
+    (target,) = _by_key(gov)["emr"]["targets"]
+    assert target["dimensions"] == {"R": "arn:aws-us-gov:states:::emr-serverless:startJobRun.sync"}
+    (target,) = _by_key(grafana_dashboard(board, **OPTIONS))["emr"]["targets"]
+    assert target["dimensions"] == {"R": arn}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_metric_dashboards_open_on_a_range_cloudwatch_answers(case: str) -> None:
+    # A 300 s period has no datapoints for a range starting over 63 days ago (MetricStat).
+    for model, grafana in _rendered(case):
+        metrics = [p.metric for p in model.panels if p.metric is not None]
+        if metrics:
+            assert grafana["time"] == {"from": "now-7d", "to": "now"}
+            assert all(m.period_seconds % 60 == 0 for m in metrics)
+        else:
+            assert grafana["time"] == {"from": "now-2y", "to": "now"}
+            (board, options) = (model, {**OPTIONS, "time_from": "now-30y"})
+            assert grafana_dashboard(board, **options)["time"] == {"from": "now-30y", "to": "now"}

@@ -103,8 +103,9 @@ def test_every_panel_of_the_grafana_dashboards_has_its_chart(page):
     grafana: list[str] = []
     for board in dashboards(DOMAIN, streaming=True):
         built = grafana_dashboard(
-            board, athena_uid="athena", cloudwatch_uid="cloudwatch", region="us-east-1",
-            databases={"gold": "lake_gold", "silver": "lake_silver"}, workgroup="lake",
+            board, prefix="lake", athena_uid="athena", cloudwatch_uid="cloudwatch",
+            region="us-east-1", databases={"gold": "lake_gold", "silver": "lake_silver"},
+            workgroup="lake",
         )  # fmt: skip
         grafana.extend(grafana_panel_keys(built))
     assert grafana == model_keys()
