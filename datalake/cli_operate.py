@@ -1,8 +1,10 @@
 """Commands that operate a deployed lake: ``seed upload``, ``process``, ``status``, ``reprocess``.
 
 Resource names come from the stack outputs (``--outputs FILE`` or ``pulumi stack output``);
-``--endpoint-url`` sends every AWS call to an emulator instead of AWS. Attach them with
-:func:`register`.
+``--endpoint-url`` sends every AWS call to an emulator instead of AWS, and without ``--outputs``
+or ``--stack`` operates the local lake running there (``datalake local run --serve``, ``datalake
+local up``), whose names derive from the local settings (``datalake/local_outputs.py``), no
+Pulumi needed. Attach them with :func:`register`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 
 from datalake.control import ControlRecordError
 from datalake.inputs import InputError, generate_input
+from datalake.local_outputs import LOCAL_REGION, local_lake_outputs
 from datalake.operations import (
     Aws,
     QuarantinedRows,
@@ -59,7 +62,8 @@ OutputsFile = Annotated[
         "--outputs",
         dir_okay=False,
         help="Stack outputs as JSON (`pulumi stack output --json > FILE`); "
-        "default: run `pulumi stack output`.",
+        "default: run `pulumi stack output`, or with --endpoint-url (and no --stack) the "
+        "names of the local lake on that endpoint.",
     ),
 ]
 StackName = Annotated[
@@ -67,11 +71,23 @@ StackName = Annotated[
 ]
 EndpointUrl = Annotated[
     str | None,
+    typer.Option(
+        "--endpoint-url",
+        help="Send every AWS call to this endpoint (an emulator); without --outputs or --stack, "
+        "operate the local lake there (`datalake local up`, `datalake local run --serve`).",
+    ),
+]
+VerifiedEndpointUrl = Annotated[
+    str | None,
     typer.Option("--endpoint-url", help="Send every AWS call to this endpoint (an emulator)."),
 ]
 Region = Annotated[
     str | None,
-    typer.Option("--region", help="AWS region; default: the stack's region output, then boto3's."),
+    typer.Option(
+        "--region",
+        help="AWS region; default: the stack's region output, then boto3's (the local lake: "
+        f"{LOCAL_REGION}).",
+    ),
 ]
 DomainFile = Annotated[
     Path | None,
@@ -120,6 +136,11 @@ def _one_line_errors() -> Iterator[None]:
 def _connect(
     outputs_file: Path | None, stack: str | None, endpoint_url: str | None, region: str | None
 ) -> tuple[LakeOutputs, Aws]:
+    if endpoint_url is not None and outputs_file is None and stack is None:
+        # The local lake on the emulator: its names from the local settings, no Pulumi.
+        aws = Aws(region=region or LOCAL_REGION, endpoint_url=endpoint_url)
+        account = aws.client("sts").get_caller_identity()["Account"]
+        return local_lake_outputs(region, account), aws
     outputs = load_outputs(outputs_file, stack)
     return outputs, Aws(region=region or outputs.region, endpoint_url=endpoint_url)
 
@@ -377,7 +398,7 @@ def reprocess_command(
 def verify(
     outputs_file: OutputsFile = None,
     stack: StackName = None,
-    endpoint_url: EndpointUrl = None,
+    endpoint_url: VerifiedEndpointUrl = None,
     region: Region = None,
     deployer: Annotated[
         str | None,

@@ -1,7 +1,8 @@
 """The names of a deployed lake, from its stack outputs (``pulumi stack output --json``).
 
 Read from a saved file or by running ``pulumi stack output``; never guessed, so the operating
-commands need no Pulumi import.
+commands need no Pulumi import. The local lake on an emulator has no stack: its outputs derive
+from the local settings (``datalake/local_outputs.py``).
 """
 
 from __future__ import annotations
