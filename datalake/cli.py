@@ -295,6 +295,69 @@ def local_run(
         _fail(f"{len(report.errors)} error(s) during the run (listed above)")
 
 
+@local_app.command("up")
+def local_up(
+    domain_file: DomainOption = None,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            exists=True,
+            file_okay=False,
+            help="A folder of <table>/ folders holding raw files to upload once the lake is "
+            "up (through S3, as a user would); default: none.",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Emulator port (0: any).")] = 0,
+    silver_every: Annotated[
+        float | None,
+        typer.Option(
+            "--silver-every",
+            min=0.5,
+            help="Seconds between silver's looks for new bronze files (default 5; a stack's "
+            "silver.schedule is hours).",
+        ),
+    ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            file_okay=False,
+            help="Rewrite the HTML report of the dashboards here after each gold run; "
+            "default: none.",
+        ),
+    ] = None,
+) -> None:
+    """Start a live lake on an embedded emulator, wired as in AWS: files copied to the
+    landing bucket's raw/<table>/ flow to bronze, silver and gold; Ctrl-C stops it."""
+    domain = _domain(domain_file)
+    try:
+        from workloads.local import emulator, live, runner
+    except ModuleNotFoundError as error:
+        if error.name not in ("workloads", "workloads.local"):
+            raise
+        from datalake.workloads.local import (  # type: ignore[no-redef]
+            emulator,
+            live,
+            runner,
+        )
+    from datalake.inputs import input_files
+
+    try:
+        files = input_files(domain, input_dir) if input_dir is not None else None
+        live.serve(
+            console,
+            runner.local_settings(),
+            domain,
+            files=files,
+            port=port,
+            silver_every=silver_every,
+            report_dir=report_dir,
+        )
+    except (emulator.EmulatorError, InputError) as error:
+        _fail(str(error))
+
+
 def _print_report(report: Any) -> None:
     if report.report_path is not None:
         console.print(Text(f"report: {report.report_path.resolve()}"), highlight=False)

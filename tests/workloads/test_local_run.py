@@ -79,6 +79,9 @@ def served():
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "emulator stopped" in rest
+    # Said once both have stopped, after Ctrl-C's "stopping", as the run's last line.
+    assert rest.index("stopping") < rest.index("emulator stopped")
+    assert rest.rstrip().endswith("the lake's dispatcher and emulator stopped")
 
 
 def clients(endpoint: str):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from moto.server import ThreadedMotoServer
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+START_SECONDS = 10.0
+"""How long the server may take to bind and accept a connection before starting fails."""
 
 
 class EmulatorError(RuntimeError):
@@ -22,19 +26,83 @@ def _port_is_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+class _Server(ThreadedMotoServer):
+    """moto's threaded server, whose start is bounded: ``ThreadedMotoServer.start`` waits
+    for ever when the bind fails in its thread (the error never reaches the caller)."""
+
+    def __init__(self, ip_address: str, port: int):
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self.error: BaseException | None = None
+
+    def _entry(self) -> None:
+        try:
+            self._server_entry()
+        except BaseException as error:  # noqa: BLE001 reported by start_within
+            self.error = error
+            self._server_ready_event.set()
+
+    def start_within(self, timeout: float) -> None:
+        self._thread = threading.Thread(target=self._entry, name="emulator", daemon=True)
+        self._thread.start()
+        if not self._server_ready_event.wait(timeout) or self._server is None:
+            if isinstance(self.error, SystemExit):  # werkzeug exits when the bind fails
+                reason = ": the address is in use"
+            elif self.error is not None:
+                reason = f": {self.error}"
+            else:
+                reason = f": not bound within {timeout:g} s"
+            raise EmulatorError(
+                f"the emulator could not listen on 127.0.0.1:{self._port or 'any port'}"
+                f"{reason}; choose another with --port"
+            )
+
+
+def _listening(port: int, timeout: float) -> bool:
+    """Whether a connection to 127.0.0.1:``port`` succeeds within ``timeout`` (retried)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+_AFTER_STOP: dict[str, list[Callable[[], None]]] = {}
+
+
+def after_stop(endpoint: str, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the emulator serving ``endpoint`` has stopped (its port free);
+    never if no running emulator serves it."""
+    _AFTER_STOP.setdefault(endpoint, []).append(callback)
+
+
 @contextmanager
 def running_emulator(region: str, port: int = 0) -> Iterator[str]:
     """Start the emulator on 127.0.0.1 (``port`` 0: any free one), yield its endpoint, stop it.
 
     While it runs, boto3 clients created without arguments talk to it (``AWS_ENDPOINT_URL``),
-    so the handlers run unchanged.
+    so the handlers run unchanged. Starting fails with :class:`EmulatorError` naming the port
+    unless the server accepts a connection within :data:`START_SECONDS`.
     """
     if port and not _port_is_free(port):
         raise EmulatorError(f"port {port} on 127.0.0.1 is taken; choose another with --port")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
+    server = _Server("127.0.0.1", port)
+    try:
+        server.start_within(START_SECONDS)
+        host, bound = server.get_host_and_port()
+        if not _listening(bound, START_SECONDS):
+            raise EmulatorError(
+                f"the emulator does not accept connections on 127.0.0.1:{bound}; "
+                "choose another port with --port"
+            )
+    except BaseException:
+        if server._server is not None:
+            server.stop()
+        raise
     endpoint = f"http://{host}:{bound}"
     saved = {k: os.environ.get(k) for k in (*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
     os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=region)
@@ -47,3 +115,5 @@ def running_emulator(region: str, port: int = 0) -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        for callback in _AFTER_STOP.pop(endpoint, []):
+            callback()

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from datalake.naming import Bucket, Layer
 
+from .emulator import after_stop
 from .resources import LocalLake
 from .runner import LocalRunReport
 from .stream import StreamReport
@@ -142,11 +143,21 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def serve_until_interrupted(console: Console, lake: LocalLake) -> None:
-    """Print how to reach the emulator, then wait for Ctrl-C."""
+STOPPED = "the lake's dispatcher and emulator stopped"
+"""Printed once both have stopped (``datalake local run --serve``)."""
+
+
+def serve_until_interrupted(
+    console: Console, lake: LocalLake, *, stopped: str | None = STOPPED
+) -> None:
+    """Print how to reach the live lake, wait for Ctrl-C, and return: the caller stops it.
+
+    ``stopped`` is printed once the emulator serving ``lake`` has stopped, the dispatcher
+    before it (``emulator.after_stop``), not when Ctrl-C is pressed; None: the caller says.
+    """
     console.print(
-        "\n[bold]The emulator keeps running.[/bold] Explore it with the AWS CLI, pyiceberg "
-        "or DuckDB:\n"
+        f"\n[bold]The lake's endpoint: {escape(lake.endpoint)}[/bold]. Explore it with the AWS "
+        "CLI, pyiceberg or DuckDB:\n"
         f"  export AWS_ENDPOINT_URL={escape(lake.endpoint)}\n"
         "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
         f"AWS_DEFAULT_REGION={escape(lake.settings.region)}\n"
@@ -163,4 +174,6 @@ def serve_until_interrupted(console: Console, lake: LocalLake) -> None:
             pass
     finally:
         signal.signal(signal.SIGINT, previous)
-    console.print("emulator stopped")
+    console.print("stopping: the stage in progress finishes first")
+    if stopped is not None:
+        after_stop(lake.endpoint, lambda: console.print(Text(stopped), highlight=False))

@@ -4,10 +4,21 @@ One function for the local mode and the tests: the same settings model and namin
 components, so a name can never drift between the two. The domain is published as in AWS:
 its canonical document in the artifacts bucket, ``domain/<digest>.json``, which every
 handler reads through ``DATALAKE_DOMAIN``.
+
+``datalake local up`` then wires the lake's events as AWS does (:func:`wire_events`), with a
+queue standing in for each AWS service that would call a workload directly:
+
+    landing raw/*.csv.gz|.jsonl.gz|.json.gz ──S3 notification──▶ raw-objects queue
+        (in AWS: the controller Lambda)
+    control table stream (NEW_IMAGE, as ProcessingControlTable declares) ──▶ read by the
+        dispatcher (in AWS: the pipe to the ingestion state machine)
+    lake bus: rule gold-after-silver (the same pattern and input) ──▶ gold-starts queue
+        (in AWS: the gold state machine)
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +28,8 @@ import boto3
 from datalake.control import ControlStore
 from datalake.control_table import create_control_table
 from datalake.domain import Domain
-from datalake.layout import domain_key, layer_prefix
+from datalake.layout import RAW_PREFIX, RAW_SUFFIXES, domain_key, layer_prefix
+from datalake.local_outputs import lake_buckets
 from datalake.naming import Bucket, Layer
 from datalake.runtime import (
     BronzeRuntime,
@@ -118,7 +130,7 @@ def create_local_lake(settings: LakeSettings, endpoint: str, domain: Domain) -> 
     key_arn = kms.create_key(Description=f"{names.prefix} data lake key")["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=names.kms_alias, TargetKeyId=key_arn)
     s3 = client("s3")
-    buckets = {purpose: names.bucket(purpose) for purpose in Bucket}
+    buckets = lake_buckets(names)  # the names `datalake status --endpoint-url` derives
     for bucket in buckets.values():
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_encryption(
@@ -171,3 +183,105 @@ def create_local_lake(settings: LakeSettings, endpoint: str, domain: Domain) -> 
             lake.catalog, lake.database(Layer.GOLD), contract, lake.properties, audit=False
         )
     return lake
+
+
+SILVER_EVENT_SOURCE = "datalake.silver"
+SILVER_SUCCEEDED = "SilverPipelineSucceeded"
+"""The silver pipeline's success event (``components/silver_machine.py`` publishes it)."""
+GOLD_START_INPUT = {"silver_run_id": "$.detail.run_id"}
+GOLD_START_TEMPLATE = '{"trigger": "silver", "silver_run_id": "<silver_run_id>"}'
+"""The gold run's input the rule builds from the event (``components/gold_starts.py``)."""
+
+
+def silver_succeeded_pattern(silver_database: str) -> dict[str, Any]:
+    """The pattern of the rule that starts gold: this lake's silver success events only."""
+    return {
+        "source": [SILVER_EVENT_SOURCE],
+        "detail-type": [SILVER_SUCCEEDED],
+        "detail": {"database": [silver_database]},
+    }
+
+
+def raw_notifications(queue_arn: str) -> list[dict[str, Any]]:
+    """One configuration per raw suffix, as ``BronzeZone`` declares for the controller."""
+    return [
+        {
+            "Id": f"raw-objects{suffix.replace('.', '-')}",
+            "QueueArn": queue_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {
+                "Key": {
+                    "FilterRules": [
+                        {"Name": "prefix", "Value": RAW_PREFIX},
+                        {"Name": "suffix", "Value": suffix},
+                    ]
+                }
+            },
+        }
+        for suffix in RAW_SUFFIXES
+    ]
+
+
+@dataclass(frozen=True)
+class LakeEvents:
+    """Where the live lake's events arrive (queue URLs, the stream, the bus)."""
+
+    raw_queue: str
+    """The landing bucket's ObjectCreated notifications of raw files."""
+    gold_queue: str
+    """What the gold-after-silver rule delivers."""
+    control_stream: str
+    """The control table's stream ARN."""
+    event_bus: str
+    """The lake's bus: the silver run publishes its success there."""
+
+
+def _queue(sqs: Any, name: str, visibility_seconds: int) -> tuple[str, str]:
+    url = sqs.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": str(visibility_seconds)}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return url, arn["QueueArn"]
+
+
+def wire_events(lake: LocalLake) -> LakeEvents:
+    """The raw-objects queue and the landing notifications, the lake bus and its gold rule
+    with the gold-starts queue as target; the control table's stream ARN."""
+    names, region = lake.settings.names, lake.settings.region
+    client = lambda service: boto3.client(  # noqa: E731
+        service, endpoint_url=lake.endpoint, region_name=region
+    )
+    sqs = client("sqs")
+    # A message reappears after the controller's timeout, as a Lambda's would be retried.
+    timeout = lake.settings.ingestion.controller_timeout_seconds
+    raw_url, raw_arn = _queue(sqs, names.resource("raw-objects-local"), timeout)
+    lake.s3.put_bucket_notification_configuration(
+        Bucket=lake.buckets[Bucket.LANDING],
+        NotificationConfiguration={"QueueConfigurations": raw_notifications(raw_arn)},
+    )
+    gold_url, gold_arn = _queue(sqs, names.resource("gold-starts-local"), timeout)
+    events = client("events")
+    events.create_event_bus(Name=names.event_bus)
+    rule = names.resource("gold-after-silver")
+    events.put_rule(
+        Name=rule,
+        EventBusName=names.event_bus,
+        EventPattern=json.dumps(silver_succeeded_pattern(lake.database(Layer.SILVER))),
+        Description="Starts the gold marts after each successful silver run",
+    )
+    events.put_targets(
+        Rule=rule,
+        EventBusName=names.event_bus,
+        Targets=[
+            {
+                "Id": "gold-starts",
+                "Arn": gold_arn,
+                "InputTransformer": {
+                    "InputPathsMap": GOLD_START_INPUT,
+                    "InputTemplate": GOLD_START_TEMPLATE,
+                },
+            }
+        ],
+    )
+    stream = client("dynamodb").describe_table(TableName=names.control_table)["Table"]
+    return LakeEvents(raw_url, gold_url, stream["LatestStreamArn"], names.event_bus)

@@ -120,7 +120,9 @@ def stream_changes(
     ingest: Callable[[str, int], None],
 ) -> StreamReport | None:
     """Stream ``total`` generated changes over the domain's CDC tables into landing, and
-    ``ingest`` (key, size) each delivered object; None when there is nothing to stream."""
+    ``ingest`` (key, size) each delivered object (the live lake passes a no-op: the landing
+    bucket's notifications carry delivered objects to the controller like any landed file);
+    None when there is nothing to stream."""
     tables = [contract for contract in lake.domain.tables.values() if contract.cdc]
     if total <= 0 or not tables:
         return None
