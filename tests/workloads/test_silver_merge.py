@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from tests.workloads.silver_fixtures import BEER_DOMAIN, at, beer_changes, sql_catalog
-from workloads.shared.tables import ensure_table, table_properties
+from workloads.shared.tables import BATCH_PROPERTY, ensure_table, table_properties
+from workloads.silver import merge
 from workloads.silver.merge import merge_batch
 
 BEER = BEER_DOMAIN.table("beer")
@@ -187,3 +190,79 @@ def test_a_delete_keeps_the_values_of_the_batchs_last_change_before_it(tmp_path)
     never_seen = merged(tmp_path / "never", history, [changes])
     assert never_seen[8]["beer_name"] is None and never_seen[8]["deleted_at"] == at(6)
     assert never_seen[7]["beer_name"] == "Seven" and never_seen[7]["created_at"] == at(5)
+
+
+DAY = 24 * 60  # minutes: silver is partitioned by the day of updated_at
+
+
+def data_files(table) -> set[str]:
+    table.refresh()
+    return {task.file.file_path for task in table.scan().plan_files()}
+
+
+def last_commit(table) -> tuple[str, str | None]:
+    summary = table.current_snapshot().summary
+    return summary.operation.value, summary.additional_properties.get(BATCH_PROPERTY)
+
+
+def test_a_batch_rewrites_only_the_data_files_holding_its_keys(beer_table):
+    merge_batch(
+        beer_table, beer_changes(("insert", 1, "A", 5.0, 0), ("insert", 5, "E", 5.0, 0)), BEER, "d1"
+    )
+    day_one = data_files(beer_table)
+    merge_batch(
+        beer_table,
+        beer_changes(("insert", 3, "C", 5.0, DAY), ("insert", 4, "D", 5.0, DAY)),
+        BEER,
+        "d2",
+    )
+    day_two = data_files(beer_table) - day_one
+    # key 3 lies within the first day's file's bounds (1..5) but is not in it
+    merge_batch(beer_table, beer_changes(("update", 3, "C2", 5.5, 2 * DAY)), BEER, "d3")
+    files = data_files(beer_table)
+    assert day_one <= files and not day_two & files  # day one's file untouched
+    assert len(files) == 3  # day one; day two without key 3; day three
+    assert last_commit(beer_table) == ("overwrite", "d3")
+    assert len(beer_table.snapshots()) == 3  # one commit per batch
+    current = rows(beer_table)
+    assert {k: r["beer_name"] for k, r in current.items()} == {1: "A", 3: "C2", 4: "D", 5: "E"}
+    assert current[3]["created_at"] == at(DAY) and current[3]["updated_at"] == at(2 * DAY)
+
+
+def test_a_batch_of_new_keys_only_appends(beer_table):
+    merge_batch(
+        beer_table, beer_changes(("insert", 1, "A", 5.0, 0), ("insert", 5, "E", 5.0, 0)), BEER, "b1"
+    )
+    before = data_files(beer_table)
+    merge_batch(beer_table, beer_changes(("insert", 3, "C", 5.0, 0)), BEER, "b2")
+    assert before < data_files(beer_table)
+    assert last_commit(beer_table) == ("append", "b2")
+    assert sorted(rows(beer_table)) == [1, 3, 5]
+
+
+def test_an_unpartitioned_table_merges_the_same(tmp_path):
+    flat = replace(BEER, silver_partitioning=())
+    table = ensure_table(sql_catalog(tmp_path), "silver", flat, table_properties(128, 7, 5))
+    assert table.spec().is_unpartitioned()
+    merge_batch(
+        table, beer_changes(("insert", 1, "A", 5.0, 0), ("insert", 2, "B", 6.0, 0)), flat, "b1"
+    )
+    merge_batch(
+        table, beer_changes(("update", 1, "A2", 5.5, 5), ("delete", 2, None, None, 6)), flat, "b2"
+    )
+    current = rows(table)
+    assert current[1]["beer_name"] == "A2" and current[2]["deleted_at"] == at(6)
+    assert current[2]["beer_name"] == "B"  # a soft delete keeps the last values
+    assert last_commit(table) == ("overwrite", "b2") and len(table.snapshots()) == 2
+    assert merge_batch(
+        table, beer_changes(("update", 1, "A2", 5.5, 5)), flat, "b2"
+    ).skipped_as_replay
+
+
+def test_pyiceberg_overwrite_gives_the_same_rows_as_the_rewrite_of_files(tmp_path, monkeypatch):
+    """A table with delete files (merge-on-read) goes through pyiceberg's overwrite instead."""
+    history, changes = SPLIT_CASES["update then delete of an existing row"]
+    batches = [numbered(changes), [("insert", 2, "B", 6.0, 40)], [("update", 2, "B2", 6.0, 50)]]
+    rewritten = merged(tmp_path / "rewrite", history, batches)
+    monkeypatch.setattr(merge, "locate", lambda *arguments: None)
+    assert merged(tmp_path / "overwrite", history, batches) == rewritten
