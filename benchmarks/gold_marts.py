@@ -8,6 +8,10 @@ view's own SQL (``workloads/shared/view_sql.py``) and period columns, written as
 loaded into each engine's own local Iceberg warehouse (untimed). Timed: every mart of the view
 recomputed for every period and the partitions replaced. Each engine runs in its own process;
 peak RSS covers the whole process tree.
+
+The floor, measured in the same run: DuckDB alone over the same view Parquet computing the
+same five marts (each mart's SQL with the arrow engine's partition condition, results to
+Arrow), no Iceberg, no output written. Printed as ``arrow/floor`` and ``spark/floor``.
 """
 
 from __future__ import annotations
@@ -107,6 +111,29 @@ def run_arrow(folder: Path) -> dict:
     }
 
 
+def run_floor(folder: Path) -> dict:
+    """DuckDB alone: the marts' SQL straight over the view's Parquet file, no Iceberg."""
+    import duckdb
+
+    from workloads.shared.view_sql import partition_in
+
+    domain, view = benchmark_view()
+    partitions = partitions_of(folder)
+    marts = domain.marts_of(view.name)
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    parquet = str(folder / "view.parquet").replace("'", "''")
+    connection.execute(f"CREATE VIEW view_rows AS SELECT * FROM read_parquet('{parquet}')")
+    rows = 0
+    for mart in marts:
+        condition = partition_in(mart.period, partitions, mart.period_parts)
+        rows += connection.sql(mart.sql("view_rows", condition)).to_arrow_table().num_rows
+    seconds = time.perf_counter() - started
+    connection.close()
+    return {"seconds": seconds, "rows": rows, "partitions": len(partitions)}
+
+
 def run_spark(folder: Path) -> dict:
     from workloads.gold import spark_job as gold_job
     from workloads.gold.handlers import manifest
@@ -138,17 +165,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_500_000)
     parser.add_argument("--skip-spark", action="store_true")
-    parser.add_argument("--engine", choices=["arrow", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=list(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine:
-        runner = run_arrow if args.engine == "arrow" else run_spark
-        print(json.dumps(runner(args.folder)))
+        print(json.dumps(RUNNERS[args.engine](args.folder)))
         return
     with tempfile.TemporaryDirectory(prefix="gold-bench-") as tmp:
         folder = Path(tmp)
         write_view(args.rows, folder)
-        engines = ["arrow"] if args.skip_spark else ["arrow", "spark"]
+        engines = ["floor", "arrow"] if args.skip_spark else ["floor", "arrow", "spark"]
         results = [measure_child(Path(__file__), e, "--folder", str(folder)) for e in engines]
     domain, view = benchmark_view()
     print(
@@ -165,14 +191,25 @@ def main() -> None:
             f"{r['engine']:<7} {r['seconds']:>10.2f} {r['rows']:>10,} "
             f"{r['process_seconds']:>10.2f} {r['peak_rss_mb']:>12.0f}"
         )
-    if len(results) == 2:
-        arrow, spark = results
+    by_engine = {r["engine"]: r for r in results}
+    floor = by_engine["floor"]
+    for engine in ("arrow", "spark"):
+        if engine in by_engine:
+            seconds = by_engine[engine]["seconds"]
+            print(
+                f"ratio {engine}/floor: marts {seconds / floor['seconds']:.1f}x "
+                f"({seconds:.2f} s / {floor['seconds']:.2f} s)"
+            )
+    if "spark" in by_engine:
+        arrow, spark = by_engine["arrow"], by_engine["spark"]
         print(
             f"ratio spark/arrow: marts {spark['seconds'] / arrow['seconds']:.1f}x, "
             f"whole process {spark['process_seconds'] / arrow['process_seconds']:.1f}x, "
             f"peak RSS {spark['peak_rss_mb'] / arrow['peak_rss_mb']:.1f}x"
         )
 
+
+RUNNERS = {"floor": run_floor, "arrow": run_arrow, "spark": run_spark}
 
 if __name__ == "__main__":
     main()

@@ -3,21 +3,37 @@
 For the given partitions of a view (values of its period columns), each mart of that view is
 recomputed completely from the view's live rows and exactly those partitions of the mart are
 replaced, so a re-run gives the same rows and other partitions are untouched.
+
+The cost is the data's, not the number of partitions: the partitions are selected with a few
+list conditions (``view_sql.partition_terms``: a 180-month history is ``year IN (...)``, not a
+180-term ``OR``, in the Iceberg filter and in the marts' SQL alike), the view is read once with
+only the columns the marts use, and each mart's partitions are replaced in one snapshot that
+removes their data files and adds the new ones, written from one sort of the mart's rows (no
+filter per partition).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table
+from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, EqualTo, In
+from pyiceberg.io.pyarrow import bin_pack_arrow_table, pyarrow_to_schema, write_file
+from pyiceberg.manifest import DataFile
+from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+from pyiceberg.table import Table, TableProperties, WriteTask
+from pyiceberg.transforms import IdentityTransform
+from pyiceberg.utils.properties import property_as_int
 
-from datalake.domain import Mart, partition_condition
+from datalake.domain import Mart
 
-from ..shared.tables import BATCH_PROPERTY, conform, ensure_table, partition_filter
+from ..shared.tables import BATCH_PROPERTY, any_of, conform, ensure_table
+from ..shared.view_sql import partition_in, partition_terms
 
 Partition = tuple[int, ...]
 """Values of a view's period columns, in their order: ``(2010, 1)`` for (year, month)."""
@@ -36,16 +52,60 @@ class MartResult:
     snapshot_id: int | None
 
 
-def compute(mart: Mart, rows: pa.Table, partitions: Sequence[Partition]) -> pa.Table:
-    """The mart's rows for ``partitions`` from its source view's ``rows``, as Arrow."""
-    connection = duckdb.connect()
-    try:
-        connection.execute("SET TimeZone = 'UTC'")  # timestamp literals compare in UTC
-        connection.register(SOURCE_NAME, rows)
-        condition = partition_condition(mart.period, partitions)
+def selection(mart: Mart, partitions: Sequence[Partition]) -> BooleanExpression:
+    """Iceberg filter of ``partitions`` of the mart's period: the same list conditions as
+    the SQL (``view_sql.partition_terms``)."""
+    terms: list[BooleanExpression] = []
+    for pairs, column, values in partition_terms(mart.period, partitions, mart.period_parts):
+        term: BooleanExpression = (
+            In(term=column, literals=values)
+            if len(values) > 1
+            else EqualTo(term=column, value=values[0])
+        )
+        for name, value in reversed(pairs):
+            term = And(EqualTo(term=name, value=value), term)
+        terms.append(term)
+    return any_of(terms) if terms else AlwaysFalse()
+
+
+def columns_read(marts: Sequence[Mart]) -> list[str]:
+    """The view columns the marts' SQL reads: period, grain, measured and filtered columns."""
+    names: list[str] = ["deleted_at"]
+    for mart in marts:
+        names += [*mart.period, *mart.grain]
+        for measure in mart.measures:
+            names += [c for c in (measure.column,) if c]
+            names += [measure.filter.column] if measure.filter is not None else []
+    return list(dict.fromkeys(names))
+
+
+def compute(
+    mart: Mart,
+    rows: pa.Table,
+    partitions: Sequence[Partition],
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """The mart's rows for ``partitions`` from its source view's ``rows``, as Arrow.
+
+    ``connection``: one with ``rows`` registered as :data:`SOURCE_NAME` (several marts of a
+    view share it); by default a connection of its own.
+    """
+    condition = partition_in(mart.period, partitions, mart.period_parts)
+    if connection is not None:
         return connection.sql(mart.sql(SOURCE_NAME, condition)).to_arrow_table()
+    own = source_connection(rows)
+    try:
+        return own.sql(mart.sql(SOURCE_NAME, condition)).to_arrow_table()
     finally:
-        connection.close()
+        own.close()
+
+
+def source_connection(rows: pa.Table) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the view's ``rows`` as :data:`SOURCE_NAME`, in UTC."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")  # timestamp literals compare in UTC
+    connection.register(SOURCE_NAME, rows)
+    return connection
 
 
 def run_marts(
@@ -68,17 +128,157 @@ def run_marts(
     if len(sources) != 1:
         raise ValueError(f"run_marts takes the marts of one view, not {sorted(sources)}")
     chosen = sorted({tuple(int(v) for v in p) for p in partitions})
-    selected = partition_filter(marts[0].period, chosen, marts[0].period_parts)
-    rows_in = source.scan(row_filter=selected).to_arrow()  # read once for every mart
-    for mart in marts:
-        table = ensure_table(catalog, gold_namespace, mart.contract, properties, audit=False)
-        rows = conform(compute(mart, rows_in, chosen), table.schema().as_arrow())
-        table.overwrite(
-            rows,
-            overwrite_filter=selected,
-            snapshot_properties={BATCH_PROPERTY: batch_id} if batch_id else {},
-        )
-        snapshot = table.current_snapshot()  # the overwrite just made
+    selected = selection(marts[0], chosen)
+    wanted = [c for c in columns_read(marts) if c in source.schema().column_names]
+    rows_in = source.scan(row_filter=selected, selected_fields=tuple(wanted)).to_arrow()
+    connection = source_connection(rows_in)  # read once for every mart
+    try:
+        tables = [
+            ensure_table(catalog, gold_namespace, m.contract, properties, audit=False)
+            for m in marts
+        ]
+        computed = [
+            conform(compute(mart, rows_in, chosen, connection), table.schema().as_arrow())
+            for mart, table in zip(marts, tables, strict=True)
+        ]
+    finally:
+        connection.close()
+    del rows_in
+    # Every mart's files are written at once (pyiceberg's executor), then committed in turn.
+    replacements = [
+        Replacement.start(table, rows, mart.period, chosen, selected)
+        for mart, table, rows in zip(marts, tables, computed, strict=True)
+    ]
+    snapshot_properties = {BATCH_PROPERTY: batch_id} if batch_id else {}
+    for mart, replacement in zip(marts, replacements, strict=True):
+        replacement.commit(snapshot_properties)
+        snapshot = replacement.table.current_snapshot()  # the overwrite just made
         snapshot_id = snapshot.snapshot_id if snapshot is not None else None
-        results.append(MartResult(mart.name, mart.source, chosen, rows.num_rows, snapshot_id))
+        results.append(
+            MartResult(mart.name, mart.source, chosen, replacement.rows.num_rows, snapshot_id)
+        )
     return results
+
+
+@dataclass
+class Replacement:
+    """``partitions`` of ``table`` (identity-partitioned by the period) replaced by ``rows``:
+    the new data files are being written from :meth:`start`, :meth:`commit` makes one
+    snapshot that removes the partitions' data files whole and adds the new ones.
+
+    A table laid out otherwise (another spec, delete files) or rows without a period value
+    take pyiceberg's ``overwrite`` with the same filter at :meth:`commit`.
+    """
+
+    table: Table
+    rows: pa.Table
+    selected: BooleanExpression
+    old: list[DataFile] | None
+    new: Iterator[DataFile]
+
+    @classmethod
+    def start(
+        cls,
+        table: Table,
+        rows: pa.Table,
+        period: Sequence[str],
+        partitions: Sequence[Partition],
+        selected: BooleanExpression,
+    ) -> Replacement:
+        """Find the partitions' data files and start writing the new ones."""
+        old = _partition_files(table, period, partitions, selected)
+        if old is None or any(rows.column(c).null_count for c in period):
+            return cls(table, rows, selected, None, iter(()))
+        return cls(table, rows, selected, old, _write_partitions(table, rows, period))
+
+    def commit(self, snapshot_properties: dict[str, str]) -> None:
+        """One snapshot replacing the partitions (once the new files are written)."""
+        if self.old is None:
+            self.table.overwrite(
+                self.rows, overwrite_filter=self.selected, snapshot_properties=snapshot_properties
+            )
+            return
+        new = list(self.new)
+        with self.table.transaction() as transaction:
+            update = transaction.update_snapshot(snapshot_properties=snapshot_properties)
+            with update.overwrite() as overwrite:
+                for data_file in self.old:
+                    overwrite.delete_data_file(data_file)
+                for data_file in new:
+                    overwrite.append_data_file(data_file)
+
+
+def _partition_files(
+    table: Table,
+    period: Sequence[str],
+    partitions: Sequence[Partition],
+    selected: BooleanExpression,
+) -> list[DataFile] | None:
+    """The data files holding ``partitions``, or ``None`` unless every one of them is a whole
+    partition of the table's current spec (identity on exactly ``period``) without deletes."""
+    spec, schema = table.spec(), table.schema()
+    names = [schema.find_column_name(f.source_id) for f in spec.fields]
+    identity = all(isinstance(f.transform, IdentityTransform) for f in spec.fields)
+    if not identity or names != list(period):
+        return None
+    wanted = set(partitions)
+    files: list[DataFile] = []
+    for task in table.scan(row_filter=selected).plan_files():
+        data_file = task.file
+        values = tuple(data_file.partition[i] for i in range(len(names)))
+        if task.delete_files or data_file.spec_id != spec.spec_id or values not in wanted:
+            return None
+        files.append(data_file)
+    return files
+
+
+def _write_partitions(table: Table, rows: pa.Table, period: Sequence[str]) -> Iterator[DataFile]:
+    """Start writing ``rows`` as data files of their partitions (one sort, a slice per
+    partition, every file a task of pyiceberg's executor); the files as they are written."""
+    if rows.num_rows == 0:
+        return iter(())
+    metadata, spec, schema = table.metadata, table.spec(), table.schema()
+    rows = rows.sort_by([(column, "ascending") for column in period]).combine_chunks()
+    keys = pa.Table.from_arrays([rows.column(c) for c in period], names=list(period))
+    starts = _run_starts(keys)
+    target = property_as_int(
+        metadata.properties,
+        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
+        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
+    )
+    task_schema = pyarrow_to_schema(
+        rows.schema, name_mapping=schema.name_mapping, format_version=metadata.format_version
+    )
+    write_uuid, tasks = uuid.uuid4(), list[WriteTask]()
+    for start, stop in zip(starts, [*starts[1:], rows.num_rows], strict=True):
+        part = rows.slice(start, stop - start)
+        key = PartitionKey(
+            field_values=[
+                PartitionFieldValue(field=field, value=part.column(column)[0].as_py())
+                for field, column in zip(spec.fields, period, strict=True)
+            ],
+            partition_spec=spec,
+            schema=schema,
+        )
+        for batches in bin_pack_arrow_table(part, target or 0):
+            tasks.append(
+                WriteTask(
+                    write_uuid=write_uuid,
+                    task_id=len(tasks),
+                    record_batches=batches,
+                    partition_key=key,
+                    schema=task_schema,
+                )
+            )
+    return write_file(table.io, metadata, iter(tasks))  # submitted at once
+
+
+def _run_starts(keys: pa.Table) -> list[int]:
+    """Row indexes where the (sorted) key columns change value, 0 first."""
+    change = (
+        pa.array([False] * (keys.num_rows - 1)) if keys.num_rows > 1 else pa.array([], pa.bool_())
+    )
+    for column in keys.columns:
+        values = column.combine_chunks()
+        change = pc.or_(change, pc.not_equal(values[1:], values[:-1]))
+    return [0, *(i + 1 for i in pc.indices_nonzero(change).to_pylist())]

@@ -17,6 +17,7 @@ the arrow engine derives them with pyarrow compute from the period column.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -184,3 +185,73 @@ def sql_literals(values: Iterable[Any]) -> str:
             raise TypeError(f"unsupported key literal {value!r}")
         texts.append(str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'")
     return f"({', '.join(texts) or 'NULL'})"
+
+
+PartitionTerm = tuple[tuple[tuple[str, int], ...], str, tuple[int, ...]]
+"""``((column, value), ...), column, values``: the equalities and one list condition."""
+
+
+def partition_terms(
+    columns: Sequence[str], values: Iterable[Sequence[int]], parts: Sequence[str] = ()
+) -> list[PartitionTerm]:
+    """The given partitions as a few list conditions, one per group of leading values.
+
+    Partitions sharing all but the last value share one term (``year = 2024 AND month IN
+    (1, 2, 3)``); with the period ``parts`` (``year``, ``month``, ``day``) a complete group
+    becomes one value of the level above (every day of March: ``month`` 3 of 2024; all twelve
+    months: the year), so a whole history of months is one term (``year IN (1998, ...)``)
+    instead of one per month. Selects exactly the given partitions; none: no terms.
+    """
+    rows = sorted({tuple(int(v) for v in row) for row in values})
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"partition {row} does not match columns {tuple(columns)}")
+    terms: list[PartitionTerm] = []
+    level = len(columns)
+    while rows and level:
+        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for row in rows:
+            groups[row[:-1]].append(row[-1])
+        rows = []
+        for prefix, lasts in sorted(groups.items()):
+            if prefix and len(lasts) == _group_size(parts[:level], prefix):
+                rows.append(prefix)  # complete: the value above stands for the group
+            else:
+                pairs = tuple(zip(columns, prefix))
+                terms.append((pairs, columns[level - 1], tuple(lasts)))
+        level -= 1
+    return sorted(terms)
+
+
+def _group_size(parts: Sequence[str], prefix: tuple[int, ...]) -> int | None:
+    """How many values the last period part takes under ``prefix``: 12 months in a year, the
+    days of that month; ``None`` when unknown (no parts given, or a year last)."""
+    if not parts or len(parts) != len(prefix) + 1:
+        return None
+    if parts[-1] == "month":
+        return 12
+    if parts[-1] == "day" and tuple(parts[-3:-1]) == ("year", "month"):
+        year, month = prefix[-2], prefix[-1]
+        if not 1 <= month <= 12:
+            return None
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if month == 2 and leap else _DAYS[month - 1]
+    return None
+
+
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def partition_in(
+    columns: Sequence[str], values: Iterable[Sequence[int]], parts: Sequence[str] = ()
+) -> str:
+    """SQL selecting the given partitions with list conditions (:func:`partition_terms`):
+    ``order_year IN (1998, 1999) OR (order_year = 2000 AND order_month IN (1, 2))``;
+    ``FALSE`` if none. A 180-month history is one ``IN`` instead of a 180-term ``OR``."""
+    texts = []
+    for pairs, column, lasts in partition_terms(columns, values, parts):
+        condition = " AND ".join(
+            [*(f"{c} = {v}" for c, v in pairs), f"{column} IN ({', '.join(map(str, lasts))})"]
+        )
+        texts.append(f"({condition})" if pairs else condition)
+    return " OR ".join(texts) or "FALSE"
