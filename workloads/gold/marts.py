@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import AlwaysFalse, And, BooleanExpression, EqualTo, In
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.io.pyarrow import bin_pack_arrow_table, pyarrow_to_schema, write_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
@@ -32,8 +32,8 @@ from pyiceberg.utils.properties import property_as_int
 
 from datalake.domain import Mart
 
-from ..shared.tables import BATCH_PROPERTY, any_of, conform, ensure_table
-from ..shared.view_sql import partition_in, partition_terms
+from ..shared.tables import BATCH_PROPERTY, conform, ensure_table, partition_filter
+from ..shared.view_sql import partition_in
 
 Partition = tuple[int, ...]
 """Values of a view's period columns, in their order: ``(2010, 1)`` for (year, month)."""
@@ -55,17 +55,7 @@ class MartResult:
 def selection(mart: Mart, partitions: Sequence[Partition]) -> BooleanExpression:
     """Iceberg filter of ``partitions`` of the mart's period: the same list conditions as
     the SQL (``view_sql.partition_terms``)."""
-    terms: list[BooleanExpression] = []
-    for pairs, column, values in partition_terms(mart.period, partitions, mart.period_parts):
-        term: BooleanExpression = (
-            In(term=column, literals=values)
-            if len(values) > 1
-            else EqualTo(term=column, value=values[0])
-        )
-        for name, value in reversed(pairs):
-            term = And(EqualTo(term=name, value=value), term)
-        terms.append(term)
-    return any_of(terms) if terms else AlwaysFalse()
+    return partition_filter(mart.period, partitions, mart.period_parts)
 
 
 def columns_read(marts: Sequence[Mart]) -> list[str]:

@@ -17,9 +17,7 @@ contracts; the planners hand them :func:`spark_spec` (in the run's manifest) ins
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -43,6 +41,7 @@ from .spark_common import (
     partitioning_issues,
     partitioning_text,
 )
+from .view_sql import partition_terms
 
 BATCH_PROPERTY = "datalake.batch-id"
 """Snapshot property naming the batch of control records a commit applied (replays skip it)."""
@@ -184,52 +183,26 @@ def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 def partition_filter(
     columns: Sequence[str], values: Iterable[Sequence[int]], parts: Sequence[str] = ()
 ) -> BooleanExpression:
-    """Iceberg filter of the given partitions (identity columns), grouped on leading values.
+    """Iceberg filter of the given partitions (identity columns): the list conditions of
+    :func:`~workloads.shared.view_sql.partition_terms`, the same the SQL selects them with.
 
     pyiceberg evaluates filters per data file; one term per partition (a full history of
     months is 180 of them) made planning take minutes: partitions sharing all but the last
-    value share one term (``year = 2024 AND month IN (1, 2, 3)``). With the period ``parts``
-    (``year``, ``month``, ``day``) a complete group drops its last term (``year = 2024`` for
-    all twelve months), which pyiceberg also evaluates faster when it rewrites the partitions.
+    value share one term (``year = 2024 AND month IN (1, 2, 3)``), and with the period
+    ``parts`` (``year``, ``month``, ``day``) a complete group is one value of the level above
+    (a whole history of months: ``year IN (...)``).
     """
-    rows = sorted({tuple(int(v) for v in row) for row in values})
-    if not rows:
-        return AlwaysFalse()
-    for row in rows:
-        if len(row) != len(columns):
-            raise ValueError(f"partition {row} does not match columns {tuple(columns)}")
-    *leading, last = columns
-    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for row in rows:
-        groups[row[:-1]].append(row[-1])
     terms: list[BooleanExpression] = []
-    for prefix, lasts in sorted(groups.items()):
-        pairs = list(zip(leading, prefix, strict=True))
-        term: BooleanExpression
-        if pairs and len(lasts) == _group_size(parts, prefix):
-            (column, value), pairs = pairs[-1], pairs[:-1]
-            term = EqualTo(term=column, value=value)
-        elif len(lasts) == 1:
-            term = EqualTo(term=last, value=lasts[0])
-        else:
-            term = In(term=last, literals=lasts)
-        for column, value in reversed(pairs):
-            term = And(EqualTo(term=column, value=value), term)
+    for pairs, column, lasts in partition_terms(columns, values, parts):
+        term: BooleanExpression = (
+            In(term=column, literals=lasts)
+            if len(lasts) > 1
+            else EqualTo(term=column, value=lasts[0])
+        )
+        for name, value in reversed(pairs):
+            term = And(EqualTo(term=name, value=value), term)
         terms.append(term)
-    return any_of(terms)
-
-
-def _group_size(parts: Sequence[str], prefix: tuple[int, ...]) -> int | None:
-    """How many values the last period part takes under ``prefix``: 12 months in a year, the
-    days of that month; ``None`` when unknown (no parts given, or a year last)."""
-    if not parts or len(parts) != len(prefix) + 1:
-        return None
-    if parts[-1] == "month":
-        return 12
-    if parts[-1] == "day" and tuple(parts[-3:-1]) == ("year", "month"):
-        year, month = prefix[-2], prefix[-1]
-        return calendar.monthrange(year, month)[1] if 1 <= month <= 12 else None
-    return None
+    return any_of(terms) if terms else AlwaysFalse()
 
 
 def any_of(terms: list[BooleanExpression]) -> BooleanExpression:
