@@ -207,6 +207,24 @@ def domain_docs(
     console.print(Text(f"wrote {out}"), highlight=False)
 
 
+def _local_modules() -> tuple[Any, Any, Any, Any]:
+    """The local lake's modules (emulator, live, present, runner), imported when a ``local``
+    command runs, not at start-up: workloads/ in the repository, datalake/workloads/ once
+    installed from the wheel. The runner drives the workloads exactly as AWS does."""
+    try:
+        from workloads.local import emulator, live, present, runner
+    except ModuleNotFoundError as error:
+        if error.name not in ("workloads", "workloads.local"):
+            raise
+        from datalake.workloads.local import (  # type: ignore[import-not-found, no-redef]
+            emulator,
+            live,
+            present,
+            runner,
+        )
+    return emulator, live, present, runner
+
+
 @local_app.command("run")
 def local_run(
     domain_file: DomainOption = None,
@@ -250,18 +268,7 @@ def local_run(
     if engine not in ("arrow", "spark"):
         _fail(f"--engine must be arrow or spark, not {engine!r}")
     domain = _domain(domain_file)
-    # The runner drives the workloads exactly as AWS does; imported here, not at start-up:
-    # workloads/ in the repository, datalake/workloads/ once installed from the wheel.
-    try:
-        from workloads.local import emulator, present, runner
-    except ModuleNotFoundError as error:
-        if error.name not in ("workloads", "workloads.local"):
-            raise
-        from datalake.workloads.local import (  # type: ignore[import-not-found, no-redef]
-            emulator,
-            present,
-            runner,
-        )
+    emulator, _, present, runner = _local_modules()
     try:
         with present.progress_bars(console) as bars:
 
@@ -331,16 +338,7 @@ def local_up(
     """Start a live lake on an embedded emulator, wired as in AWS: files copied to the
     landing bucket's raw/<table>/ flow to bronze, silver and gold; Ctrl-C stops it."""
     domain = _domain(domain_file)
-    try:
-        from workloads.local import emulator, live, runner
-    except ModuleNotFoundError as error:
-        if error.name not in ("workloads", "workloads.local"):
-            raise
-        from datalake.workloads.local import (  # type: ignore[no-redef]
-            emulator,
-            live,
-            runner,
-        )
+    emulator, live, _, runner = _local_modules()
     from datalake.inputs import input_files
 
     try:
