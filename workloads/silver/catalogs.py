@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pyiceberg.catalog import Catalog, load_catalog
 
+from ..shared.fileio import IMPL as FILE_IO
+
 
 def glue_catalog(region: str, *, endpoint: str | None = None, name: str = "glue") -> Catalog:
-    """pyiceberg's Glue catalog with S3 file IO; ``endpoint`` points both at an emulator."""
-    properties = {"type": "glue", "glue.region": region, "s3.region": region}
+    """pyiceberg's Glue catalog with S3 file IO (:class:`~workloads.shared.fileio.LakeFileIO`);
+    ``endpoint`` points both at an emulator."""
+    properties = {
+        "type": "glue",
+        "glue.region": region,
+        "s3.region": region,
+        "py-io-impl": FILE_IO,
+    }
     if endpoint:
         properties.update(
             {
