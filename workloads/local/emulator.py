@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from moto import backends as moto_backends
 from moto.server import ThreadedMotoServer
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -24,6 +25,25 @@ class EmulatorError(RuntimeError):
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _list_moto_modules_once() -> None:
+    """Make moto's list of its service packages a constant.
+
+    moto's server routes every request through ``backends.list_of_moto_modules``, which lists
+    moto's package directory and stats each entry (about 150) each time: a third of the
+    server's time per request, measured on a 20,000-review local run. The list changes only
+    when moto is reinstalled, so it is read once.
+    """
+    if getattr(moto_backends.list_of_moto_modules, "listed_once", False):
+        return
+    modules = tuple(moto_backends.list_of_moto_modules())
+
+    def listed() -> tuple[str, ...]:
+        return modules
+
+    listed.listed_once = True  # type: ignore[attr-defined]
+    moto_backends.list_of_moto_modules = listed
 
 
 class _Server(ThreadedMotoServer):
@@ -90,6 +110,7 @@ def running_emulator(region: str, port: int = 0) -> Iterator[str]:
     if port and not _port_is_free(port):
         raise EmulatorError(f"port {port} on 127.0.0.1 is taken; choose another with --port")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    _list_moto_modules_once()
     server = _Server("127.0.0.1", port)
     try:
         server.start_within(START_SECONDS)
