@@ -1,7 +1,9 @@
 """Runs one engine of a benchmark in a child process and samples its memory.
 
 The RSS of the child's whole process tree (a Spark driver's JVM included) is sampled every
-20 ms; the child prints its result as one JSON line, last.
+20 ms (the tree itself, which takes a scan of every process on the machine, every 0.5 s, so
+that the sampler's own cost stays out of the measured run); the child prints its result as
+one JSON line, last.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from pathlib import Path
 import psutil
 
 
+def _rss(process: psutil.Process) -> int:
+    """Resident bytes of ``process``; 0 once it has exited (a child of the tree may end)."""
+    try:
+        return process.memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
+
+
 def measure_child(script: Path, engine: str, *arguments: str) -> dict:
     """Run ``script --engine ENGINE ARGUMENTS`` and return its JSON result, wall time, peak RSS."""
     child = subprocess.Popen(
@@ -28,10 +38,14 @@ def measure_child(script: Path, engine: str, *arguments: str) -> dict:
     def sample() -> None:
         nonlocal peak
         process = psutil.Process(child.pid)
+        tree: list[psutil.Process] = [process]
+        samples = 0
         while not done.is_set():
             try:
-                tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
+                if samples % 25 == 0:
+                    tree = [process, *process.children(recursive=True)]
+                samples += 1
+                peak = max(peak, sum(_rss(p) for p in tree))
             except psutil.Error:
                 pass
             time.sleep(0.02)
