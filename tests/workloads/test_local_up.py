@@ -9,6 +9,7 @@ The retry policy is checked in process, with handlers that fail on purpose.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import queue
 import re
@@ -28,6 +29,7 @@ import boto3
 import pytest
 
 from components.bronze_dispatch import pipe_filter
+from components.gold_machine import MART_FAILED
 from components.gold_starts import silver_succeeded_pattern as deployed_pattern
 from components.silver_machine import EVENT_SOURCE, SUCCEEDED_DETAIL_TYPE
 from datalake.control import ControlRecord, ControlStatus, ControlStore
@@ -272,6 +274,95 @@ def test_ctrl_c_while_silver_runs_stops_cleanly_and_frees_the_port():
     assert port_is_free(process.port)
 
 
+def run_process(endpoint: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``datalake process ... --endpoint-url`` from outside, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "datalake", "process", *arguments, "--endpoint-url", endpoint,
+         "--wait", "--poll", "0.2", "--timeout", str(BOUND)],
+        capture_output=True, text=True, timeout=BOUND + 60, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ACCESS_KEY_ID": "local",
+             "AWS_SECRET_ACCESS_KEY": "local", "COLUMNS": "400"},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def quiet_schedule():
+    """A live lake whose schedule never comes round in a test: silver runs only on demand."""
+    process = LiveProcess("--silver-every", "3600")
+    try:
+        endpoint = process.expect(r"export AWS_ENDPOINT_URL=(\S+)").group(1)
+        process.expect(r"Press Ctrl-C to stop\.")
+        yield process, Lake(endpoint), endpoint
+    finally:
+        process.stop()
+
+
+def test_process_silver_on_demand_merges_and_gold_follows_then_gold_on_demand(quiet_schedule):
+    process, lake, endpoint = quiet_schedule
+    domain = load_domain(DOMAIN)
+    files = input_files(domain, DATA)
+    for file in files:
+        lake.land(file.key, file.body())
+
+    def ingested() -> bool:
+        records = [lake.bronze(f.key) for f in files]
+        done = all(r is not None and r.status in DONE for r in records)
+        return done and len(lake.records("silver")) == len(files)  # one per file ingested
+
+    wait_for(ingested, "every file ingested, with its silver record")
+    assert {r.status for r in lake.records("silver")} == {ControlStatus.PENDING}
+
+    silver = run_process(endpoint, "--layer", "silver")
+    assert silver.returncode == 0, silver.stderr
+    arn, status = silver.stdout.split()
+    assert ":stateMachine:" not in arn and ":datalake-local-silver-pipeline:" in arn
+    assert status == "SUCCEEDED"
+    name = arn.rsplit(":", 1)[1]
+    assert {r.status for r in lake.records("silver")} == {ControlStatus.SUCCESS}
+    assert {r.claimed_by for r in lake.records("silver")} == {f"silver-run:{name}"}
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=lake.settings.region,
+                       aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    output = json.loads(sfn.describe_execution(executionArn=arn)["output"])
+    assert output["run_id"] == name
+    assert {t["table"] for t in output["tables"]} == {f.table for f in files}
+    process.expect(rf"execution {re.escape(name)} of silver SUCCEEDED")
+
+    # Gold follows silver's success event, as after a scheduled run.
+    def marts_built() -> bool:
+        gold = lake.records("gold")
+        done = gold and all(r.status is ControlStatus.SUCCESS for r in gold)
+        return bool(done) and all(lake.rows(Layer.GOLD, m.name) > 0 for m in domain.marts)
+
+    wait_for(marts_built, "gold after the on-demand silver run")
+
+    gold = run_process(endpoint, "--layer", "gold")
+    assert gold.returncode == 0, gold.stderr
+    arn, status = gold.stdout.split()
+    assert ":datalake-local-gold-marts:" in arn and status == "SUCCEEDED"
+    output = json.loads(sfn.describe_execution(executionArn=arn)["output"])
+    assert output == {"status": "SUCCEEDED", "run_id": arn.rsplit(":", 1)[1], "marts": {}}
+    assert "silver run local-" not in process.printed()  # the schedule never ran
+
+
+def test_a_failing_process_run_fails_its_wait_with_the_cause(quiet_schedule):
+    _, lake, endpoint = quiet_schedule
+    # The local silver run cannot be limited to tables: the execution fails, saying so.
+    failed = run_process(endpoint, "--layer", "silver", "--tables", "customers", "--domain",
+                     str(DOMAIN))  # fmt: skip
+    assert failed.returncode == 1
+    arn = failed.stdout.split()[0]
+    message = " ".join(failed.stderr.split())
+    assert "error: silver run FAILED: TablesNotSupportedLocally: a local silver run merges " in (
+        message
+    )
+    assert "start it without --tables" in message
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=lake.settings.region,
+                       aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    described = sfn.describe_execution(executionArn=arn)
+    assert (described["status"], described["error"]) == ("FAILED", "TablesNotSupportedLocally")
+    assert lake.records("silver") == []
+
+
 def test_a_failing_handler_is_retried_per_settings_and_never_stops_the_loop():
     settings, domain = local_settings(), load_domain(DOMAIN)
     calls: Counter[str] = Counter()
@@ -329,6 +420,7 @@ def test_the_local_wiring_is_the_deployed_one():
         EVENT_SOURCE,
         SUCCEEDED_DETAIL_TYPE,
     )
+    assert resources.GOLD_MART_FAILED == MART_FAILED
 
 
 def _stream_record(event: str, layer: str, status: str) -> dict[str, Any]:

@@ -5,12 +5,19 @@
         ──record_count vs ingestion.mass_threshold_records──▶ ingest_handler (lite)
                                                             └─▶ container_main (mass)
     every ``silver_every`` seconds, when silver records may be claimed ──▶ SilverRun
-        ──success──▶ PutEvents SilverPipelineSucceeded on the lake bus
-    gold-starts queue (the rule gold-after-silver delivers the event there) ──▶ GoldRun
+    silver-starts queue (an execution of the silver state machine: its input, its task
+        token) ──▶ SilverRun ──▶ SendTaskSuccess (the execution succeeds or fails with it)
+        ──merged something──▶ PutEvents SilverPipelineSucceeded on the lake bus
+    gold-starts queue (the rule gold-after-silver delivers the event there; the gold state
+        machine its executions) ──▶ GoldRun (one for every start received) ──▶ SendTaskSuccess
 
 Two threads, as AWS runs them side by side: *bronze* (queue, stream, ingest retries) and
-*layers* (silver schedule, gold queue). A pass that finds nothing waits ``poll`` seconds
-(``POLL_SECONDS``), so an idle lake makes a few requests a second, never a busy spin.
+*layers* (silver schedule, silver and gold starts). A quiet thread waits in a long poll of
+its queue (``LONG_POLL_SECONDS``; moto answers as soon as a message arrives), so an idle lake
+makes about two requests a second per thread and still reacts at once. The schedule looks for
+claimable silver records only after the control table's stream showed a silver record change
+(a lease that may have expired is looked for once, ``lease_seconds`` after the last change):
+nothing else makes one claimable.
 A handler that raises is logged and retried as AWS would (the settings' ``max_attempts`` and
 ``retry_backoff_rate``; locally the first wait is ``RETRY_SECONDS``), then given up; nothing
 stops the loop but :meth:`Dispatcher.stop`. One line per event goes to ``say``: reasons as the
@@ -42,14 +49,23 @@ from ..silver.pipeline import SilverReport
 from .emulator import EmulatorError
 from .invoke import ControlStreamPipe, Handlers, claimable, gold_run, silver_run, succeeded_entry
 from .live_lines import ingested_lines, merged_lines, refreshed_line, registered_line
-from .resources import LakeEvents, LocalLake
+from .resources import (
+    EXECUTION_FAILED,
+    GOLD_MART_FAILED,
+    LakeEvents,
+    LocalLake,
+)
 
 log = logging.getLogger(__name__)
 SILVER_EVERY_SECONDS = 5.0
 """How often a live local lake looks for silver work (the stack's ``silver.schedule`` is
 hours; seconds on a laptop)."""
 POLL_SECONDS = 0.5
-"""The wait after a pass that found nothing: the latency of an idle lake."""
+"""The wait after a pass that found nothing and did not wait in a long poll (an ingest retry
+is due sooner than :data:`LONG_POLL_SECONDS`)."""
+LONG_POLL_SECONDS = 1
+"""SQS long polling of a quiet thread (``WaitTimeSeconds``, whole seconds): how long Ctrl-C
+may wait for a thread to notice, never how late a message is handled."""
 RETRY_SECONDS = 1.0
 """First wait before a failed handler runs again locally (the state machine's is
 ``ingestion.retry_interval_seconds``, 30 s by default)."""
@@ -106,6 +122,7 @@ class Dispatcher:
         client = lambda service: session.client(service, endpoint_url=lake.endpoint)  # noqa: E731
         self.sqs, self.streams = client("sqs"), client("dynamodbstreams")
         self.bus, self.cloudwatch = client("events"), client("cloudwatch")
+        self.sfn = client("stepfunctions")
         self.store = self._store(session)  # the layers thread's
         self._bronze_store, self._idle_store = self._store(session), self._store(session)
         self.timings: defaultdict[str, float] = defaultdict(float)
@@ -117,12 +134,20 @@ class Dispatcher:
         self._busy: Counter[str] = Counter()
         self._retries: list[_Retry] = []
         self._order = itertools.count()
-        self._passes: Counter[str] = Counter()
-        self._worked: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
         self._pipe = ControlStreamPipe(self.streams, events.control_stream)
         self._runs = itertools.count(1)
         self._next_silver = 0.0
+        self._lease = float(lake.settings.ingestion.lease_seconds)
+        self._silver_changed = False
+        """The stream showed a silver record change since the schedule last looked."""
+        self._silver_recheck = math.inf
+        """When the schedule looks again anyway: a running record's lease may have expired."""
+        self._waiting = {"bronze": 0, "layers": 0}
+        """Per thread: the generation of the wait it is in (a long poll, the idle wait), or 0
+        while it works."""
+        self._generations = itertools.count(1)
+        self._waited = {"bronze": False, "layers": False}
 
     def _store(self, session: Any) -> ControlStore:
         resource = session.resource("dynamodb", endpoint_url=self.lake.endpoint)
@@ -154,28 +179,33 @@ class Dispatcher:
         return not any(t.is_alive() for t in self._threads)
 
     def request_silver(self) -> None:
-        """Run silver at the next pass (on demand) rather than at the next tick."""
+        """Run silver at the next pass (on demand) rather than at the next tick, when silver
+        records may be claimed; a message on the silver-starts queue wakes the layers thread
+        from its long poll (and keeps :meth:`wait_idle` from passing before it ran)."""
         self._silver_now.set()
+        self.sqs.send_message(
+            QueueUrl=self.events.silver_queue, MessageBody=json.dumps({"trigger": "request"})
+        )
 
     def wait_idle(self, timeout: float, *, silver: bool = True) -> bool:
-        """True once nothing is in flight: both queues empty, no retry due, no stage running,
-        no claimable silver record (unless ``silver`` is False: bronze and gold only), and
-        each thread made a whole quiet pass after that; False at ``timeout``."""
+        """True once nothing is in flight: the queues empty, no retry due, no stage running,
+        no claimable silver record (unless ``silver`` is False: bronze and gold only), seen
+        while each thread waited for work, in the same wait before and after; False at
+        ``timeout``. A waiting thread holds nothing: what it would do next is in a queue, a
+        retry or a record, which the check sees."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._stop.is_set():
+            with self._lock:
+                before = dict(self._waiting)
+            if not all(before.values()):
+                self._stop.wait(0.02)
+                continue
             if not self._quiet(silver):
                 self._stop.wait(0.2)
                 continue
             with self._lock:
-                passes, worked = Counter(self._passes), Counter(self._worked)
-            done = changed = False
-            while not (done or changed or self._stop.is_set()) and time.monotonic() < deadline:
-                self._stop.wait(0.05)
-                with self._lock:
-                    done = all(self._passes[n] >= passes[n] + 2 for n in ("bronze", "layers"))
-                    changed = self._worked != worked
-            if done and not changed and self._quiet(silver):
-                return True
+                if self._waiting == before:
+                    return True
         return False
 
     def wait_until_idle(self, timeout: float, *, silver: bool = True, what: str = "") -> None:
@@ -201,6 +231,7 @@ class Dispatcher:
                 found.append(f"{len(self._retries)} ingest retry(ies) waiting")
         names = ["ApproximateNumberOf" + n for n in ("Messages", "MessagesNotVisible")]
         for label, queue in (("raw-objects", self.events.raw_queue),
+                             ("silver-starts", self.events.silver_queue),
                              ("gold-starts", self.events.gold_queue)):  # fmt: skip
             attributes = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)
             count = sum(int(v) for v in attributes["Attributes"].values())
@@ -221,7 +252,7 @@ class Dispatcher:
             if +self._busy or self._retries:
                 return False
         names = ["ApproximateNumberOf" + n for n in ("Messages", "MessagesNotVisible")]
-        for queue in (self.events.raw_queue, self.events.gold_queue):
+        for queue in (self.events.raw_queue, self.events.silver_queue, self.events.gold_queue):
             found = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)
             if any(int(v) for v in found["Attributes"].values()):
                 return False
@@ -229,6 +260,7 @@ class Dispatcher:
 
     def _loop(self, name: str, step: Callable[[], bool]) -> None:
         while not self._stop.is_set():
+            self._waited[name] = False
             try:
                 worked = step()
             except Exception as error:  # the loop outlives any one failure
@@ -236,12 +268,21 @@ class Dispatcher:
                 self._line(f"error in the {name} loop: {type(error).__name__}: {error}")
                 worked = True
                 self._stop.wait(self.poll)
+            if not worked and not self._waited[name]:  # a long poll was the wait
+                with self._waiting_in(name):
+                    self._stop.wait(self.poll)
+
+    @contextmanager
+    def _waiting_in(self, name: str) -> Iterator[None]:
+        """Mark thread ``name`` as waiting for work (a new generation) for the block."""
+        with self._lock:
+            self._waiting[name] = next(self._generations)
+        try:
+            yield
+        finally:
             with self._lock:
-                self._passes[name] += 1
-                if worked:
-                    self._worked[name] += 1
-            if not worked:
-                self._stop.wait(self.poll)
+                self._waiting[name] = 0
+            self._waited[name] = True
 
     @contextmanager
     def _stage(self, stage: str) -> Iterator[None]:
@@ -261,11 +302,18 @@ class Dispatcher:
 
     # -- queues ----------------------------------------------------------------------------
 
-    def _receive(self, queue: str) -> list[dict[str, Any]]:
+    def _receive(self, queue: str, waiting: str | None = None) -> list[dict[str, Any]]:
+        """Up to 10 messages; ``waiting``: the thread that long-polls for them (else none)."""
+        if waiting is None:
+            return self._receive_now(queue, 0)
+        with self._waiting_in(waiting):
+            return self._receive_now(queue, LONG_POLL_SECONDS)
+
+    def _receive_now(self, queue: str, wait: int) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
             QueueUrl=queue,
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
+            WaitTimeSeconds=wait,
             AttributeNames=["ApproximateReceiveCount"],
         )
         return list(response.get("Messages", []))
@@ -302,7 +350,11 @@ class Dispatcher:
         next notification: a file is ingested before a later one registers, so a later copy
         of its content is a duplicate (the controller compares with files already ingested),
         as when files arrive a few at a time in AWS."""
-        messages = self._receive(self.events.raw_queue)
+        with self._lock:  # a retry due before a long poll would end: no long poll
+            due = self._retries[0].due - time.monotonic() if self._retries else math.inf
+        messages = self._receive(
+            self.events.raw_queue, "bronze" if due > LONG_POLL_SECONDS else None
+        )
         started = False
         for message in messages:
             if self._stop.is_set():
@@ -335,6 +387,11 @@ class Dispatcher:
         started = False
         while not self._stop.is_set():
             batch = self._pipe.read()
+            if self._pipe.silver_changed:  # for the schedule (the layers thread)
+                self._pipe.silver_changed = False
+                with self._lock:
+                    self._silver_changed = True
+                    self._silver_recheck = time.monotonic() + self._lease + 1.0
             for control_id, record_count in batch:
                 if self._stop.is_set():
                     break  # the emulator stops too: nothing is kept
@@ -388,22 +445,38 @@ class Dispatcher:
             for line in ingested_lines(record):
                 self._line(line)
 
-    # -- layers: the silver schedule and the gold queue ------------------------------------
+    # -- layers: the silver schedule, the silver and gold starts -------------------------
 
     def _layers_pass(self) -> bool:
+        """Gold starts, the schedule's tick, then (when neither worked) a long poll of the
+        silver starts: gold after silver and the next tick are not kept waiting by it."""
         worked = self._gold_pass()
+        worked |= self._silver_tick()
+        if worked or self._stop.is_set():
+            return worked
+        return self._silver_starts()
+
+    def _silver_tick(self) -> bool:
         now = time.monotonic()
         if self._stop.is_set() or (now < self._next_silver and not self._silver_now.is_set()):
-            return worked
+            return False
         self._next_silver = now + self.silver_every
+        asked = self._silver_now.is_set()
         self._silver_now.clear()
-        if not claimable(self.store, "silver"):
-            return worked
-        self._silver()
+        with self._lock:
+            changed, self._silver_changed = self._silver_changed, False
+            recheck = now >= self._silver_recheck
+            if recheck:
+                self._silver_recheck = math.inf
+        # No silver record changed since the last look: none became claimable (no query).
+        if not (asked or changed or recheck) or not claimable(self.store, "silver"):
+            return False
+        self._silver(f"local-{next(self._runs)}")
         return True
 
-    def _silver(self) -> None:
-        run_id = f"local-{next(self._runs)}"
+    def _silver(self, run_id: str) -> SilverReport | Exception:
+        """One silver run, its lines and (when it merged something) its success event; the
+        report, or the error that failed the run as a whole."""
         self._line(f"silver run {run_id}: merging the pending bronze files")
         try:
             with self._stage(SILVER):
@@ -413,7 +486,7 @@ class Dispatcher:
             reason = f"{type(error).__name__}: {error}"
             self._line(f"error silver run {run_id}: {reason}")
             self.failures.append((f"silver run {run_id}", reason))
-            return
+            return error
         for line in merged_lines(report, run_id):
             self._line(line)
         if report.merged:  # the views ran and registered gold records: gold may start
@@ -422,18 +495,76 @@ class Dispatcher:
                 self._line(f"error silver run {run_id}: its success event was not accepted")
         if self.on_silver is not None:  # after the event: a caller's error never keeps gold
             self.on_silver(report)
+        return report
+
+    def _silver_starts(self) -> bool:
+        """Long-poll the silver-starts queue: run each execution of the silver state machine;
+        a request (:meth:`request_silver`) only wakes the thread for the tick."""
+        messages = self._receive(self.events.silver_queue, "layers")
+        for message in messages:
+            if self._stop.is_set():
+                break  # left in the queue: the emulator stops too
+            body = json.loads(message["Body"])
+            if body.get("trigger") == "execution":
+                self._silver_execution(body)
+            self.sqs.delete_message(
+                QueueUrl=self.events.silver_queue, ReceiptHandle=message["ReceiptHandle"]
+            )
+        return bool(messages)
+
+    def _silver_execution(self, start: dict[str, Any]) -> None:
+        """Run silver for one execution (its name is the run id, as in AWS) and settle it."""
+        name = str(start["execution_name"])
+        tables = (start.get("input") or {}).get("tables")
+        if tables:  # reject rather than merge more than was asked for
+            result = _failed_result(
+                "TablesNotSupportedLocally",
+                f"a local silver run merges every table with pending records (the arrow "
+                f"engine's run takes no selection), not only {', '.join(map(str, tables))}: "
+                "start it without --tables",
+            )
+        else:
+            outcome = self._silver(name)
+            if isinstance(outcome, Exception):
+                result = _failed_result(type(outcome).__name__, str(outcome))
+            else:
+                entry = succeeded_entry(self.lake, self.events, name, outcome)
+                result = {"status": "SUCCEEDED", **json.loads(entry["Detail"])}
+        self._answer("silver", name, start["task_token"], result)
+
+    def _answer(self, layer: str, name: str, token: str, result: dict[str, Any]) -> None:
+        """SendTaskSuccess with ``result``: the execution's definition succeeds it, or fails
+        it with the result's error and cause (``resources.local_machine_definition``)."""
+        self.sfn.send_task_success(taskToken=token, output=json.dumps(result))
+        if result["status"] == EXECUTION_FAILED:
+            reason = f"{result['error']}: {result['cause']}"
+            self._line(f"execution {name} of {layer} FAILED: {reason}")
+            self.failures.append((f"{layer} execution {name}", reason))
+        else:
+            self._line(f"execution {name} of {layer} SUCCEEDED")
 
     def _gold_pass(self) -> bool:
         messages = self._receive(self.events.gold_queue)
         if not messages or self._stop.is_set():
             return bool(messages)
-        run_id = f"local-{next(self._runs)}"
+        starts = [json.loads(message["Body"]) for message in messages]
+        run_id = next(  # an execution's name when one asked, as in AWS
+            (s["execution_name"] for s in starts if s.get("trigger") == "execution"),
+            f"local-{next(self._runs)}",
+        )
         try:
             with self._stage(GOLD):
                 report = gold_run(self.lake, self.store, run_id)
         except Exception as error:  # noqa: BLE001 retried through the queue
-            for message in messages:
-                self._settle(self.events.gold_queue, message, f"gold run {run_id}", error)
+            for message, start in zip(messages, starts, strict=True):
+                if start.get("trigger") == "execution":  # its execution fails with it
+                    failed = _failed_result(type(error).__name__, str(error))
+                    self._answer("gold", start["execution_name"], start["task_token"], failed)
+                    self.sqs.delete_message(
+                        QueueUrl=self.events.gold_queue, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                else:
+                    self._settle(self.events.gold_queue, message, f"gold run {run_id}", error)
             return True
         for message in messages:  # one run served every start received
             self.sqs.delete_message(
@@ -442,6 +573,26 @@ class Dispatcher:
         self._line(refreshed_line(report, run_id))
         if report.error:
             self.failures.append((f"gold run {run_id}", report.error))
+        for start in starts:
+            if start.get("trigger") == "execution":
+                self._answer("gold", start["execution_name"], start["task_token"],
+                             _gold_result(report, run_id))  # fmt: skip
         if report.marts and self.on_gold is not None:
             self.on_gold(report)
         return True
+
+
+def _failed_result(error: str, cause: str) -> dict[str, Any]:
+    """A task result that fails its execution with ``error`` and ``cause``."""
+    return {"status": EXECUTION_FAILED, "error": error, "cause": cause}
+
+
+def _gold_result(report: GoldReport, run_id: str) -> dict[str, Any]:
+    """A gold execution's result: the rows per mart rebuilt, or the failure of a mart (the
+    deployed machine's ``GoldMartFailed``)."""
+    if report.error is not None:
+        return _failed_result(GOLD_MART_FAILED, report.error)
+    rows: Counter[str] = Counter()
+    for result in report.marts:
+        rows[result.mart] += result.rows
+    return {"status": "SUCCEEDED", "run_id": run_id, "marts": dict(rows)}

@@ -1,4 +1,9 @@
-"""An embedded AWS emulator (moto's threaded server) on a free local port."""
+"""An embedded AWS emulator (moto's threaded server) on a free local port.
+
+Its Step Functions run their definitions (moto's ASL interpreter, off by default): the live
+lake's state machines hand each execution to the dispatcher through a queue and wait for its
+task token (``workloads/local/resources.py``), so an execution ends as the run it stands for.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from moto import backends as moto_backends
+from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -110,6 +116,8 @@ def running_emulator(region: str, port: int = 0) -> Iterator[str]:
     if port and not _port_is_free(port):
         raise EmulatorError(f"port {port} on 127.0.0.1 is taken; choose another with --port")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    # The interpreter logs every Fail state as an error; the dispatcher reports its runs.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     _list_moto_modules_once()
     server = _Server("127.0.0.1", port)
     try:
@@ -125,12 +133,24 @@ def running_emulator(region: str, port: int = 0) -> Iterator[str]:
             server.stop()
         raise
     endpoint = f"http://{host}:{bound}"
-    saved = {k: os.environ.get(k) for k in (*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")}
-    os.environ.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=region)
+    names = (*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "MOTO_PORT")
+    saved = {k: os.environ.get(k) for k in names}
+    # The interpreter's service tasks call the server at localhost:$MOTO_PORT. The server
+    # runs in this process, so its configuration is this module's; restored on exit.
+    os.environ.update(
+        CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=region, MOTO_PORT=str(bound)
+    )
+    saved_sfn = default_user_config.get("stepfunctions")
+    # What ``POST /moto-api/config`` sets on a server of its own.
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
     try:
         yield endpoint
     finally:
         server.stop()
+        if saved_sfn is None:
+            default_user_config.pop("stepfunctions", None)
+        else:
+            default_user_config["stepfunctions"] = saved_sfn
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

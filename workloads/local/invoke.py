@@ -55,6 +55,9 @@ class ControlStreamPipe:
         self.iterator: str | None = None
         self.behind = False
         """The last read returned records: there may be more."""
+        self.silver_changed = False
+        """A read passed a silver record (new, claimed, finished, requeued) since the
+        reader last cleared this: silver records may be claimable."""
 
     def start(self) -> None:
         """From now on, as the pipe starts (``starting_position: LATEST``)."""
@@ -71,6 +74,10 @@ class ControlStreamPipe:
         self.iterator = response["NextShardIterator"]
         records = response.get("Records", [])
         self.behind = bool(records)
+        self.silver_changed |= any(
+            r.get("dynamodb", {}).get("NewImage", {}).get("layer", {}).get("S") == "silver"
+            for r in records
+        )
         passed = [r["dynamodb"]["NewImage"] for r in records if matches(PIPE_FILTER, r)]
         return [
             (image["control_id"]["S"], int(image.get("record_count", {}).get("N", "0")))

@@ -30,7 +30,7 @@ from datalake.settings import LakeSettings
 from .dispatcher import POLL_SECONDS, SILVER_EVERY_SECONDS, STOP_SECONDS, Dispatcher, Say
 from .emulator import running_emulator
 from .invoke import Handlers, scoped_environment
-from .resources import LocalLake, create_local_lake, wire_events
+from .resources import LocalLake, create_local_lake, create_state_machines, wire_events
 
 
 @contextmanager
@@ -43,15 +43,20 @@ def live_lake(
     silver_every: float = SILVER_EVERY_SECONDS,
     poll: float = POLL_SECONDS,
     handlers: Handlers | None = None,
+    state_machines: bool = False,
 ) -> Iterator[tuple[LocalLake, Dispatcher]]:
     """A running emulator with the lake created, wired and dispatched; stopped on exit.
 
     The handlers' environment (``lake.environment()``) is set in ``os.environ`` meanwhile;
-    ``handlers``: the bronze entry points (default: the deployed ones).
+    ``handlers``: the bronze entry points (default: the deployed ones); ``state_machines``:
+    create the silver and gold state machines, whose executions the dispatcher runs
+    (``datalake process --endpoint-url``).
     """
     with running_emulator(settings.region, port) as endpoint:
         lake = create_local_lake(settings, endpoint, domain)
         events = wire_events(lake)
+        if state_machines:
+            create_state_machines(lake, events)
         with scoped_environment(lake.environment()):
             dispatcher = Dispatcher(
                 lake, events, say=say, silver_every=silver_every, poll=poll, handlers=handlers
@@ -115,7 +120,9 @@ def serve(
     say = console_lines(console)
     every = SILVER_EVERY_SECONDS if silver_every is None else silver_every
     try:
-        with live_lake(settings, domain, port=port, say=say, silver_every=every) as live:
+        with live_lake(
+            settings, domain, port=port, say=say, silver_every=every, state_machines=True
+        ) as live:
             lake, dispatcher = live
             if report_dir is not None:
                 dispatcher.on_gold = lambda _: _report(report_dir, lake, dispatcher, say)

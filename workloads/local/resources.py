@@ -14,6 +14,12 @@ queue standing in for each AWS service that would call a workload directly:
         dispatcher (in AWS: the pipe to the ingestion state machine)
     lake bus: rule gold-after-silver (the same pattern and input) ──▶ gold-starts queue
         (in AWS: the gold state machine)
+    state machines silver-pipeline, gold-marts (the deployed names and ARNs, so
+        ``datalake process --endpoint-url`` starts them; ``datalake local up`` only:
+        :func:`create_state_machines`) ──one message per execution, with its input and task
+        token──▶ silver-starts queue, gold-starts queue
+        (in AWS: Lambdas and Spark jobs; locally the dispatcher runs the layer and settles
+        the execution with SendTaskSuccess: :func:`local_machine_definition`)
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from datalake.control import ControlStore
 from datalake.control_table import create_control_table
 from datalake.domain import Domain
 from datalake.layout import RAW_PREFIX, RAW_SUFFIXES, domain_key, layer_prefix
-from datalake.local_outputs import lake_buckets
+from datalake.local_outputs import STATE_MACHINES, lake_buckets, local_outputs
 from datalake.naming import Bucket, Layer
 from datalake.runtime import (
     BronzeRuntime,
@@ -191,6 +197,12 @@ SILVER_SUCCEEDED = "SilverPipelineSucceeded"
 GOLD_START_INPUT = {"silver_run_id": "$.detail.run_id"}
 GOLD_START_TEMPLATE = '{"trigger": "silver", "silver_run_id": "<silver_run_id>"}'
 """The gold run's input the rule builds from the event (``components/gold_starts.py``)."""
+GOLD_MART_FAILED = "GoldMartFailed"
+"""The error a gold execution fails with when a mart failed (``components/gold_machine.py``)."""
+EXECUTION_FAILED = "FAILED"
+"""The ``status`` of a task result that fails the execution (:func:`local_machine_definition`)."""
+SILVER_MACHINE, GOLD_MACHINE = "silver_state_machine_arn", "gold_state_machine_arn"
+"""The stack outputs of the state machines the live lake creates (``STATE_MACHINES``)."""
 
 
 def silver_succeeded_pattern(silver_database: str) -> dict[str, Any]:
@@ -229,11 +241,13 @@ class LakeEvents:
     raw_queue: str
     """The landing bucket's ObjectCreated notifications of raw files."""
     gold_queue: str
-    """What the gold-after-silver rule delivers."""
+    """What the gold-after-silver rule delivers, and the gold state machine's executions."""
     control_stream: str
     """The control table's stream ARN."""
     event_bus: str
     """The lake's bus: the silver run publishes its success there."""
+    silver_queue: str
+    """The silver state machine's executions."""
 
 
 def _queue(sqs: Any, name: str, visibility_seconds: int) -> tuple[str, str]:
@@ -244,9 +258,84 @@ def _queue(sqs: Any, name: str, visibility_seconds: int) -> tuple[str, str]:
     return url, arn["QueueArn"]
 
 
+def local_machine_definition(queue_url: str, comment: str) -> dict[str, Any]:
+    """A state machine whose one task is the dispatcher: the deployed definitions invoke
+    Lambdas and Spark jobs that do not exist on the emulator, so an execution sends its
+    input and task token to ``queue_url`` and waits (``.waitForTaskToken``); the dispatcher
+    runs the layer and answers with SendTaskSuccess, whose result either succeeds the
+    execution or, with ``status`` :data:`EXECUTION_FAILED`, fails it with its ``error`` and
+    ``cause``. (SendTaskFailure would be the direct way, but moto drops its cause, which
+    ``datalake process --wait`` prints.)"""
+    return {
+        "Comment": comment,
+        "StartAt": "RunOnTheDispatcher",
+        "States": {
+            "RunOnTheDispatcher": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": queue_url,
+                    "MessageBody": {
+                        "trigger": "execution",
+                        "execution_name.$": "$$.Execution.Name",
+                        "input.$": "$",
+                        "task_token.$": "$$.Task.Token",
+                    },
+                },
+                "Next": "Outcome",
+            },
+            "Outcome": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.status", "StringEquals": EXECUTION_FAILED, "Next": "Failed"}
+                ],
+                "Default": "Succeeded",
+            },
+            "Failed": {"Type": "Fail", "ErrorPath": "$.error", "CausePath": "$.cause"},
+            "Succeeded": {"Type": "Succeed"},
+        },
+    }
+
+
+def create_state_machines(lake: LocalLake, events: LakeEvents) -> dict[str, str]:
+    """The silver and gold state machines (ARNs by stack output), named as the components
+    name them (the ARNs ``datalake/local_outputs.py`` gives the operating commands), each
+    sending its executions to its queue (:func:`local_machine_definition`).
+
+    Only for a lake operated from outside (``datalake local up``): moto's ASL interpreter,
+    which a machine's first use imports, costs about a second of the run's start, which a
+    one-shot run has no use for."""
+    names = lake.settings.names
+    client = lambda service: boto3.client(  # noqa: E731
+        service, endpoint_url=lake.endpoint, region_name=names.region
+    )
+    # The account as the operating commands ask for it (``cli_operate._connect``).
+    account = client("sts").get_caller_identity()["Account"]
+    queues = {SILVER_MACHINE: events.silver_queue, GOLD_MACHINE: events.gold_queue}
+    outputs = local_outputs(lake.settings, account)
+    sfn = client("stepfunctions")
+    comments = {
+        SILVER_MACHINE: "The silver pipeline, run by the local lake's dispatcher",
+        GOLD_MACHINE: "The gold marts, run by the local lake's dispatcher",
+    }
+    arns = {}
+    for output, queue_url in queues.items():
+        name = names.resource(STATE_MACHINES[output])
+        arn = sfn.create_state_machine(
+            name=name,
+            definition=json.dumps(local_machine_definition(queue_url, comments[output])),
+            roleArn=f"arn:{names.partition}:iam::{account}:role/{name}",  # IAM: no region
+        )["stateMachineArn"]
+        if arn != getattr(outputs, output):  # the commands would start a machine not there
+            raise RuntimeError(f"state machine {arn} is not {getattr(outputs, output)}")
+        arns[output] = arn
+    return arns
+
+
 def wire_events(lake: LocalLake) -> LakeEvents:
     """The raw-objects queue and the landing notifications, the lake bus and its gold rule
-    with the gold-starts queue as target; the control table's stream ARN."""
+    with the gold-starts queue as target, the silver-starts queue; the control table's
+    stream ARN."""
     names, region = lake.settings.names, lake.settings.region
     client = lambda service: boto3.client(  # noqa: E731
         service, endpoint_url=lake.endpoint, region_name=region
@@ -283,5 +372,6 @@ def wire_events(lake: LocalLake) -> LakeEvents:
             }
         ],
     )
+    silver_url, _ = _queue(sqs, names.resource("silver-starts-local"), timeout)
     stream = client("dynamodb").describe_table(TableName=names.control_table)["Table"]
-    return LakeEvents(raw_url, gold_url, stream["LatestStreamArn"], names.event_bus)
+    return LakeEvents(raw_url, gold_url, stream["LatestStreamArn"], names.event_bus, silver_url)
