@@ -1,6 +1,7 @@
 """Control records: the single source of truth for what was processed, and by whom.
 
-One record per object per target layer, kept in the DynamoDB table that the
+One record per object per target layer (for gold, per commit of a view: the record lists the
+partitions the commit replaced), kept in the DynamoDB table that the
 ``ProcessingControlTable`` component declares. Workers claim a record with a conditional write
 (pending -> running), so exactly one worker processes it; failures count attempts; a record
 whose (table, checksum) was already ingested successfully is registered as ``duplicate``.
@@ -92,6 +93,11 @@ class ControlRecord(BaseModel):
         description="Bronze: quarantined rows per rule (a reason without its value; the most "
         "frequent 20, the rest under 'other'). A row that broke two rules counts under both.",
     )
+    partitions: list[list[int]] | None = Field(
+        None,
+        description="Gold: the view partitions to rebuild, each its values in the order of the "
+        "view's partition columns (one record names every partition one view commit replaced).",
+    )
 
     @property
     def layer_status(self) -> str:
@@ -126,6 +132,8 @@ class ControlRecord(BaseModel):
                 data[name] = int(data[name])
         if data.get("quarantine_rules") is not None:
             data["quarantine_rules"] = {k: int(v) for k, v in data["quarantine_rules"].items()}
+        if data.get("partitions") is not None:
+            data["partitions"] = [[int(v) for v in values] for values in data["partitions"]]
         return cls.model_validate(data)
 
 

@@ -65,6 +65,7 @@ RAW_SUFFIXES: dict[str, RawFormat] = {
 }
 _NAME = r"[a-z][a-z0-9_]*"
 _VIEW_PARTITION = re.compile(rf"{SILVER_PREFIX}({_NAME})/((?:{_NAME}=\d+/)*{_NAME}=\d+)")
+_VIEW_COMMIT = re.compile(rf"{SILVER_PREFIX}({_NAME})/commit=([^/]+)")
 ID_IN_NAME = 12
 """Characters of the control id in bronze/quarantine names (keeps same-named files apart)."""
 
@@ -145,8 +146,28 @@ def gold_manifest_key(run_id: str) -> str:
     return f"{GOLD_RUNS_PREFIX}{run_id}/marts.json"
 
 
+def view_commit_key(view: str, commit: str) -> str:
+    """Object key a gold control record names: one commit of a view's Iceberg table.
+
+    ``silver/<view>/commit=<commit>``; ``commit`` is what identifies the commit where the
+    record is registered (the view's Iceberg snapshot id, or the silver run that wrote it), so
+    registering the same commit again names the same key. The partitions it replaced are in the
+    record (``ControlRecord.partitions``), not in the key.
+    """
+    if not commit or "/" in commit:
+        raise ValueError(f"commit {commit!r} of view {view}: expected a non-empty name without /")
+    return f"{SILVER_PREFIX}{view}/commit={commit}"
+
+
+def view_commit_of(key: str) -> str | None:
+    """The view a :func:`view_commit_key` names, or ``None``."""
+    match = _VIEW_COMMIT.fullmatch(key)
+    return None if match is None else match[1]
+
+
 def view_partition_key(view: str, columns: Sequence[str], values: Sequence[int]) -> str:
-    """Object key a gold control record names: one partition of a view's Iceberg table.
+    """Object key of a gold control record of one partition of a view (the format before a
+    record named every partition of a view commit; gold still reads such records).
 
     ``silver/<view>/<column>=<value>/...``, values zero-padded to two digits
     (``silver/orders_flat/order_year=2024/order_month=03``).

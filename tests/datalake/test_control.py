@@ -73,6 +73,19 @@ def test_record_round_trips_through_dynamodb(store):
     assert stored.created_at.tzinfo is not None
 
 
+def test_a_gold_records_partitions_round_trip_as_integers(store, table):
+    record = new_record().model_copy(
+        update={"layer": "gold", "partitions": [[2024, 3], [2024, 12]], "format": "iceberg"}
+    )
+    store.register(record)
+    raw = table.get_item(Key={"control_id": record.control_id})["Item"]["partitions"]
+    assert [[type(v).__name__ for v in p] for p in raw] == [["Decimal"] * 2] * 2  # as stored
+    stored = store.get(record.control_id)
+    assert stored.partitions == [[2024, 3], [2024, 12]]
+    assert all(type(v) is int for p in stored.partitions for v in p)
+    assert "partitions" not in new_record().to_item()  # no attribute on other records
+
+
 def test_a_record_is_claimed_once_and_a_second_claim_backs_off(store):
     record = store.register(new_record())
     first = store.claim(record.control_id, "worker-a")

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from datalake.control import ControlStore
+from datalake.control import ControlRecord, ControlStore, control_id_for
 from datalake.domain import Domain, default_domain_path, load_domain
+from datalake.layout import view_partition_key
 from workloads.shared.tables import iceberg_schema
-from workloads.silver.pipeline import register_gold_record
+from workloads.silver.pipeline import register_view_commit
 
 DOMAIN = load_domain(default_domain_path())
 """The beer example's domain: the marts and the view under test."""
@@ -308,6 +309,19 @@ VISITS_MONTH = [
 ]  # south has one visit in March, north one in April: below min_count 2
 
 
+def register_commit(
+    store: ControlStore,
+    view: str,
+    columns: tuple[str, ...],
+    partitions: list[tuple[int, ...]],
+    commit: str = "snap",
+    bucket: str = "test-lake",
+) -> str:
+    """Register the pending gold record of one commit of a view, as silver does."""
+    (control_id,) = register_view_commit(store, bucket, view, columns, commit, partitions)
+    return control_id
+
+
 def register_partition(
     store: ControlStore,
     view: str,
@@ -316,5 +330,28 @@ def register_partition(
     checksum: str = "snap",
     bucket: str = "test-lake",
 ) -> str:
-    """Register the pending gold record of one view partition, as silver does."""
-    return register_gold_record(store, bucket, view, columns, values, checksum)
+    """Register the pending gold record of a commit of a view that replaced one partition."""
+    return register_commit(store, view, columns, [values], checksum, bucket)
+
+
+def register_old_partition(
+    store: ControlStore,
+    view: str,
+    columns: tuple[str, ...],
+    values: tuple[int, ...],
+    checksum: str = "snap",
+    bucket: str = "test-lake",
+) -> str:
+    """A gold record as silver registered them before records listed their partitions: one
+    partition, named by the key alone (records in flight across an upgrade)."""
+    key = view_partition_key(view, columns, values)
+    record = ControlRecord(
+        control_id=control_id_for("gold", bucket, key, checksum),
+        layer="gold",
+        table_name=view,
+        bucket=bucket,
+        object_key=key,
+        format="iceberg",
+        checksum=checksum,
+    )
+    return store.register(record).control_id

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from datalake.control import ControlStatus
+from datalake.control import ControlRecord, ControlStatus, control_id_for
 from tests.workloads.gold_fixtures import (
     STORE_DAY,
     VISITS_MONTH,
+    register_commit,
+    register_old_partition,
     register_partition,
     sale_view_rows,
     shop_domain,
@@ -138,3 +140,84 @@ def test_a_gold_run_rebuilds_the_marts_of_each_view_for_its_pending_partitions(s
     assert failed.control_id == stray and "gone_view" in (failed.error or "")
     assert report.error is not None and "gone_view" in report.error
     assert run.run().marts == []  # nothing pending any more
+
+
+def gold_run(lake, catalog, domain) -> GoldRun:
+    return GoldRun(
+        store=lake.store,
+        catalog=catalog,
+        silver_namespace="silver",
+        gold_namespace="gold",
+        worker_id="gold-test",
+        properties=PROPERTIES,
+        domain=domain,
+    )
+
+
+def part(domain, view: str, *period: int) -> tuple[int, ...]:
+    """The partition of ``view`` a period (year, month, day) falls in: as many values as the
+    view has partition columns."""
+    return period[: len(domain.view(view).partition_columns)]
+
+
+def test_gold_rebuilds_the_union_of_a_views_records_once_and_settles_them_all(shop, lake):
+    domain, catalog = shop
+    visits = domain.view("visit_view").partition_columns
+    march, april = part(domain, "visit_view", 2024, 3), part(domain, "visit_view", 2024, 4)
+    first = register_commit(lake.store, "visit_view", visits, [march], "snapshot-1")
+    second = register_commit(lake.store, "visit_view", visits, [april, march], "snapshot-2")
+    report = gold_run(lake, catalog, domain).run()
+    assert report.partitions == {"visit_view": sorted({march, april})}
+    assert [r.mart for r in report.marts] == ["visits_month"]  # one rebuild for both records
+    assert rows_of(catalog, "visits_month") == VISITS_MONTH
+    succeeded = {r.control_id for r in lake.store.by_status("gold", ControlStatus.SUCCESS)}
+    assert succeeded == {first, second}
+    assert report.errors == []
+
+
+def test_a_gold_record_of_the_old_format_still_names_its_partition(shop, lake):
+    domain, catalog = shop
+    sales = domain.view("sale_view").partition_columns
+    day, later = part(domain, "sale_view", 2024, 3, 2), part(domain, "sale_view", 2024, 3, 31)
+    old = register_old_partition(lake.store, "sale_view", sales, day)
+    assert lake.store.get(old).partitions is None  # what records in flight look like
+    new = register_commit(lake.store, "sale_view", sales, [later], "snapshot-1")
+    report = gold_run(lake, catalog, domain).run()
+    assert report.partitions == {"sale_view": sorted({day, later})}
+    assert [r.mart for r in report.marts] == ["store_day"]
+    succeeded = {r.control_id for r in lake.store.by_status("gold", ControlStatus.SUCCESS)}
+    assert succeeded == {old, new}
+
+
+def test_gold_records_that_name_no_partitions_of_a_view_fail_with_the_reason(shop, lake):
+    domain, catalog = shop
+    visits = domain.view("visit_view").partition_columns
+    march = part(domain, "visit_view", 2024, 3)
+    good = register_commit(lake.store, "visit_view", visits, [march], "snapshot-1")
+    # One value too many for the view's partition columns.
+    longer = register_commit(lake.store, "visit_view", (*visits, "x"), [(*march, 1)], "s-2")
+    gone = register_commit(lake.store, "gone_view", ("y",), [(2024,)])  # not in the domain
+    stray = ControlRecord(
+        control_id=control_id_for("gold", "test-lake", "silver/runs/r/views.json", "c"),
+        layer="gold",
+        table_name="visit_view",
+        bucket="test-lake",
+        object_key="silver/runs/r/views.json",  # names no view commit
+        format="iceberg",
+        checksum="c",
+        partitions=[list(march)],
+    )
+    lake.store.register(stray)
+    report = gold_run(lake, catalog, domain).run()
+    assert report.partitions == {"visit_view": [march]}
+    (done,) = lake.store.by_status("gold", ControlStatus.SUCCESS)
+    assert done.control_id == good
+    errors = {
+        r.control_id: r.error or "" for r in lake.store.by_status("gold", ControlStatus.ERROR)
+    }
+    assert set(errors) == {longer, gone, stray.control_id}
+    assert f"names partition {[*march, 1]} of visit_view" in errors[longer]
+    assert f"partitioned by {', '.join(visits)}" in errors[longer]
+    assert "gone_view" in errors[gone]
+    assert "no view commit in silver/runs/r/views.json" in errors[stray.control_id]
+    assert len(report.errors) == 3

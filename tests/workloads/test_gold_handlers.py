@@ -14,6 +14,8 @@ from tests.workloads.gold_fixtures import (
     DOMAIN,
     MARTS,
     REVIEW_FLAT,
+    register_commit,
+    register_old_partition,
     register_partition,
     shop_domain,
 )
@@ -71,6 +73,25 @@ def test_plan_claims_partitions_and_writes_every_marts_sql(lake, config):
         "total_reviews",
     ]
     assert plan(lake.store, lake.s3, config, "run-2", DOMAIN)["marts"] == []
+
+
+def test_plan_unions_the_partitions_of_every_record_of_a_view(lake, config, monkeypatch):
+    columns = REVIEW_FLAT.partition_columns
+    dec, jan, feb = (p[: len(columns)] for p in ((2009, 12), (2010, 1), (2010, 2)))
+    ids = {
+        register_commit(lake.store, REVIEW_FLAT.name, columns, [feb, jan], "snapshot-1"),
+        register_commit(lake.store, REVIEW_FLAT.name, columns, [jan, dec], "snapshot-2"),
+        register_old_partition(lake.store, REVIEW_FLAT.name, columns, feb),  # before the upgrade
+    }
+    result = plan(lake.store, lake.s3, config, "run-1", DOMAIN)
+    assert result["marts"] == [m.name for m in MARTS]  # each mart once
+    assert set(result["control_ids"]) == ids
+    expected = [list(p) for p in sorted({dec, jan, feb})]
+    assert manifest_of(lake, "run-1")["partitions"] == {"review_flat": expected}
+    for name, value in config.to_environment().items():
+        monkeypatch.setenv(name, value)
+    assert handlers.finish_handler(result)["records"] == 3  # settled together
+    assert {r.control_id for r in lake.store.by_status("gold", ControlStatus.SUCCESS)} == ids
 
 
 def test_plan_builds_only_the_marts_of_views_with_pending_partitions(lake, config, tmp_path):

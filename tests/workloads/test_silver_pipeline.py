@@ -15,8 +15,14 @@ from datalake.domain import Domain
 from examples.beer.generate import generate_reviews, sample_file
 from tests.workloads.conftest import ARRIVED, LAKE, gz
 from tests.workloads.silver_fixtures import BEER_DOMAIN, sql_catalog
+from workloads.gold.pipeline import pending_partitions
 from workloads.shared.tables import table_properties
-from workloads.silver.pipeline import SilverRun, s3_bronze_reader
+from workloads.silver.pipeline import (
+    PARTITIONS_PER_GOLD_RECORD,
+    SilverRun,
+    register_view_commit,
+    s3_bronze_reader,
+)
 from workloads.silver.views import partitions_of
 
 PERIOD = BEER_DOMAIN.view("review_flat").period
@@ -95,11 +101,13 @@ def test_bronze_to_silver_to_gold_records(lake, catalog):
         )
         == months
     )
-    gold = list(lake.store.by_status("gold", ControlStatus.PENDING))
-    assert len(gold) == len(months) == len(report.gold_records)
-    assert {r.object_key for r in gold} == {
-        f"silver/review_flat/review_year={y}/review_month={m:02d}" for y, m in months
-    }
+    # One gold record for the view's commit, naming every partition it replaced.
+    (gold,) = lake.store.by_status("gold", ControlStatus.PENDING)
+    assert report.gold_records == [gold.control_id]
+    assert len(months) > 100 and gold.partitions == [list(p) for p in sorted(months)]
+    snapshot = report.views["review_flat"].snapshot_id
+    assert gold.object_key == f"silver/review_flat/commit=snapshot-{snapshot}"
+    assert (gold.table_name, gold.checksum) == ("review_flat", f"snapshot-{snapshot}:0")
     # Joined attributes come from the dimensions; e-mail never reaches review_flat.
     first = flat.sort_by("review_id").slice(0, 1).to_pylist()[0]
     beer = (
@@ -124,6 +132,9 @@ def test_incremental_run_touches_only_changed_months(lake, catalog):
     report = silver_run(lake, catalog).run()
 
     assert report.views["review_flat"].partitions == [(year, month)]
+    pending = list(lake.store.by_status("gold", ControlStatus.PENDING))
+    (latest,) = [r for r in pending if r.control_id in report.gold_records]
+    assert latest.partitions == [[year, month]] and len(pending) == 2  # one record per run
     flat_table.refresh()
     files_after = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
     assert len(files_before - files_after) == 1  # only that month's file was replaced
@@ -223,3 +234,86 @@ def test_changes_delivered_in_two_objects_merge_once(lake, catalog, runs):
     # In one batch, two copies; the retry alone: the very changes of beers 1 and 2 again.
     assert report.duplicates_skipped == {"beer": 2}
     assert report.merged["beer"].keys_written == (3 if runs == 1 else 1)
+
+
+# --- the gold records of a view commit ---------------------------------------------------------
+
+FLAT = BEER_DOMAIN.view("review_flat")
+
+
+def commit_records(lake, ids: list[str]) -> list:
+    return [lake.store.get(control_id) for control_id in ids]
+
+
+def test_a_view_commit_registers_one_gold_record_naming_its_partitions(lake):
+    columns = FLAT.partition_columns
+    parts = [p[: len(columns)] for p in ((2011, 5), (2009, 1), (2011, 5), (2010, 12))]
+    ids = register_view_commit(lake.store, LAKE, FLAT.name, columns, "snapshot-7", parts)
+    (record,) = commit_records(lake, ids)
+    assert record.partitions == [list(p) for p in sorted(set(parts))]  # sorted, each once
+    assert record.object_key == "silver/review_flat/commit=snapshot-7"
+    assert (record.layer, record.table_name, record.format) == ("gold", FLAT.name, "iceberg")
+    # A replay of the same commit (a retried step) registers nothing new.
+    again = register_view_commit(lake.store, LAKE, FLAT.name, columns, "snapshot-7", parts[::-1])
+    assert again == ids
+    assert len(list(lake.store.by_status("gold", ControlStatus.PENDING))) == 1
+    assert register_view_commit(lake.store, LAKE, FLAT.name, columns, "snapshot-8", []) == []
+    with pytest.raises(ValueError, match="does not match columns"):
+        register_view_commit(lake.store, LAKE, FLAT.name, columns, "snapshot-9", [(2010, 1, 1)])
+
+
+def test_a_commit_past_the_bound_is_split_into_records_gold_reads_as_one(lake):
+    columns = FLAT.partition_columns
+    parts = [(2000 + year, 1, 1)[: len(columns)] for year in range(5)]
+    ids = register_view_commit(
+        lake.store, LAKE, FLAT.name, columns, "run-abc", parts[::-1], per_record=2
+    )
+    records = commit_records(lake, ids)
+    assert [r.partitions for r in records] == [
+        [list(parts[0]), list(parts[1])],
+        [list(parts[2]), list(parts[3])],
+        [list(parts[4])],
+    ]
+    assert {r.object_key for r in records} == {"silver/review_flat/commit=run-abc"}
+    assert len({r.checksum for r in records}) == 3  # none taken for another's duplicate
+    assert (
+        register_view_commit(lake.store, LAKE, FLAT.name, columns, "run-abc", parts, per_record=2)
+        == ids
+    )
+    claimed = [lake.store.claim(control_id, "gold-1") for control_id in ids]
+    pending = pending_partitions(BEER_DOMAIN, claimed)
+    assert pending.partitions == {FLAT.name: parts}
+    assert pending.control_ids == {FLAT.name: ids} and pending.unknown == {}
+
+
+def dynamodb_size(value) -> int:
+    """Bytes DynamoDB counts for an attribute value (its documented rules): a string its UTF-8
+    length, a number one byte per two significant digits plus one, a list or map three bytes
+    plus one per element (a map's names counted too)."""
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        digits = len(str(abs(value)).strip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, list):
+        return 3 + sum(1 + dynamodb_size(v) for v in value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(k.encode()) + dynamodb_size(v) for k, v in value.items())
+    raise TypeError(type(value))
+
+
+def test_the_largest_gold_record_fits_in_a_dynamodb_item(lake):
+    # Day partitions (the most values) with more digits than any date, and the longest error
+    # and claim a record keeps.
+    bound = PARTITIONS_PER_GOLD_RECORD
+    days = [(10_000 + n, 12, 31) for n in range(2 * bound + 2_000)]
+    ids = register_view_commit(
+        lake.store, LAKE, "day_view", ("y", "m", "d"), "run-" + "x" * 80, days
+    )
+    records = commit_records(lake, ids)
+    assert [len(r.partitions) for r in records] == [bound, bound, 2_000]
+    item = records[0].model_copy(update={"error": "e" * 4_000, "claimed_by": "w" * 100}).to_item()
+    size = sum(len(name.encode()) + dynamodb_size(value) for name, value in item.items())
+    assert size < 400_000 // 4  # a quarter of DynamoDB's item limit

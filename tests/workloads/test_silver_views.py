@@ -15,7 +15,12 @@ import pytest
 
 from datalake.control import ControlRecord, ControlStatus, control_id_for
 from datalake.domain import Domain, partition_condition
-from datalake.layout import view_partition_key, view_partition_of
+from datalake.layout import (
+    view_commit_key,
+    view_commit_of,
+    view_partition_key,
+    view_partition_of,
+)
 from tests.workloads.conftest import LAKE
 from tests.workloads.silver_fixtures import (
     CHAIN_DOMAIN,
@@ -102,6 +107,13 @@ def replaced(report: SilverReport) -> dict[str, list[tuple[int, ...]]]:
     return {name: result.partitions for name, result in report.views.items()}
 
 
+def named(lake: MemoryLake, report: SilverReport) -> dict[str, list[tuple[int, ...]]]:
+    """The partitions the run's gold records name, by view."""
+    records = [lake.store.get(control_id) for control_id in report.gold_records]
+    assert len({r.table_name for r in records}) == len(records)  # one per view
+    return {r.table_name: [tuple(p) for p in r.partitions or []] for r in records}
+
+
 MARCH, APRIL, MAY = (2024, 3), (2024, 4), (2024, 5)
 ANN_DAY, BOB_DAY, LATER_DAY = (2024, 1, 10), (2024, 2, 20), (2024, 6, 1)
 
@@ -154,9 +166,11 @@ def test_partitions_follow_lookup_times_and_key_references_through_a_chained_joi
         5: (APRIL, 1, None),
     }
     assert signup(chain) == {}
-    pending = {r.object_key for r in chain.store.by_status("gold", ControlStatus.PENDING)}
-    assert "silver/line_signup/signup_year=2024/signup_month=06/signup_day=01" in pending
-    assert "silver/line_flat/order_year=2024/order_month=03" in pending
+    # Each run registered one gold record per view it changed, naming what it replaced.
+    for report in (first, second, third, fourth, fifth):
+        assert named(chain, report) == replaced(report)
+    pending = list(chain.store.by_status("gold", ControlStatus.PENDING))
+    assert len(pending) == 2 * 5
 
 
 def test_a_batch_touching_no_table_of_a_view_rebuilds_nothing_of_it(chain):
@@ -303,7 +317,17 @@ def test_the_jobs_select_partitions_as_the_domain_does():
     assert spark_common.partition_condition(["d"], [(3,)]) == "(d = 3)"
 
 
-def test_view_partition_keys_round_trip():
+def test_view_commit_keys_round_trip():
+    key = view_commit_key("review_flat", "snapshot-4021")
+    assert key == "silver/review_flat/commit=snapshot-4021"
+    assert view_commit_of(key) == "review_flat"
+    assert view_commit_of("silver/review_flat/review_year=2024/review_month=03") is None
+    assert view_commit_of("silver/runs/run-1/views.json") is None
+    with pytest.raises(ValueError, match="without /"):
+        view_commit_key("v", "a/b")
+
+
+def test_view_partition_keys_round_trip():  # the keys of gold records before they listed them
     key = view_partition_key("review_flat", ["review_year", "review_month"], [2024, 3])
     assert key == "silver/review_flat/review_year=2024/review_month=03"
     assert view_partition_of(key) == ("review_flat", (2024, 3))

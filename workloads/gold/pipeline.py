@@ -1,9 +1,11 @@
 """A gold run with the arrow engine: claim the pending gold records, replace their partitions.
 
-A gold record names one partition of one view (``datalake.layout.view_partition_of``). Per
-view with pending partitions, every mart of that view (``Domain.marts_of``) is rebuilt for
-exactly those partitions; the view's records succeed once all its marts committed, or fail
-together with the cause.
+A gold record names one commit of one view (``datalake.layout.view_commit_of``) and the
+partitions it replaced (``ControlRecord.partitions``); a record registered before records
+listed their partitions names one partition in its key (``datalake.layout.view_partition_of``)
+and is still read. Per view with pending partitions (the union of its records'), every mart of
+that view (``Domain.marts_of``) is rebuilt once for exactly those partitions; the view's
+records succeed together once all its marts committed, or fail together with the cause.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pyiceberg.catalog import Catalog
 
 from datalake.control import ControlRecord, ControlStore
 from datalake.domain import Domain
-from datalake.layout import view_partition_of
+from datalake.layout import view_commit_of, view_partition_of
 
 from ..shared.runs import claim_records, fail_records, finish_records
 from ..shared.tables import batch_id_of
@@ -27,14 +29,28 @@ log = logging.getLogger(__name__)
 LAYER = "gold"
 
 
-def partition_of(record: ControlRecord) -> tuple[str, Partition]:
-    """The (view, partition values) a gold record names in its object key."""
+def record_partitions(record: ControlRecord) -> tuple[str, list[Partition]]:
+    """The view and the partitions a gold record names.
+
+    A record lists its partitions and names the view commit in its key; one without the list
+    (registered before records had it) names a single partition in its key.
+    """
+    if record.partitions is not None:
+        view = view_commit_of(record.object_key)
+        if view is None:
+            raise ValueError(
+                f"gold record {record.control_id}: no view commit in {record.object_key}"
+            )
+        if not record.partitions:  # silver never registers one: nothing says what to rebuild
+            raise ValueError(f"gold record {record.control_id}: names no partition of {view}")
+        return view, [tuple(values) for values in record.partitions]
     found = view_partition_of(record.object_key)
     if found is None:
         raise ValueError(
-            f"gold record {record.control_id}: no view partition in {record.object_key}"
+            f"gold record {record.control_id}: no partitions, and no view partition in "
+            f"{record.object_key}"
         )
-    return found
+    return found[0], [found[1]]
 
 
 @dataclass
@@ -44,28 +60,31 @@ class PendingPartitions:
     partitions: dict[str, list[Partition]] = field(default_factory=dict)
     control_ids: dict[str, list[str]] = field(default_factory=dict)
     unknown: dict[str, str] = field(default_factory=dict)
-    """Records naming no partition or no view of the domain: control id -> why."""
+    """Records naming no view of the domain, or partitions that are not the view's (another
+    number of values than its partition columns): control id -> why."""
 
 
 def pending_partitions(domain: Domain, records: Iterable[ControlRecord]) -> PendingPartitions:
-    """Group claimed gold records by view (views and partitions sorted)."""
+    """Group claimed gold records by view: the union of their partitions (views and partitions
+    sorted, each once) and every record's id, to settle together."""
     partitions: dict[str, set[Partition]] = defaultdict(set)
     control_ids: dict[str, list[str]] = defaultdict(list)
     pending = PendingPartitions()
     for record in records:
         try:
-            view, values = partition_of(record)
+            view, values = record_partitions(record)
             columns = domain.view(view).partition_columns
         except (ValueError, KeyError) as error:
             pending.unknown[record.control_id] = f"{type(error).__name__}: {error}"
             continue
-        if len(values) != len(columns):
+        wrong = next((v for v in values if len(v) != len(columns)), None)
+        if wrong is not None:
             pending.unknown[record.control_id] = (
-                f"ValueError: gold record {record.control_id} names {len(values)} partition "
-                f"values of {view}, which is partitioned by {', '.join(columns)}"
+                f"ValueError: gold record {record.control_id} names partition "
+                f"{list(wrong)} of {view}, which is partitioned by {', '.join(columns)}"
             )
             continue
-        partitions[view].add(values)
+        partitions[view].update(values)
         control_ids[view].append(record.control_id)
     pending.partitions = {view: sorted(partitions[view]) for view in sorted(partitions)}
     pending.control_ids = {view: control_ids[view] for view in sorted(control_ids)}

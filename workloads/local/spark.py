@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..shared.spark_common import ensure_table
 from ..shared.tables import spark_spec
 from ..silver import spark_job as silver_job
 from ..silver.handlers import views_plan
-from ..silver.pipeline import partition_text, register_gold_record
+from ..silver.pipeline import register_view_commit
 from ..silver.spark_session import local_iceberg_session
 from .resources import LocalLake
 
@@ -73,13 +74,25 @@ class SparkLake:
             view["partitions_out"] = None  # the partitions come back here, not through S3
         replaced = silver_job.build_views(self.spark, SILVER, plan, changes)
         for view, partitions in replaced.items():
-            columns = lake.domain.view(view).partition_columns
-            for values in partitions:
-                checksum = f"spark:{view}:{partition_text(values)}"
-                register_gold_record(
-                    lake.store, lake.buckets[Bucket.LAKE], view, columns, values, checksum
-                )
+            if not partitions:
+                continue
+            register_view_commit(
+                lake.store,
+                lake.buckets[Bucket.LAKE],
+                view,
+                lake.domain.view(view).partition_columns,
+                self._commit(f"{SILVER}.{view}"),
+                partitions,
+            )
         return changes
+
+    def _commit(self, table: str) -> str:
+        """What names the view rebuild's gold records: the table's last snapshot (a table
+        without one, which the rebuild left empty, gets a name of its own)."""
+        rows = self.spark.sql(
+            f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
+        ).collect()
+        return f"snapshot-{rows[0].snapshot_id}" if rows else f"unsaved-{uuid.uuid4().hex}"
 
     def gold(self, worker: str) -> None:
         """Rebuild every mart of each view for the partitions its pending records name."""

@@ -6,7 +6,8 @@
   Map iterates over;
 - ``finish_handler``: after a table's Iceberg commit, marks its records success;
 - ``fail_handler``: after a table's job failed for good, marks its records error with the cause;
-- ``gold_records_handler``: after the views, one pending gold record per replaced partition.
+- ``gold_records_handler``: after the views, one pending gold record per view, naming the
+  partitions the job replaced.
 
 Their environment is :class:`datalake.runtime.SilverRuntime`; the tables and views come from
 the domain it names (``load_domain_uri(runtime.domain_uri)``).
@@ -43,7 +44,7 @@ from ..shared.runs import (
     run_worker,
 )
 from ..shared.tables import batch_id_of, spark_spec, table_properties
-from .pipeline import partition_text, register_gold_record
+from .pipeline import register_view_commit
 
 LAYER = "silver"
 
@@ -187,18 +188,22 @@ def read_partitions(s3: Any, uri: str) -> set[tuple[int, ...]]:
 def register_gold_records(
     store: ControlStore, s3: Any, lake_bucket: str, run_id: str, outputs: list[dict[str, Any]]
 ) -> list[str]:
-    """One pending gold control record per view partition the Spark job replaced.
+    """One pending gold control record per view the Spark job changed, naming the partitions
+    it replaced (``register_view_commit``; the run names the commit, so a retry of the Lambda
+    registers nothing new).
 
     ``outputs``: the plan's ``views.outputs`` (view, partition columns, partitions URI).
     """
     ids = []
     for output in outputs:
-        columns = output["partition_columns"]
-        for values in sorted(read_partitions(s3, output["partitions_out"])):
-            checksum = f"{run_id}:{partition_text(values)}"
-            ids.append(
-                register_gold_record(store, lake_bucket, output["view"], columns, values, checksum)
-            )
+        ids += register_view_commit(
+            store,
+            lake_bucket,
+            output["view"],
+            output["partition_columns"],
+            f"run-{run_id}",
+            read_partitions(s3, output["partitions_out"]),
+        )
     return ids
 
 

@@ -4,16 +4,17 @@ Per table of the domain (in file order): claim its pending silver control record
 bronze files they name, merge them in one Iceberg commit, and only then mark them success; a
 table that fails marks its own records error and the others go on. Then, per view of the
 domain (in file order), rebuild the partitions the merged changes touched
-(``workloads/silver/views.py``) and register one pending gold control record per replaced
-partition. With a CloudWatch client, the run publishes its files and rows (merged, duplicates
-skipped) per table in one request at the end (``workloads/shared/metrics.py``).
+(``workloads/silver/views.py``) and register one pending gold control record naming every
+partition it replaced (:func:`register_view_commit`). With a CloudWatch client, the run
+publishes its files and rows (merged, duplicates skipped) per table in one request at the end
+(``workloads/shared/metrics.py``).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from pyiceberg.catalog import Catalog
 from datalake.control import ControlRecord, ControlStatus, ControlStore, control_id_for
 from datalake.domain import Domain, View
 from datalake.errors import METRIC_NAMESPACE
-from datalake.layout import view_partition_key
+from datalake.layout import view_commit_key
 
 from ..shared.metrics import MetricBatch
 from ..shared.runs import claim_records, fail_records, finish_records
@@ -67,33 +68,57 @@ def s3_bronze_reader(s3: Any) -> Callable[[list[ControlRecord]], pa.Table]:
     return read
 
 
-def partition_text(values: Sequence[int]) -> str:
-    """A partition's values as text, zero-padded to two digits: ``2024-03``."""
-    return "-".join(f"{int(v):02d}" for v in values)
+PARTITIONS_PER_GOLD_RECORD = 5_000
+"""Most partitions one gold record names; a view commit replacing more gets several records.
+
+DynamoDB refuses an item over 400 KB. It counts a number as about one byte per two digits plus
+one, and a list as three bytes plus one per element: a day partition ``[2024, 12, 31]`` takes
+14 bytes in the record's list, so 5,000 of them take about 70 KB, well under the limit with the
+rest of the record (an error message of up to 4,000 characters included). A monthly view
+reaches the bound only after 416 years of history, a daily one after 13."""
 
 
-def register_gold_record(
+def register_view_commit(
     store: ControlStore,
     lake_bucket: str,
     view: str,
     columns: Sequence[str],
-    values: Sequence[int],
-    checksum: str,
-) -> str:
-    """Register (idempotently) the pending gold record of one partition of a view."""
-    key = view_partition_key(view, columns, values)
-    record = store.register(
-        ControlRecord(
-            control_id=control_id_for("gold", lake_bucket, key, checksum),
-            layer="gold",
-            table_name=view,
-            bucket=lake_bucket,
-            object_key=key,
-            format="iceberg",
-            checksum=checksum,
+    commit: str,
+    partitions: Iterable[Sequence[int]],
+    *,
+    per_record: int = PARTITIONS_PER_GOLD_RECORD,
+) -> list[str]:
+    """Register (idempotently) the pending gold records of one commit of a view.
+
+    One record names every partition the commit replaced (values in the order of ``columns``,
+    sorted, each once), or, past ``per_record`` partitions, one record per ``per_record`` of
+    them; none when it replaced none. ``commit`` identifies the commit (the view's snapshot id,
+    or the silver run): registering the same commit again returns the same records.
+    """
+    ordered = sorted({tuple(int(v) for v in values) for values in partitions})
+    for values in ordered:
+        if len(values) != len(columns):
+            raise ValueError(f"partition {values} of {view} does not match columns {columns}")
+    key = view_commit_key(view, commit)
+    ids = []
+    for index, start in enumerate(range(0, len(ordered), per_record)):
+        # The chunk is in the checksum: the store takes a record whose (table, checksum)
+        # already succeeded for a duplicate, and each chunk names other partitions.
+        checksum = f"{commit}:{index}"
+        record = store.register(
+            ControlRecord(
+                control_id=control_id_for("gold", lake_bucket, key, checksum),
+                layer="gold",
+                table_name=view,
+                bucket=lake_bucket,
+                object_key=key,
+                format="iceberg",
+                checksum=checksum,
+                partitions=[list(values) for values in ordered[start : start + per_record]],
+            )
         )
-    )
-    return record.control_id
+        ids.append(record.control_id)
+    return ids
 
 
 @dataclass
@@ -172,17 +197,16 @@ class SilverRun:
         changed = {name: result.keys for name, result in report.merged.items()}
         batch = batch_id_of(r.batch_id for r in report.merged.values())
         result = build_view(view, tables, view_table, changed, batch)
-        for values in result.partitions:
-            # The snapshot and the partition identify the content gold will read.
-            checksum = f"{result.snapshot_id}:{partition_text(values)}"
-            report.gold_records.append(
-                register_gold_record(
-                    self.store,
-                    self.lake_bucket,
-                    view.name,
-                    view.partition_columns,
-                    values,
-                    checksum,
-                )
-            )
+        # The snapshot identifies the content gold will read; a rebuild that made none (an
+        # empty table left empty) is named by the silver batch.
+        snapshot = result.snapshot_id
+        commit = f"batch-{batch}" if snapshot is None else f"snapshot-{snapshot}"
+        report.gold_records += register_view_commit(
+            self.store,
+            self.lake_bucket,
+            view.name,
+            view.partition_columns,
+            commit,
+            result.partitions,
+        )
         return result
