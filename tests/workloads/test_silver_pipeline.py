@@ -102,7 +102,7 @@ def test_bronze_to_silver_to_gold_records(lake, catalog):
         == months
     )
     # One gold record for the view's commit, naming every partition it replaced.
-    (gold,) = lake.store.by_status("gold", ControlStatus.PENDING)
+    (gold,) = list(lake.store.by_status("gold", ControlStatus.PENDING))
     assert report.gold_records == [gold.control_id]
     assert len(months) > 100 and gold.partitions == [list(p) for p in sorted(months)]
     snapshot = report.views["review_flat"].snapshot_id
@@ -204,6 +204,38 @@ def test_a_crash_after_commit_is_harmless_on_retry(lake, catalog, monkeypatch):
     brewery.refresh()
     assert len(brewery.snapshots()) == committed
     assert scan(catalog, "brewery").num_rows == 5_840
+
+
+def test_a_view_that_fails_retries_its_tables_and_the_retry_reaches_the_view(
+    lake, catalog, monkeypatch
+):
+    load_sample(lake, generate_reviews(300, seed=4))
+    import workloads.silver.pipeline as pipeline
+
+    real_build = pipeline.build_view
+    monkeypatch.setattr(
+        pipeline, "build_view", lambda *a, **k: (_ for _ in ()).throw(OSError("view write lost"))
+    )
+    report = silver_run(lake, catalog).run()
+    assert report.failed_views == {"review_flat": "view review_flat: OSError: view write lost"}
+    # Every table merged (one commit each), but none is settled: the view reads them all.
+    assert set(report.merged) == set(report.retried) == {"brewery", "beer", "profile", "review"}
+    assert list(lake.store.by_status("silver", ControlStatus.SUCCESS)) == []
+    errors = list(lake.store.by_status("silver", ControlStatus.ERROR))
+    assert len(errors) == 4 and all("view write lost" in r.error and r.retryable for r in errors)
+    assert scan(catalog, "review_flat").num_rows == 0
+    snapshots = {t: len(catalog.load_table(("silver", t)).snapshots()) for t in report.merged}
+
+    monkeypatch.setattr(pipeline, "build_view", real_build)
+    retry = silver_run(lake, catalog, worker="silver-2").run()
+    assert all(result.skipped_as_replay for result in retry.merged.values())
+    assert retry.failed_views == {} and retry.retried == {}
+    # Nothing merged twice; the view holds every live review, as after a run that never failed.
+    assert {t: len(catalog.load_table(("silver", t)).snapshots()) for t in snapshots} == snapshots
+    assert scan(catalog, "review_flat").num_rows == scan(catalog, "review").num_rows
+    assert len(list(lake.store.by_status("silver", ControlStatus.SUCCESS))) == 4
+    (gold,) = list(lake.store.by_status("gold", ControlStatus.PENDING))
+    assert gold.partitions == sorted([list(p) for p in retry.views["review_flat"].partitions])
 
 
 CHANGES = [

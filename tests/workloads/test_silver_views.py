@@ -30,7 +30,7 @@ from tests.workloads.silver_fixtures import (
     write_domain,
 )
 from workloads.shared import spark_common, view_sql
-from workloads.shared.tables import TableEvolutionError, table_properties
+from workloads.shared.tables import table_properties
 from workloads.silver.pipeline import SilverReport, SilverRun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,9 +282,12 @@ def test_changing_the_period_parts_of_a_view_is_refused(lake, tmp_path, parts, m
         CHAIN_DOMAIN, "parts: [year, month], prefix: order", f"parts: {parts}, prefix: order"
     )
     changed = MemoryLake(lake.store, catalog, write_domain(tmp_path, text, "changed.yaml"))
-    with pytest.raises(TableEvolutionError) as refused:
-        changed.run({"orders": ("update", [{"order_id": 1, "customer_id": 2}])}, minute=20)
-    assert message in str(refused.value)
+    report = changed.run({"orders": ("update", [{"order_id": 1, "customer_id": 2}])}, minute=20)
+    # Recorded on the view and on the records of the tables it reads, as a table's refusal is.
+    assert message in report.failed_views["line_flat"]
+    assert "TableEvolutionError" in report.failed_views["line_flat"]
+    (failed,) = lake.store.by_status("silver", ControlStatus.ERROR)
+    assert failed.table_name == "orders" and message in (failed.error or "")
 
 
 # --- what the engines share -------------------------------------------------------------------

@@ -151,7 +151,10 @@ def succeeded_entry(
     detail = {
         "run_id": run_id,
         "database": lake.database(Layer.SILVER),
-        "tables": [{"table": t, "status": "success"} for t in report.merged]
+        "tables": [
+            {"table": t, "status": "error" if t in report.retried else "success"}
+            for t in report.merged
+        ]
         + [{"table": t, "status": "error"} for t in report.failed],
         "views": [{"view": v, "partitions": len(r.partitions)} for v, r in report.views.items()],
     }

@@ -52,6 +52,10 @@ def merged_lines(report: SilverReport, run_id: str) -> list[str]:
         for table, r in report.merged.items()
     ]
     lines += [f"error silver {t}: {m} (silver run {run_id})" for t, m in report.failed.items()]
+    lines += [
+        f"error silver {t}: {m}; its records are retried (silver run {run_id})"
+        for t, m in report.retried.items()
+    ]
     if not lines:
         lines.append(f"silver run {run_id}: nothing to merge")
     return lines

@@ -268,7 +268,11 @@ def merge_batch(
     result = MergeResult(contract.name, batch_id, changes_in=changes.num_rows)
     replayed = already_committed(table, batch_id)
     if replayed is not None:
+        # Nothing is committed again, but the views still need the keys: the run that
+        # committed may have stopped before rebuilding them. The changes' keys are the
+        # written ones and perhaps a few more (duplicates), which rebuilds a little more.
         result.skipped_as_replay, result.snapshot_id = True, replayed
+        result.keys = sorted(set(changes.column(key).drop_null().to_pylist()))
         return result
     if changes.num_rows == 0:
         return result

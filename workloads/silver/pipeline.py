@@ -43,7 +43,13 @@ class SilverReport:
 
     merged: dict[str, MergeResult] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    """Tables whose merge failed: table -> error."""
     views: dict[str, ViewResult] = field(default_factory=dict)
+    failed_views: dict[str, str] = field(default_factory=dict)
+    """Views whose rebuild failed: view -> error."""
+    retried: dict[str, str] = field(default_factory=dict)
+    """Tables merged whose records were marked error because a view reading them failed:
+    table -> the views' errors (their retry replays the merge and rebuilds the views)."""
     gold_records: list[str] = field(default_factory=list)
 
     @property
@@ -138,9 +144,17 @@ class SilverRun:
     metric_namespace: str = METRIC_NAMESPACE
 
     def run(self) -> SilverReport:
-        """Merge every table's pending records, then rebuild the touched view partitions."""
+        """Merge every table's pending records, rebuild the touched view partitions, then
+        settle each table's records: success once every view reading the table was rebuilt.
+
+        A view that fails marks the records of the tables it reads error (retryable), with the
+        view's error; their retry replays the merge (``merge_batch`` recognises the batch id
+        and commits nothing) and rebuilds the views from the replayed changes' keys, so a
+        change is never merged without reaching its views.
+        """
         report = SilverReport()
         metrics = MetricBatch(self.metric_namespace)
+        claimed: dict[str, list[ControlRecord]] = {}
         for contract in self.domain.tables.values():
             records = self._claim(contract.name)
             if not records:
@@ -157,18 +171,8 @@ class SilverRun:
                 fail_records(self.store, self.worker_id, ids, message)
                 metrics.files(LAYER, ControlStatus.ERROR, contract.name, len(ids))
                 continue
-            # Success is recorded only after the Iceberg commit; a crash in between replays
-            # the batch, which merge_batch recognises by its batch id.
-            rows_in = {r.control_id: r.record_count or 0 for r in records}
-            finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
             report.merged[contract.name] = result
-            metrics.files(LAYER, ControlStatus.SUCCESS, contract.name, len(ids))
-            metrics.rows(
-                LAYER,
-                rows_in=result.changes_in,
-                rows_written=result.keys_written,
-                rows_skipped=result.duplicates_skipped + result.late_ignored,
-            )
+            claimed[contract.name] = records
             log.info(
                 "silver %s: %d keys written, %d duplicates skipped, %d late ignored",
                 contract.name,
@@ -178,10 +182,50 @@ class SilverRun:
             )
         if report.merged:
             for view in self.domain.views.values():
-                report.views[view.name] = self._view(view, report)
+                try:
+                    report.views[view.name] = self._view(view, report)
+                except Exception as error:  # noqa: BLE001 recorded on the tables it reads
+                    message = f"view {view.name}: {type(error).__name__}: {error}"
+                    log.error("silver %s", message)
+                    report.failed_views[view.name] = message
+        for name, records in claimed.items():
+            self._settle(name, records, report, metrics)
         if self.cloudwatch is not None:
             metrics.publish(self.cloudwatch)
         return report
+
+    def _settle(
+        self,
+        table: str,
+        records: list[ControlRecord],
+        report: SilverReport,
+        metrics: MetricBatch,
+    ) -> None:
+        """Success of a merged table's records (after its Iceberg commit and its views), or
+        error with the errors of the views reading it that failed."""
+        ids = [r.control_id for r in records]
+        views_failed = [
+            message
+            for view, message in report.failed_views.items()
+            if table in self.domain.view(view).tables
+        ]
+        if views_failed:
+            report.retried[table] = "; ".join(views_failed)
+            fail_records(self.store, self.worker_id, ids, report.retried[table])
+            metrics.files(LAYER, ControlStatus.ERROR, table, len(ids))
+            return
+        # A crash before this point replays the batch, which merge_batch recognises by its
+        # batch id: the views are rebuilt, nothing is merged twice.
+        rows_in = {r.control_id: r.record_count or 0 for r in records}
+        finish_records(self.store, self.worker_id, ids, rows_in=rows_in)
+        result = report.merged[table]
+        metrics.files(LAYER, ControlStatus.SUCCESS, table, len(ids))
+        metrics.rows(
+            LAYER,
+            rows_in=result.changes_in,
+            rows_written=result.keys_written,
+            rows_skipped=result.duplicates_skipped + result.late_ignored,
+        )
 
     def _claim(self, table: str) -> list[ControlRecord]:
         return claim_records(self.store, "silver", self.worker_id, table=table)
