@@ -1,11 +1,12 @@
 """A silver run with the arrow engine: claim pending silver records, merge, views, gold records.
 
 Per table of the domain (in file order): claim its pending silver control records, read the
-bronze files they name, merge them in one Iceberg commit, and only then mark them success; a
-table that fails marks its own records error and the others go on. Then, per view of the
-domain (in file order), rebuild the partitions the merged changes touched
-(``workloads/silver/views.py``) and register one pending gold control record naming every
-partition it replaced (:func:`register_view_commit`). With a CloudWatch client, the run
+bronze files they name and merge them in one Iceberg commit; a table that fails marks its own
+records error and the others go on. Then, per view of the domain (in file order), rebuild the
+partitions the merged changes touched (``workloads/silver/views.py``) and register one pending
+gold control record naming every partition it replaced (:func:`register_view_commit`). Only
+then are a table's records marked success, or error when a view reading it failed (their
+retry replays the merge and rebuilds the views). With a CloudWatch client, the run
 publishes its files and rows (merged, duplicates skipped) per table in one request at the end
 (``workloads/shared/metrics.py``).
 """
