@@ -127,7 +127,7 @@ def run_floor(folder: Path) -> dict:
     connection.execute(f"CREATE VIEW view_rows AS SELECT * FROM read_parquet('{parquet}')")
     rows = 0
     for mart in marts:
-        condition = partition_in(mart.period, partitions, mart.period_parts)
+        condition = partition_in(mart.partition_columns, partitions, mart.partition_parts)
         rows += connection.sql(mart.sql("view_rows", condition)).to_arrow_table().num_rows
     seconds = time.perf_counter() - started
     connection.close()

@@ -121,8 +121,9 @@ def _view(view: View) -> list[str]:
         f"\n## `{view.name}` (view)\n\n{view.description}\n",
         f"Base table `{view.base}` (one row per base row); joined (live rows only): "
         f"{joins or 'none'}. Primary key: `{', '.join(view.contract.primary_key)}`. "
-        f"Partitioned by `{', '.join(view.partition_columns)}`, from `{period.column}` "
-        f"({period.kind.replace('_', ' ')}, UTC); rows without it are left out.\n",
+        f"Period `{', '.join(period.columns)}`, from `{period.column}` "
+        f"({period.kind.replace('_', ' ')}, UTC); rows without it are left out. Partitioned "
+        f"by `{', '.join(view.partition_columns)}` (it and its marts).\n",
         "| Column | Type | From | Classification | Description |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -143,6 +144,7 @@ def _view(view: View) -> list[str]:
 def _mart(mart: Mart) -> list[str]:
     rules = [f"Source view `{mart.source}` (live rows only)"]
     rules.append(f"grain: the period, {', '.join(f'`{g}`' for g in mart.grain) or 'nothing else'}")
+    rules.append(f"partitioned by `{', '.join(mart.partition_columns)}`")
     if mart.min_count:
         rules.append(f"groups with at least {mart.min_count} rows")
     if mart.rank_by:

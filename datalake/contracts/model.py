@@ -152,6 +152,9 @@ class TableContract:
     metadata: dict[str, str] = field(default_factory=dict)
     cdc: bool = True
     """Receives CDC changes (JSON lines under ``raw/<table>/``; streaming CDC may feed it)."""
+    period: tuple[str, ...] = ()
+    """A view's period columns (its marts' grain), recorded on its table like the key and the
+    partitioning, since they may be finer than the partitioning: changing them is refused."""
 
     def __post_init__(self) -> None:
         for column in self.columns:

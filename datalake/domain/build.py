@@ -96,6 +96,12 @@ def build_view(doc: ViewDoc, tables: dict[str, TableContract]) -> View:
         )
         columns.extend(replace(table.column(c), name=out, nullable=True) for c, out in pairs)
     parts = period_parts(doc.period)
+    period = Period(
+        column=doc.period.column,
+        kind=doc.period.kind,
+        parts=parts,
+        partition_by=doc.period.partition_by or parts[0][1],
+    )
     columns.extend(
         Column(
             out,
@@ -112,8 +118,9 @@ def build_view(doc: ViewDoc, tables: dict[str, TableContract]) -> View:
         columns=tuple(columns),
         primary_key=base.primary_key,
         raw_formats=(),
-        silver_partitioning=tuple(("identity", out) for out, _ in parts),
+        silver_partitioning=tuple(("identity", out) for out in period.partition_columns),
         cdc=False,
+        period=period.columns,
     )
     return View(
         name=doc.name,
@@ -121,7 +128,7 @@ def build_view(doc: ViewDoc, tables: dict[str, TableContract]) -> View:
         base=doc.base,
         base_columns=base_columns,
         joins=tuple(joins),
-        period=Period(column=doc.period.column, kind=doc.period.kind, parts=parts),
+        period=period,
         contract=contract,
     )
 
@@ -149,7 +156,8 @@ def build_measure(doc: MeasureDoc, view: TableContract) -> Measure:
 def build_mart(doc: MartDoc, view: View) -> Mart:
     """The mart a mart entry declares, with its gold contract."""
     source = view.contract
-    period = view.partition_columns
+    period = view.period.columns  # the grain's time part and the key
+    partitions = view.partition_columns  # the table's layout, as the view's
     measures = tuple(build_measure(m, source) for m in doc.measures)
     grain = tuple(
         Column(
@@ -180,7 +188,7 @@ def build_mart(doc: MartDoc, view: View) -> Mart:
         columns=tuple(source.column(c) for c in period) + grain + outputs,
         primary_key=period,
         raw_formats=(),
-        silver_partitioning=tuple(("identity", c) for c in period),
+        silver_partitioning=tuple(("identity", c) for c in partitions),
         cdc=False,
     )
     return Mart(
@@ -194,6 +202,7 @@ def build_mart(doc: MartDoc, view: View) -> Mart:
         period=period,
         contract=contract,
         period_parts=tuple(part for _, part in view.period.parts),
+        partition_columns=partitions,
     )
 
 

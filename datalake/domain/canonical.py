@@ -76,6 +76,7 @@ def view_document(view: View) -> dict[str, Any]:
             "kind": view.period.kind,
             "parts": [part for _, part in view.period.parts],
             "prefix": prefix,
+            "partition_by": view.period.partition_parts[-1][1],
         },
     }
 

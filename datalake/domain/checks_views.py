@@ -227,6 +227,11 @@ def _check_period(
             at("period", "parts"),
             f"parts go in the order {listing(PERIOD_PARTS)} (got {shown(parts)})",
         )
+    if period.partition_by is not None and period.partition_by not in parts:
+        checker.add(
+            at("period", "partition_by"),
+            f"{period.partition_by!r} is not one of the view's parts (allowed: {listing(parts)})",
+        )
     periods = []
     for out, _ in period_parts(period):
         periods.append(out)

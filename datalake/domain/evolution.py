@@ -9,6 +9,7 @@ to do instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from datalake.contracts.bronze import BRONZE_PARTITION_KEYS, LINEAGE_COLUMNS
 from datalake.contracts.model import TableContract
@@ -82,9 +83,35 @@ def evolution_issues(
 
 
 def check_table_evolution(previous: TableContract, current: TableContract) -> list[str]:
-    """Why ``previous`` cannot evolve into ``current`` in place (``evolution_issues``)."""
+    """Why ``previous`` cannot evolve into ``current`` in place (``evolution_issues``), or be
+    partitioned otherwise, or (a view) derive other period columns: the same words as the runs'
+    refusals (``workloads/shared/spark_common.py``)."""
+    reperiodised = bool(previous.period and current.period and previous.period != current.period)
+    if reperiodised:  # one message for the period, not one per period column added or gone
+        periods = {*previous.period, *current.period}
+        previous, current = (
+            replace(c, columns=tuple(x for x in c.columns if x.name not in periods))
+            for c in (previous, current)
+        )
     existing = [(c.name, c.type.value, c.nullable) for c in previous.columns]
-    return evolution_issues(current.name, existing, previous.primary_key, current)
+    problems = evolution_issues(current.name, existing, previous.primary_key, current)
+    if previous.silver_partitioning != current.silver_partitioning:
+        before, after = (
+            ",".join(f"{t}:{c}" for t, c in p)
+            for p in (previous.silver_partitioning, current.silver_partitioning)
+        )
+        problems.append(
+            f"table {current.name}: partitioning is ({before}) in the deployed table but "
+            f"({after}) in the domain; restore the view's period parts and partition_by (to "
+            "repartition a view and its marts, create a new view and backfill it)"
+        )
+    if reperiodised:
+        problems.append(
+            f"table {current.name}: period is ({', '.join(previous.period)}) in the deployed "
+            f"table but ({', '.join(current.period)}) in the domain; restore the period parts "
+            "(to change a view's period, create a new view and backfill it)"
+        )
+    return problems
 
 
 def check_evolution(previous: Domain, current: Domain) -> list[DomainIssue]:

@@ -2,7 +2,9 @@
 
 Each mart renders to one SQL statement that DuckDB (arrow engine), Spark SQL and Athena all
 run: live rows of the source view (``deleted_at IS NULL``) in the selected partitions, grouped
-by the period and the grain, with an optional minimum row count.
+by the period and the grain, with an optional minimum row count. A mart is partitioned like
+its view (by the leading period columns, the year by default), so a partition holds many
+periods, each a group of its rows.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class Measure:
 
 @dataclass(frozen=True)
 class Mart:
-    """One mart of the domain over a view, recomputed per changed partition of the view."""
+    """One mart of the domain over a view, recomputed per changed partition of the view (its
+    rows are per period and grain; its partitions are the view's)."""
 
     name: str
     description: str
@@ -124,6 +127,23 @@ class Mart:
     """Output columns: the period, the grain (typed as in the view), the measures."""
     period_parts: tuple[str, ...] = ()
     """What each period column holds (``year``, ``month``, ``day``), in the same order."""
+    partition_columns: tuple[str, ...] = ()
+    """The leading period columns its table is partitioned by, as its view is (the unit gold
+    recomputes); empty: every period column."""
+
+    def __post_init__(self) -> None:
+        if not self.partition_columns:
+            object.__setattr__(self, "partition_columns", self.period)
+        if self.period[: len(self.partition_columns)] != self.partition_columns:
+            raise ValueError(
+                f"mart {self.name}: partition columns {self.partition_columns} are not leading "
+                f"period columns {self.period}"
+            )
+
+    @property
+    def partition_parts(self) -> tuple[str, ...]:
+        """What each partition column holds (``year``...): the leading :attr:`period_parts`."""
+        return self.period_parts[: len(self.partition_columns)]
 
     def measure(self, name: str) -> Measure:
         """The measure called ``name``."""

@@ -112,7 +112,7 @@ class JoinDoc(_Document):
 
 
 class PeriodDoc(_Document):
-    """The period of a view: derived columns that partition it and every mart over it."""
+    """A view's period: its marts' grain; its parts up to `partition_by` partition the lot."""
 
     column: Name = Field(description="A column of the view holding the time (UTC).")
     kind: PeriodKind = Field(
@@ -124,10 +124,16 @@ class PeriodDoc(_Document):
     prefix: Name | None = Field(
         None, description="Output columns are `<prefix>_<part>`; default: the column's name."
     )
+    partition_by: PeriodPart | None = Field(
+        None,
+        description="One of `parts`: the view's Iceberg table and every mart over it are "
+        "partitioned by the period columns up to and including it (the unit silver replaces "
+        "and gold recomputes); default: the first part (see Partitioning).",
+    )
 
 
 class ViewDoc(_Document):
-    """A view: a base table with lookups joined, partitioned by its period, kept in silver."""
+    """A view: a base table with lookups joined and a period derived, kept in silver."""
 
     name: Name = Field(description="View name, unique among tables, views and marts.")
     description: str = Field("", description="What one row is.")

@@ -3,7 +3,10 @@
 A view's rows are its base table's rows (one per base key, soft-deleted ones included, with
 ``deleted_at`` carried), each with the chosen columns of the live lookup rows it references
 (LEFT JOIN) and the period columns derived from its time column. Rows without a time belong to
-no period and are left out. The view's silver Iceberg table is partitioned by the period.
+no period and are left out. The view's silver Iceberg table is partitioned by the period's
+leading parts up to ``partition_by`` (by default the first: the year), a coarser unit than the
+period itself: the period is the marts' grain, the partition the unit silver replaces and gold
+recomputes (``docs/domain.md``, "Partitioning").
 """
 
 from __future__ import annotations
@@ -42,11 +45,25 @@ class Period:
     """``epoch_seconds`` (a long column) or ``timestamp``."""
     parts: tuple[tuple[str, str], ...]
     """(output column, ``year`` | ``month`` | ``day``), in order."""
+    partition_by: str = ""
+    """The last part the view and its marts are partitioned by; empty: the first part."""
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The period's output columns, in order."""
+        """The period's output columns, in order (the marts' grain)."""
         return tuple(column for column, _ in self.parts)
+
+    @property
+    def partition_parts(self) -> tuple[tuple[str, str], ...]:
+        """The leading parts up to and including ``partition_by``: (output column, part)."""
+        names = [part for _, part in self.parts]
+        last = names.index(self.partition_by) if self.partition_by else 0
+        return self.parts[: last + 1]
+
+    @property
+    def partition_columns(self) -> tuple[str, ...]:
+        """The output columns of :attr:`partition_parts`, in order."""
+        return tuple(column for column, _ in self.partition_parts)
 
 
 @dataclass(frozen=True)
@@ -60,12 +77,14 @@ class View:
     joins: tuple[ViewJoin, ...]
     period: Period
     contract: TableContract
-    """Its silver Iceberg table: the base's key, identity partitions on the period columns."""
+    """Its silver Iceberg table: the base's key, identity partitions on the partition columns."""
 
     @property
     def partition_columns(self) -> tuple[str, ...]:
-        """The period columns, which partition the view and its marts."""
-        return self.period.columns
+        """The leading period columns that partition the view and its marts: the unit silver
+        replaces and gold recomputes (``(year,)`` by default; the period columns are the
+        marts' grain)."""
+        return self.period.partition_columns
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -117,6 +136,7 @@ class View:
                 "column_ref": self.ref(self.period.column),
                 "kind": self.period.kind,
                 "parts": [[out, part] for out, part in self.period.parts],
+                "partition_columns": list(self.partition_columns),
             },
             "columns": list(self.contract.column_names),
         }

@@ -142,11 +142,8 @@ def test_a_view_chains_joins_renames_and_keeps_listed_pii_masked(retail):
     assert view.contract.primary_key == ("order_id", "line_no")
     assert view.contract.column("email").classification is Classification.PII
     assert "phone" not in names  # PII not listed: left out
-    assert view.contract.silver_partitioning == (
-        ("identity", "ordered_at_year"),
-        ("identity", "ordered_at_month"),
-        ("identity", "ordered_at_day"),
-    )
+    assert view.period.columns == ("ordered_at_year", "ordered_at_month", "ordered_at_day")
+    assert view.contract.silver_partitioning == (("identity", "ordered_at_year"),)  # the default
     assert all(view.contract.column(c).nullable for c in ("customer_id", "customer_state"))
     spec = view.spec()
     assert spec["joins"][1] == {
@@ -239,6 +236,30 @@ def test_round_trip_through_the_canonical_document(retail):
     beer = load_domain(default_domain_path())
     assert Domain.from_document(beer.to_document(), source=beer.source) == beer
     assert beer.digest != retail.digest
+
+
+def test_partition_by_chooses_the_leading_period_columns_of_the_view_and_its_marts(retail):
+    view = retail.view("line_flat")  # parts [year, month, day], partition_by left out
+    assert view.partition_columns == ("ordered_at_year",)
+    document = retail.to_document()
+    assert document["views"][0]["period"]["partition_by"] == "year"  # written out
+    document["views"][0]["period"]["partition_by"] = "month"
+    monthly = Domain.from_document(document)
+    view = monthly.view("line_flat")
+    assert view.period.columns == ("ordered_at_year", "ordered_at_month", "ordered_at_day")
+    assert view.partition_columns == ("ordered_at_year", "ordered_at_month")
+    assert view.contract.silver_partitioning == (
+        ("identity", "ordered_at_year"),
+        ("identity", "ordered_at_month"),
+    )
+    assert view.spec()["period"]["partition_columns"] == ["ordered_at_year", "ordered_at_month"]
+    for mart in monthly.marts_of("line_flat"):
+        assert mart.period == view.period.columns == mart.contract.primary_key
+        assert mart.partition_columns == view.partition_columns
+        assert mart.partition_parts == ("year", "month")
+        assert mart.contract.silver_partitioning == view.contract.silver_partitioning
+    assert monthly.digest != retail.digest
+    assert Domain.from_document(monthly.to_document()) == monthly
 
 
 def test_from_document_validates_like_the_file(retail):

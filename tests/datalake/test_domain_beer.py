@@ -33,7 +33,7 @@ def _contract(contract: TableContract) -> dict[str, Any]:
 def snapshot_of_domain(domain: Domain) -> dict[str, Any]:
     """Everything the snapshot pins, read from a loaded domain."""
     view = domain.view("review_flat")
-    condition = partition_condition(view.partition_columns, MONTHS)
+    condition = partition_condition(view.period.columns, MONTHS)
     return {
         "tables": [_contract(t) for t in domain.tables.values()],
         "review_flat": _contract(view.contract),
@@ -74,7 +74,8 @@ def test_the_beer_domain_matches_the_snapshot(beer):
 
 def test_review_flat_is_the_view(beer):
     view = beer.view("review_flat")
-    assert view.partition_columns == ("review_year", "review_month")
+    assert view.period.columns == ("review_year", "review_month")
+    assert view.partition_columns == ("review_year",)
     assert view.references() == {
         "beer": ("b.beer_id", "beer_id"),
         "brewery": ("b.brewery_id", "brewery_id"),
@@ -101,6 +102,7 @@ def test_the_view_spec_names_every_column_by_alias(beer):
         "column_ref": "b.review_time",
         "kind": "epoch_seconds",
         "parts": [["review_year", "year"], ["review_month", "month"]],
+        "partition_columns": ["review_year"],
     }
     assert spec["joins"][2] == {
         "table": "profile",

@@ -69,7 +69,8 @@ def test_the_template_is_valid(tmp_path):
     path = tmp_path / "domain.yaml"
     path.write_text(SHOP)
     domain = load_domain(path)
-    assert domain.view("order_flat").partition_columns == ("order_year", "order_month")
+    assert domain.view("order_flat").period.columns == ("order_year", "order_month")
+    assert domain.view("order_flat").partition_columns == ("order_year",)
 
 
 CASES = {
@@ -172,6 +173,14 @@ CASES = {
     "period parts out of order": (
         [("parts: [year, month]", "parts: [month, year]")],
         "views[0].period.parts: parts go in the order year, month, day (got ['month', 'year'])",
+    ),
+    "partitioned by a part the period lacks": (
+        [("parts: [year, month]", "parts: [year, month], partition_by: day")],
+        "views[0].period.partition_by: 'day' is not one of the view's parts (allowed: year, month)",
+    ),
+    "partitioned by no part at all": (
+        [("parts: [year, month]", "parts: [year, month], partition_by: week")],
+        "views[0].period.partition_by: 'week' is not allowed (allowed: year, month, day)",
     ),
     "mart over a table": (
         [("source: order_flat", "source: orders")],

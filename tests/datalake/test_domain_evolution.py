@@ -99,3 +99,28 @@ def test_check_evolution_compares_two_domains_at_their_paths():
     assert (
         check_evolution(beer, Domain(beer.name, "", {**beer.tables, "review": grown}, {}, ())) == []
     )
+
+
+def test_repartitioning_or_reperiodising_a_view_is_refused_on_the_view_and_its_marts():
+    beer = load_domain(default_domain_path())
+    document = beer.to_document()
+    assert document["views"][0]["period"]["partition_by"] == "year"
+    document["views"][0]["period"]["partition_by"] = "month"
+    monthly = Domain.from_document(document)
+    issues = check_evolution(beer, monthly)
+    assert [i.path for i in issues] == ["views[0]", *(f"marts[{i}]" for i in range(5))]
+    assert issues[0].message == (
+        "table review_flat: partitioning is (identity:review_year) in the deployed table but "
+        "(identity:review_year,identity:review_month) in the domain; restore the view's period "
+        "parts and partition_by (to repartition a view and its marts, create a new view and "
+        "backfill it)"
+    )
+    document["views"][0]["period"].update(parts=["year", "month", "day"], partition_by="year")
+    daily = Domain.from_document(document)
+    (view, *marts) = check_evolution(beer, daily)
+    assert view.path == "views[0]" and view.message == (
+        "table review_flat: period is (review_year, review_month) in the deployed table but "
+        "(review_year, review_month, review_day) in the domain; restore the period parts (to "
+        "change a view's period, create a new view and backfill it)"
+    )
+    assert all("primary key" in m.message for m in marts)  # the marts' key is the period

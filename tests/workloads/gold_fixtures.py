@@ -7,8 +7,9 @@ exactly 24; review 200 is at 2010-01-31 23:59:59 UTC (January, not February).
 Month 2010-02: three reviews of beer 12.
 
 A tiny shop domain (a YAML string, loaded from a file): two views, one by day (timestamp) and
-one by month (epoch seconds), marts using count, count distinct, sum, avg, min and max, with
-filters; the expected rows are worked out by hand beside the data.
+one by month (epoch seconds), each partitioned by its finest part (``partition_by``), marts
+using count, count distinct, sum, avg, min and max, with filters; the expected rows are worked
+out by hand beside the data.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from datalake.control import ControlRecord, ControlStore, control_id_for
-from datalake.domain import Domain, default_domain_path, load_domain
+from datalake.domain import Domain, default_domain_path, load_domain, parse_domain_text
+from datalake.domain.load import domain_from_document
 from datalake.layout import view_partition_key
 from workloads.shared.tables import iceberg_schema
 from workloads.silver.pipeline import register_view_commit
@@ -28,6 +30,22 @@ DOMAIN = load_domain(default_domain_path())
 """The beer example's domain: the marts and the view under test."""
 REVIEW_FLAT = DOMAIN.view("review_flat")
 MARTS = DOMAIN.marts_of(REVIEW_FLAT.name)
+
+
+def partitioned_by(part: str) -> Domain:
+    """The beer example with review_flat and its marts partitioned by ``part`` instead."""
+    text = default_domain_path().read_text()
+    assert text.count("partition_by: year") == 1
+    return domain_from_document(
+        parse_domain_text(text.replace("partition_by: year", f"partition_by: {part}"))
+    )
+
+
+MONTHLY = partitioned_by("month")
+"""The beer example partitioned by month (as every period column partitioned before the
+option): for the tests of month-level selection and replacement."""
+MONTHLY_FLAT = MONTHLY.view("review_flat")
+MONTHLY_MARTS = MONTHLY.marts_of(MONTHLY_FLAT.name)
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 BEERS = {
@@ -131,11 +149,15 @@ views:
   - name: sale_view
     description: Sales by day.
     base: sale
-    period: {column: sold_at, kind: timestamp, parts: [year, month, day], prefix: sold}
+    period:
+      {column: sold_at, kind: timestamp, parts: [year, month, day], prefix: sold,
+       partition_by: day}
   - name: visit_view
     description: Visits by month.
     base: visit
-    period: {column: visited_at, kind: epoch_seconds, parts: [year, month], prefix: visit}
+    period:
+      {column: visited_at, kind: epoch_seconds, parts: [year, month], prefix: visit,
+       partition_by: month}
 marts:
   - name: store_day
     description: Sales per store and day.

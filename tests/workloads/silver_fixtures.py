@@ -201,7 +201,12 @@ CHAIN_DOMAIN = """\
         joins:
           - {table: orders, on: {order_id: order_id}, columns: [customer_id, ordered_at]}
           - {table: customers, on: {customer_id: customer_id}, columns: [customer_name]}
-        period: {column: ordered_at, kind: epoch_seconds, parts: [year, month], prefix: order}
+        period:
+          column: ordered_at
+          kind: epoch_seconds
+          parts: [year, month]
+          prefix: order
+          partition_by: month  # partitions as fine as the period: the tests track months
       - name: line_signup
         description: Each line by its customer's sign-up day (the period of a chained lookup).
         base: lines
@@ -209,7 +214,9 @@ CHAIN_DOMAIN = """\
         joins:
           - {table: orders, on: {order_id: order_id}, columns: [customer_id]}
           - {table: customers, on: {customer_id: customer_id}, columns: [signed_up_at]}
-        period: {column: signed_up_at, kind: timestamp, parts: [year, month, day], prefix: signup}
+        period:
+          {column: signed_up_at, kind: timestamp, parts: [year, month, day], prefix: signup,
+           partition_by: day}
     marts: []
 """
 

@@ -39,9 +39,10 @@ def config(lake) -> GoldRuntime:
     )
 
 
-def month(lake, year: int, month: int, checksum: str) -> str:
+def year(lake, value: int, checksum: str) -> str:
+    """Register a pending partition of review_flat: a year (the beer example's partitioning)."""
     return register_partition(
-        lake.store, REVIEW_FLAT.name, REVIEW_FLAT.partition_columns, (year, month), checksum
+        lake.store, REVIEW_FLAT.name, REVIEW_FLAT.partition_columns, (value,), checksum
     )
 
 
@@ -51,20 +52,21 @@ def manifest_of(lake, run_id: str) -> dict:
 
 
 def test_plan_claims_partitions_and_writes_every_marts_sql(lake, config):
-    for year, m in ((2010, 1), (2010, 2), (2010, 1)):
-        month(lake, year, m, f"snap-{year}-{m}")
+    for value in (2010, 2011, 2010):
+        year(lake, value, f"snap-{value}")
     result = plan(lake.store, lake.s3, config, "run-1", DOMAIN)
     assert result["marts"] == [m.name for m in MARTS]  # every mart of review_flat
-    assert len(result["control_ids"]) == 2  # the same month and snapshot registered once
+    assert len(result["control_ids"]) == 2  # the same year and snapshot registered once
     body = manifest_of(lake, "run-1")
-    assert body["partitions"] == {"review_flat": [[2010, 1], [2010, 2]]}
+    assert body["partitions"] == {"review_flat": [[2010], [2011]]}
     marts = body["marts"]
     assert set(marts) == {m.name for m in MARTS}
     drinkers = marts["top_drinkers"]
     assert "__SOURCE__" in drinkers["sql"] and "__PARTITIONS__" in drinkers["sql"]
-    assert (drinkers["source"], drinkers["period"]) == (
+    assert (drinkers["source"], drinkers["period"], drinkers["partition_columns"]) == (
         "review_flat",
         ["review_year", "review_month"],
+        ["review_year"],
     )
     assert [c["name"] for c in marts["state_by_review_volume"]["spec"]["columns"]] == [
         "review_year",
@@ -109,13 +111,13 @@ def test_plan_builds_only_the_marts_of_views_with_pending_partitions(lake, confi
 def test_the_plan_handler_reads_the_domain_from_its_environment(lake, config, monkeypatch):
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)
-    month(lake, 2010, 1, "a")
+    year(lake, 2010, "a")
     result = handlers.plan_handler({"execution_name": "run-env"})
     assert result["marts"] == [m.name for m in MARTS]
 
 
 def test_finish_and_fail(lake, config, monkeypatch):
-    month(lake, 2010, 1, "a")
+    year(lake, 2010, "a")
     result = plan(lake.store, lake.s3, config, "run-1", DOMAIN)
     for name, value in config.to_environment().items():
         monkeypatch.setenv(name, value)

@@ -8,11 +8,12 @@ import json
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
+import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from tests.workloads.gold_fixtures import (
     DOMAIN,
-    MARTS,
+    MONTHLY,
     REVIEW_FLAT,
     STORE_DAY,
     review_flat_rows,
@@ -27,7 +28,8 @@ from workloads.shared import spark_common
 from workloads.shared.tables import ensure_table, spark_spec, table_properties
 
 PROPERTIES = table_properties(128, 7, 5)
-MONTHS = [(2010, 1), (2010, 2)]
+YEARS, MONTHS = [(2010,)], [(2010, 1), (2010, 2)]
+"""The fixture's partitions by year (the beer example's default) and by month."""
 
 
 def normalise(rows):
@@ -41,28 +43,35 @@ def normalise(rows):
     return sorted(fixed, key=lambda r: tuple(str(v) for v in r.values()))
 
 
-def test_marts_are_identical_on_both_engines(spark, tmp_path):  # noqa: F811
+@pytest.mark.parametrize(
+    ("domain", "partitions"), [(DOMAIN, YEARS), (MONTHLY, MONTHS)], ids=["by-year", "by-month"]
+)
+def test_marts_are_identical_on_both_engines(spark, tmp_path, domain, partitions):  # noqa: F811
+    view, marts_of = domain.view("review_flat"), domain.marts_of("review_flat")
     catalog = SqlCatalog("gp", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
     catalog.create_namespace("silver")
     catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
+    review_flat = ensure_table(catalog, "silver", view.contract, PROPERTIES)
     review_flat.append(review_flat_rows())
-    run_marts(catalog, "gold", review_flat, MARTS, MONTHS, PROPERTIES)
+    run_marts(catalog, "gold", review_flat, marts_of, partitions, PROPERTIES)
 
-    spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.gold_parity")
-    source = "lake.gold_parity.review_flat"
-    spark_common.ensure_table(spark, source, spark_spec(REVIEW_FLAT.contract, PROPERTIES))
+    namespace = f"lake.gold_parity_{len(partitions[0])}"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {namespace}")
+    source = f"{namespace}.review_flat"
+    spark_common.ensure_table(spark, source, spark_spec(view.contract, PROPERTIES))
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")
     spark.read.parquet(str(tmp_path / "rf.parquet")).writeTo(source).append()
-    marts = manifest(DOMAIN, PROPERTIES, {})["marts"]
-    for mart in MARTS:
-        target = f"lake.gold_parity.{mart.name}"
-        gold_job.run_mart(spark, source, target, marts[mart.name], MONTHS)
+    marts = manifest(domain, PROPERTIES, {})["marts"]
+    for mart in marts_of:
+        target = f"{namespace}.{mart.name}"
+        gold_job.run_mart(spark, source, target, marts[mart.name], partitions)
         expected = normalise(catalog.load_table(("gold", mart.name)).scan().to_arrow().to_pylist())
         assert normalise([r.asDict() for r in spark.table(target).collect()]) == expected, mart.name
         # And a second run changes nothing (partitions replaced, never appended to).
-        gold_job.run_mart(spark, source, target, marts[mart.name], MONTHS)
+        gold_job.run_mart(spark, source, target, marts[mart.name], partitions)
         assert normalise([r.asDict() for r in spark.table(target).collect()]) == expected
+        fields = spark.sql(f"SELECT * FROM {target}.partitions").schema["partition"].dataType
+        assert fields.names == list(mart.partition_columns), mart.name
 
 
 def test_the_entry_point_runs_one_mart_from_the_manifest(spark, tmp_path):  # noqa: F811
@@ -72,7 +81,7 @@ def test_the_entry_point_runs_one_mart_from_the_manifest(spark, tmp_path):  # no
     )
     pq.write_table(review_flat_rows(), tmp_path / "rf.parquet")
     spark.read.parquet(str(tmp_path / "rf.parquet")).writeTo("lake.gold_entry.review_flat").append()
-    body = manifest(DOMAIN, PROPERTIES, {REVIEW_FLAT.name: MONTHS})
+    body = manifest(DOMAIN, PROPERTIES, {REVIEW_FLAT.name: YEARS})
     (tmp_path / "marts.json").write_text(json.dumps(body))
     arguments = [
         "--manifest", str(tmp_path / "marts.json"),

@@ -1,6 +1,7 @@
 """The arrow engine's partition selection and commits: a few list conditions select exactly
 the given partitions (in SQL and as an Iceberg filter), and each mart is replaced in one
-snapshot that removes the partitions' files whole."""
+snapshot that removes the partitions' files whole. The marts are the beer example's,
+partitioned by month (``partition_by: month``) so that the partitions are many."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pyiceberg.expressions.visitors import expression_evaluator
 from pyiceberg.typedef import Record
 
 from datalake.domain import partition_condition
-from tests.workloads.gold_fixtures import MARTS, REVIEW_FLAT, review_flat_rows
+from tests.workloads.gold_fixtures import MONTHLY_FLAT as REVIEW_FLAT
+from tests.workloads.gold_fixtures import MONTHLY_MARTS as MARTS
+from tests.workloads.gold_fixtures import review_flat_rows
 from workloads.gold.marts import run_marts, selection
 from workloads.shared.tables import ensure_table, iceberg_schema, table_properties
 from workloads.shared.view_sql import partition_in, partition_terms

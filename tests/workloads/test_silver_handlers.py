@@ -77,14 +77,12 @@ def test_plan_claims_records_and_writes_one_manifest_per_table(lake, config):
     assert [s["table"] for s in views["table_specs"]] == list(BEER_DOMAIN.tables)
     (view,) = views["views"]
     assert view["spec"] == BEER_DOMAIN.view("review_flat").spec()
-    assert view["table"]["partitioning"] == [
-        ["identity", "review_year"],
-        ["identity", "review_month"],
-    ]
+    assert view["table"]["partitioning"] == [["identity", "review_year"]]  # partition_by: year
+    assert view["table"]["period"] == ["review_year", "review_month"]
     assert result["views"]["outputs"] == [
         {
             "view": "review_flat",
-            "partition_columns": ["review_year", "review_month"],
+            "partition_columns": ["review_year"],
             "partitions_out": f"s3://{ARTIFACTS}/silver/runs/run-1/review_flat.partitions",
         }
     ]
@@ -181,7 +179,7 @@ def test_spark_job_entry_point_merges_a_manifest(spark, lake, config, tmp_path):
     assert (
         len(written)
         == spark.table("lake.entry.review_flat")
-        .select("review_year", "review_month")
+        .select("review_year")  # the partitions: years (partition_by)
         .distinct()
         .count()
     )

@@ -345,7 +345,7 @@ def test_review_flat_is_identical_on_both_engines(spark, engines):  # noqa: F811
     arrow_partitions, spark_partitions = build_both(
         spark, engines, BEER_DOMAIN, {t: r.keys for t, r in results.items()}, spark_changes
     )
-    assert arrow_partitions == spark_partitions == {"review_flat": [(2010, 1), (2011, 12)]}
+    assert arrow_partitions == spark_partitions == {"review_flat": [(2010,), (2011,)]}  # years
     expected = arrow_rows(catalog.load_table(("silver", "review_flat")))
     assert spark_rows(spark, f"{namespace}.review_flat") == expected
     by_id = {r["review_id"]: r for r in expected}

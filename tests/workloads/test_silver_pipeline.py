@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +30,8 @@ LATER = ARRIVED + timedelta(minutes=5)
 """When a second file lands (a change without its own time takes its file's arrival)."""
 
 
-def months_of(times) -> set[tuple[int, ...]]:
+def years_of(times) -> set[tuple[int, ...]]:
+    """The partitions of review_flat the times fall in: years (the beer example's default)."""
     return partitions_of(times, PERIOD)
 
 
@@ -90,21 +91,17 @@ def test_bronze_to_silver_to_gold_records(lake, catalog):
 
     flat = scan(catalog, "review_flat")
     assert flat.num_rows == 3_000
-    months = months_of(reviews.column("review_time"))
-    assert (
-        set(
-            zip(
-                flat.column("review_year").to_pylist(),
-                flat.column("review_month").to_pylist(),
-                strict=True,
-            )
-        )
-        == months
+    years = years_of(reviews.column("review_time"))
+    assert {(y,) for y in flat.column("review_year").to_pylist()} == years
+    stamps = [datetime.fromtimestamp(t, UTC) for t in reviews.column("review_time").to_pylist()]
+    periods = zip(
+        flat.column("review_year").to_pylist(), flat.column("review_month").to_pylist(), strict=True
     )
-    # One gold record for the view's commit, naming every partition it replaced.
+    assert set(periods) == {(t.year, t.month) for t in stamps}  # the period stays the month
+    # One gold record for the view's commit, naming every partition (year) it replaced.
     (gold,) = list(lake.store.by_status("gold", ControlStatus.PENDING))
     assert report.gold_records == [gold.control_id]
-    assert len(months) > 100 and gold.partitions == [list(p) for p in sorted(months)]
+    assert len(years) > 10 and gold.partitions == [list(p) for p in sorted(years)]
     snapshot = report.views["review_flat"].snapshot_id
     assert gold.object_key == f"silver/review_flat/commit=snapshot-{snapshot}"
     assert (gold.table_name, gold.checksum) == ("review_flat", f"snapshot-{snapshot}:0")
@@ -117,7 +114,7 @@ def test_bronze_to_silver_to_gold_records(lake, catalog):
     assert "email" not in flat.column_names
 
 
-def test_incremental_run_touches_only_changed_months(lake, catalog):
+def test_incremental_run_touches_only_the_changed_year(lake, catalog):
     reviews = generate_reviews(2_000, seed=5)
     load_sample(lake, reviews)
     silver_run(lake, catalog).run()
@@ -125,19 +122,19 @@ def test_incremental_run_touches_only_changed_months(lake, catalog):
     files_before = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
 
     changed = reviews.slice(0, 1)
-    ((year, month),) = months_of(changed.column("review_time"))
+    (year,) = years_of(changed.column("review_time"))
     update = changed.set_column(4, "review_overall", pa.array([1.0]))
     # A file landing later: its rows' changes come after the first file's (arrival time).
     ingest(lake, "raw/review/reviews-0002.csv.gz", csv_bytes(update), LATER)
     report = silver_run(lake, catalog).run()
 
-    assert report.views["review_flat"].partitions == [(year, month)]
+    assert report.views["review_flat"].partitions == [year]
     pending = list(lake.store.by_status("gold", ControlStatus.PENDING))
     (latest,) = [r for r in pending if r.control_id in report.gold_records]
-    assert latest.partitions == [[year, month]] and len(pending) == 2  # one record per run
+    assert latest.partitions == [list(year)] and len(pending) == 2  # one record per run
     flat_table.refresh()
     files_after = {f["file_path"] for f in flat_table.inspect.files().to_pylist()}
-    assert len(files_before - files_after) == 1  # only that month's file was replaced
+    assert len(files_before - files_after) == 1  # only that year's file was replaced
     row = flat_table.scan(
         row_filter=f"review_id == {changed.column('review_id')[0].as_py()}"
     ).to_arrow()
@@ -145,18 +142,18 @@ def test_incremental_run_touches_only_changed_months(lake, catalog):
     assert flat_table.scan().to_arrow().num_rows == 2_000
 
 
-def test_a_changed_beer_rebuilds_the_months_of_its_reviews(lake, catalog):
+def test_a_changed_beer_rebuilds_the_years_of_its_reviews(lake, catalog):
     reviews = generate_reviews(1_000, seed=9)
     load_sample(lake, reviews)
     silver_run(lake, catalog).run()
     beer_id = reviews.column("beer_id")[0].as_py()
-    months = months_of(
+    years = years_of(
         reviews.filter(pc.equal(reviews.column("beer_id"), beer_id)).column("review_time")
     )
     line = f'{{"operation": "update", "beer_id": {beer_id}, "beer_name": "Renamed"}}\n'
     ingest(lake, "raw/beer/cdc/rename.jsonl.gz", gz(line), LATER)
     report = silver_run(lake, catalog).run()
-    assert set(report.views["review_flat"].partitions) == months
+    assert set(report.views["review_flat"].partitions) == years
     flat = scan(catalog, "review_flat").filter(pc.equal(pc.field("beer_id"), beer_id))
     assert set(flat.column("beer_name").to_pylist()) == {"Renamed"}
 

@@ -258,28 +258,38 @@ def test_removing_retyping_or_rekeying_a_table_is_refused(lake, tmp_path, old, n
 
 
 @pytest.mark.parametrize(
-    ("parts", "message"),
+    ("period", "message"),
     [
         (
-            "[year]",
+            "parts: [year]",
             "table silver.line_flat: column order_month (long) is in the deployed table but no "
             "longer in the domain",
         ),
         (
-            "[year, month, day]",
+            "parts: [year, month, day]\n          partition_by: month",
+            "table silver.line_flat: period is (order_year, order_month) in the deployed table "
+            "but (order_year, order_month, order_day) in the domain; restore the period parts "
+            "(to change a view's period, create a new view and backfill it)",
+        ),
+        (
+            "parts: [year, month]",  # partition_by left out: the first part, the year
             "table silver.line_flat: partitioning is (identity:order_year,identity:order_month)"
-            " in the deployed table but (identity:order_year,identity:order_month,"
-            "identity:order_day) in the domain; restore the period parts (to change a view's "
-            "period, create a new view and backfill it)",
+            " in the deployed table but (identity:order_year) in the domain; restore the view's "
+            "period parts and partition_by (to repartition a view and its marts, create a new "
+            "view and backfill it)",
         ),
     ],
-    ids=["fewer-parts", "more-parts"],
+    ids=["fewer-parts", "more-parts", "coarser-partitions"],
 )
-def test_changing_the_period_parts_of_a_view_is_refused(lake, tmp_path, parts, message):
+def test_changing_the_period_or_the_partitioning_of_a_view_is_refused(
+    lake, tmp_path, period, message
+):
     catalog = sql_catalog(tmp_path)
     MemoryLake(lake.store, catalog, write_domain(tmp_path, CHAIN_DOMAIN)).run(CHAIN_RUNS[0], 10)
     text = evolved(
-        CHAIN_DOMAIN, "parts: [year, month], prefix: order", f"parts: {parts}, prefix: order"
+        CHAIN_DOMAIN,
+        "parts: [year, month]\n          prefix: order\n          partition_by: month",
+        f"{period}\n          prefix: order",
     )
     changed = MemoryLake(lake.store, catalog, write_domain(tmp_path, text, "changed.yaml"))
     report = changed.run({"orders": ("update", [{"order_id": 1, "customer_id": 2}])}, minute=20)

@@ -43,14 +43,15 @@ def manifest(
     properties: dict[str, str],
     partitions: Mapping[str, Sequence[Sequence[int]]],
 ) -> dict[str, Any]:
-    """The run's manifest for the Spark job: every mart's source view, period columns, SQL
-    (with placeholders for the source table and the partition condition) and table spec, and
-    the partitions of each view to replace (a view absent has none)."""
+    """The run's manifest for the Spark job: every mart's source view, period and partition
+    columns, SQL (with placeholders for the source table and the partition condition) and
+    table spec, and the partitions of each view to replace (a view absent has none)."""
     return {
         "marts": {
             mart.name: {
                 "source": mart.source,
                 "period": list(mart.period),
+                "partition_columns": list(mart.partition_columns),
                 "sql": mart.sql(SOURCE, PARTITIONS),
                 "spec": spark_spec(mart.contract, properties, audit=False),
             }

@@ -1,8 +1,10 @@
 """Gold marts on the arrow engine: DuckDB over one view, one commit per mart.
 
-For the given partitions of a view (values of its period columns), each mart of that view is
-recomputed completely from the view's live rows and exactly those partitions of the mart are
-replaced, so a re-run gives the same rows and other partitions are untouched.
+For the given partitions of a view (values of its partition columns, the leading period
+columns: the year by default), each mart of that view is recomputed completely from the view's
+live rows in those partitions (its rows per period and grain) and exactly those partitions of
+the mart, partitioned like the view, are replaced, so a re-run gives the same rows and other
+partitions are untouched.
 
 The cost is the data's, not the number of partitions: the partitions are selected with a few
 list conditions (``view_sql.partition_terms``: a 180-month history is ``year IN (...)``, not a
@@ -36,7 +38,8 @@ from ..shared.tables import BATCH_PROPERTY, conform, ensure_table, partition_fil
 from ..shared.view_sql import partition_in
 
 Partition = tuple[int, ...]
-"""Values of a view's period columns, in their order: ``(2010, 1)`` for (year, month)."""
+"""Values of a view's partition columns, in their order: ``(2010,)`` for (year), ``(2010, 1)``
+for (year, month)."""
 SOURCE_NAME = "mart_source"
 """Name the view's rows are registered under in DuckDB (any view name stays a valid source)."""
 
@@ -53,9 +56,9 @@ class MartResult:
 
 
 def selection(mart: Mart, partitions: Sequence[Partition]) -> BooleanExpression:
-    """Iceberg filter of ``partitions`` of the mart's period: the same list conditions as
-    the SQL (``view_sql.partition_terms``)."""
-    return partition_filter(mart.period, partitions, mart.period_parts)
+    """Iceberg filter of ``partitions`` (of the mart's partition columns): the same list
+    conditions as the SQL (``view_sql.partition_terms``)."""
+    return partition_filter(mart.partition_columns, partitions, mart.partition_parts)
 
 
 def columns_read(marts: Sequence[Mart]) -> list[str]:
@@ -80,7 +83,7 @@ def compute(
     ``connection``: one with ``rows`` registered as :data:`SOURCE_NAME` (several marts of a
     view share it); by default a connection of its own.
     """
-    condition = partition_in(mart.period, partitions, mart.period_parts)
+    condition = partition_in(mart.partition_columns, partitions, mart.partition_parts)
     if connection is not None:
         return connection.sql(mart.sql(SOURCE_NAME, condition)).to_arrow_table()
     own = source_connection(rows)
@@ -114,7 +117,7 @@ def run_marts(
     results: list[MartResult] = []
     if not partitions or not marts:
         return results
-    sources = {(m.source, tuple(m.period)) for m in marts}
+    sources = {(m.source, tuple(m.partition_columns)) for m in marts}
     if len(sources) != 1:
         raise ValueError(f"run_marts takes the marts of one view, not {sorted(sources)}")
     chosen = sorted({tuple(int(v) for v in p) for p in partitions})
@@ -136,7 +139,7 @@ def run_marts(
     del rows_in
     # Every mart's files are written at once (pyiceberg's executor), then committed in turn.
     replacements = [
-        Replacement.start(table, rows, mart.period, chosen, selected)
+        Replacement.start(table, rows, mart.partition_columns, chosen, selected, mart.period)
         for mart, table, rows in zip(marts, tables, computed, strict=True)
     ]
     snapshot_properties = {BATCH_PROPERTY: batch_id} if batch_id else {}
@@ -152,11 +155,12 @@ def run_marts(
 
 @dataclass
 class Replacement:
-    """``partitions`` of ``table`` (identity-partitioned by the period) replaced by ``rows``:
+    """``partitions`` of ``table`` (identity-partitioned by ``columns``, the mart's partition
+    columns) replaced by ``rows``:
     the new data files are being written from :meth:`start`, :meth:`commit` makes one
     snapshot that removes the partitions' data files whole and adds the new ones.
 
-    A table laid out otherwise (another spec, delete files) or rows without a period value
+    A table laid out otherwise (another spec, delete files) or rows without a partition value
     take pyiceberg's ``overwrite`` with the same filter at :meth:`commit`.
     """
 
@@ -171,15 +175,17 @@ class Replacement:
         cls,
         table: Table,
         rows: pa.Table,
-        period: Sequence[str],
+        columns: Sequence[str],
         partitions: Sequence[Partition],
         selected: BooleanExpression,
+        order: Sequence[str] = (),
     ) -> Replacement:
-        """Find the partitions' data files and start writing the new ones."""
-        old = _partition_files(table, period, partitions, selected)
-        if old is None or any(rows.column(c).null_count for c in period):
+        """Find the partitions' data files and start writing the new ones (rows sorted by
+        ``columns``, then ``order``)."""
+        old = _partition_files(table, columns, partitions, selected)
+        if old is None or any(rows.column(c).null_count for c in columns):
             return cls(table, rows, selected, None, iter(()))
-        return cls(table, rows, selected, old, _write_partitions(table, rows, period))
+        return cls(table, rows, selected, old, _write_partitions(table, rows, columns, order))
 
     def commit(self, snapshot_properties: dict[str, str]) -> None:
         """One snapshot replacing the partitions (once the new files are written)."""
@@ -200,16 +206,16 @@ class Replacement:
 
 def _partition_files(
     table: Table,
-    period: Sequence[str],
+    columns: Sequence[str],
     partitions: Sequence[Partition],
     selected: BooleanExpression,
 ) -> list[DataFile] | None:
     """The data files holding ``partitions``, or ``None`` unless every one of them is a whole
-    partition of the table's current spec (identity on exactly ``period``) without deletes."""
+    partition of the table's current spec (identity on exactly ``columns``) without deletes."""
     spec, schema = table.spec(), table.schema()
     names = [schema.find_column_name(f.source_id) for f in spec.fields]
     identity = all(isinstance(f.transform, IdentityTransform) for f in spec.fields)
-    if not identity or names != list(period):
+    if not identity or names != list(columns):
         return None
     wanted = set(partitions)
     files: list[DataFile] = []
@@ -222,14 +228,21 @@ def _partition_files(
     return files
 
 
-def _write_partitions(table: Table, rows: pa.Table, period: Sequence[str]) -> Iterator[DataFile]:
+def _write_partitions(
+    table: Table, rows: pa.Table, columns: Sequence[str], order: Sequence[str] = ()
+) -> Iterator[DataFile]:
     """Start writing ``rows`` as data files of their partitions (one sort, a slice per
-    partition, every file a task of pyiceberg's executor); the files as they are written."""
+    partition, every file a task of pyiceberg's executor); the files as they are written.
+
+    ``order``: further sort columns (a mart's period), so that a partition of a coarser unit
+    than the period (a year of months) keeps each period's rows together and the Parquet
+    statistics of a large file's row groups prune by them."""
     if rows.num_rows == 0:
         return iter(())
     metadata, spec, schema = table.metadata, table.spec(), table.schema()
-    rows = rows.sort_by([(column, "ascending") for column in period]).combine_chunks()
-    keys = pa.Table.from_arrays([rows.column(c) for c in period], names=list(period))
+    keys_order = [*columns, *(c for c in order if c not in columns)]
+    rows = rows.sort_by([(column, "ascending") for column in keys_order]).combine_chunks()
+    keys = pa.Table.from_arrays([rows.column(c) for c in columns], names=list(columns))
     starts = _run_starts(keys)
     target = property_as_int(
         metadata.properties,
@@ -245,7 +258,7 @@ def _write_partitions(table: Table, rows: pa.Table, period: Sequence[str]) -> It
         key = PartitionKey(
             field_values=[
                 PartitionFieldValue(field=field, value=part.column(column)[0].as_py())
-                for field, column in zip(spec.fields, period, strict=True)
+                for field, column in zip(spec.fields, columns, strict=True)
             ],
             partition_spec=spec,
             schema=schema,

@@ -2,9 +2,10 @@
 
 Runs on Python 3.9 with pyspark and the standard library only. The planner hands it each
 mart's SQL (rendered from the domain's mart declarations, the same SQL the arrow engine runs
-in DuckDB), its source view, the view's period columns and the table spec, and the run's
-partitions of each view (values of its period columns); for those partitions of its view the
-job recomputes the mart and replaces exactly those partitions.
+in DuckDB), its source view, the view's period and partition columns and the table spec, and
+the run's partitions of each view (values of its partition columns, the leading period
+columns); for those partitions of its view the job recomputes the mart and replaces exactly
+those partitions.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def run_mart(
     ensure_table(spark, target, mart["spec"])
     if not partitions:
         return 0
-    condition = partition_condition(mart["period"], partitions)
+    condition = partition_condition(mart["partition_columns"], partitions)
     rows = spark.sql(mart["sql"].replace(SOURCE, source).replace(PARTITIONS, condition))
     columns = [c["name"] for c in mart["spec"]["columns"]]
     rows = rows.select(*columns)

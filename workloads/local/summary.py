@@ -100,7 +100,8 @@ def summarise(lake: LocalLake, report: LocalRunReport, tables: Tables) -> None:
         report.silver[contract.name] = tables.count("silver", contract.name)
     for mart in domain.marts:
         report.gold[mart.name] = tables.count("gold", mart.name)
-    busiest = {name: busiest_period(tables, name, view.partition_columns)
+    # The period (the marts' grain), not the partition: a year partition holds many periods.
+    busiest = {name: busiest_period(tables, name, view.period.columns)
                for name, view in domain.views.items()}  # fmt: skip
     for mart in domain.marts:
         period = busiest.get(mart.source)

@@ -15,6 +15,8 @@ PRIMARY_KEY_PROPERTY = "datalake.primary-key"
 """Table property holding the primary key (comma-separated) the table was created with."""
 PARTITIONING_PROPERTY = "datalake.partitioning"
 """Table property holding its partitioning (``transform:column``, comma-separated)."""
+PERIOD_PROPERTY = "datalake.period"
+"""Table property holding a view's period columns (comma-separated; absent on other tables)."""
 LOGICAL_TYPES = {"bigint": "long", "double": "double", "string": "string", "timestamp": "timestamp"}
 """Spark type -> the domain's type name (for messages)."""
 
@@ -57,14 +59,28 @@ def evolution_issues(
 
 
 def partitioning_issues(table: str, existing: str | None, wanted: str) -> list[str]:
-    """A changed partitioning (a view's period parts, see :func:`partitioning_text`) is
-    refused too; ``existing`` is None for a table created before it was recorded."""
+    """A changed partitioning (a view's period parts up to its ``partition_by``, see
+    :func:`partitioning_text`) is refused too; ``existing`` is None for a table created before
+    it was recorded."""
     if existing is None or existing == wanted:
         return []
     return [
         f"table {table}: partitioning is ({existing}) in the deployed table but ({wanted}) in "
-        "the domain; restore the period parts (to change a view's period, create a new view "
-        "and backfill it)"
+        "the domain; restore the view's period parts and partition_by (to repartition a view "
+        "and its marts, create a new view and backfill it)"
+    ]
+
+
+def period_issues(table: str, existing: str | None, wanted: str) -> list[str]:
+    """A view's changed period columns are refused: the rows already written have the old
+    ones (``existing`` is None for a table created before they were recorded)."""
+    if existing is None or existing == wanted:
+        return []
+    shown = ", ".join(existing.split(","))
+    return [
+        f"table {table}: period is ({shown}) in the deployed table but "
+        f"({', '.join(wanted.split(','))}) in the domain; restore the period parts (to change "
+        "a view's period, create a new view and backfill it)"
     ]
 
 
@@ -79,10 +95,13 @@ def ensure_table(spark: Any, name: str, spec: dict[str, Any]) -> None:
     Refuses (``ValueError`` naming the table, the column and what to do) a column the spec
     dropped, a changed type, a changed primary key or partitioning; those are kept in the table
     properties :data:`PRIMARY_KEY_PROPERTY` and :data:`PARTITIONING_PROPERTY` (set on tables
-    created before they were recorded).
+    created before they were recorded); a view's period columns likewise in
+    :data:`PERIOD_PROPERTY`.
     """
     key = ",".join(spec["primary_key"])
     layout = partitioning_text(spec["partitioning"])
+    period = ",".join(spec.get("period", ()))
+    recorded_period = {PERIOD_PROPERTY: period} if period else {}
     columns = ", ".join(f"{c['name']} {c['type']}" for c in spec["columns"])
     partitions = ", ".join(
         f"days({source})" if transform == "day" else source
@@ -91,7 +110,12 @@ def ensure_table(spark: Any, name: str, spec: dict[str, Any]) -> None:
     properties = ", ".join(
         f"'{k}'='{v}'"
         for k, v in sorted(
-            {**spec["properties"], PRIMARY_KEY_PROPERTY: key, PARTITIONING_PROPERTY: layout}.items()
+            {
+                **spec["properties"],
+                PRIMARY_KEY_PROPERTY: key,
+                PARTITIONING_PROPERTY: layout,
+                **recorded_period,
+            }.items()
         )
     )
     spark.sql(
@@ -111,13 +135,14 @@ def ensure_table(spark: Any, name: str, spec: dict[str, Any]) -> None:
         None if recorded is None else [k for k in recorded.split(",") if k],
         spec["primary_key"],
     ) + partitioning_issues(name, stored.get(PARTITIONING_PROPERTY), layout)
+    if period:
+        issues += period_issues(name, stored.get(PERIOD_PROPERTY), period)
     if issues:
         raise ValueError("; ".join(issues))
-    if recorded is None or PARTITIONING_PROPERTY not in stored:  # created before they were kept
-        spark.sql(
-            f"ALTER TABLE {name} SET TBLPROPERTIES ('{PRIMARY_KEY_PROPERTY}'='{key}', "
-            f"'{PARTITIONING_PROPERTY}'='{layout}')"
-        )
+    adopted = {PRIMARY_KEY_PROPERTY: key, PARTITIONING_PROPERTY: layout, **recorded_period}
+    if any(k not in stored for k in adopted):  # created before they were kept
+        pairs = ", ".join(f"'{k}'='{v}'" for k, v in adopted.items())
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({pairs})")
     existing = {field.name for field in fields}
     for column in spec["columns"]:
         if column["name"] not in existing:

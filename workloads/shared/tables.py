@@ -3,9 +3,9 @@ or to the spec the Spark jobs receive.
 
 ``ensure_table`` creates a table or evolves it in place: a column added to a contract is added
 to the table (as optional), old data files read it as null, nothing is recreated. A removed
-column, a changed type, a changed primary key or partitioning is refused with what to do (key
-and partitioning are kept in the table properties ``datalake.primary-key`` and
-``datalake.partitioning``). The silver and gold runs call it first, because a
+column, a changed type, a changed primary key, partitioning or view period is refused with what
+to do (they are kept in the table properties ``datalake.primary-key``, ``datalake.partitioning``
+and, on a view, ``datalake.period``). The silver and gold runs call it first, because a
 Glue table resource only writes metadata when created.
 Silver tables carry audit columns (``audit=True``; the domain's tables also ``change_seq``, which
 an older table gets like any new column, views not: ``silver_columns``); gold marts are
@@ -37,9 +37,11 @@ from datalake.domain import evolution_issues
 
 from .spark_common import (
     PARTITIONING_PROPERTY,
+    PERIOD_PROPERTY,
     PRIMARY_KEY_PROPERTY,
     partitioning_issues,
     partitioning_text,
+    period_issues,
 )
 from .view_sql import partition_terms
 
@@ -129,7 +131,10 @@ def ensure_table(
     schema = iceberg_schema(contract, audit=audit)
     key = ",".join(contract.primary_key)
     layout = partitioning_text(contract.silver_partitioning)
+    period = ",".join(contract.period)
     recorded = {PRIMARY_KEY_PROPERTY: key, PARTITIONING_PROPERTY: layout}
+    if period:  # a view: its period may be finer than its partitioning
+        recorded[PERIOD_PROPERTY] = period
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
@@ -148,6 +153,8 @@ def ensure_table(
         # declares required is added as optional too, like any other.
         replace(contract, columns=silver_columns(contract)) if audit else contract,
     ) + partitioning_issues(name, table.properties.get(PARTITIONING_PROPERTY), layout)
+    if period:
+        issues += period_issues(name, table.properties.get(PERIOD_PROPERTY), period)
     if issues:
         raise TableEvolutionError("; ".join(issues))
     existing = {f.name for f in table.schema().fields}
@@ -225,5 +232,6 @@ def spark_spec(
             for c in columns
         ],
         "partitioning": [list(p) for p in contract.silver_partitioning],
+        "period": list(contract.period),
         "properties": properties,
     }

@@ -5,7 +5,8 @@ so it reads the spec, never ``datalake.domain``. The spec::
 
     {"name", "base", "base_key": [k], "base_columns": [...],
      "joins": [{"table", "alias": "j1", "on": [["b.col", "lookup_key"]], "columns": [[c, out]]}],
-     "period": {"column_ref": "b.time" | "j1.time", "kind", "parts": [[out, part]]},
+     "period": {"column_ref": "b.time" | "j1.time", "kind", "parts": [[out, part]],
+                "partition_columns": [the leading outs that partition the view]},
      "columns": [every output column, in order]}
 
 ``relations`` map each table of the view to the relation the engine reads it from (a DuckDB
@@ -34,8 +35,14 @@ def base_key(spec: Mapping[str, Any]) -> str:
 
 
 def period_columns(spec: Mapping[str, Any]) -> list[str]:
-    """The period's output columns (the view's partition columns), in order."""
+    """The period's output columns (the marts' grain), in order."""
     return [out for out, _ in spec["period"]["parts"]]
+
+
+def partition_columns(spec: Mapping[str, Any]) -> list[str]:
+    """The view's partition columns: the leading period columns up to its ``partition_by``
+    (every period column in a spec from before the option)."""
+    return list(spec["period"].get("partition_columns") or period_columns(spec))
 
 
 def column_refs(spec: Mapping[str, Any]) -> dict[str, str]:
@@ -172,7 +179,7 @@ def affected_keys_sql(
 def stored_partitions_sql(spec: Mapping[str, Any], relation: str, keys: str) -> str:
     """The distinct partitions of the view table's stored rows whose base key is in ``keys``."""
     return (
-        f"SELECT DISTINCT {', '.join(period_columns(spec))} FROM {relation} "
+        f"SELECT DISTINCT {', '.join(partition_columns(spec))} FROM {relation} "
         f"WHERE {base_key(spec)} IN {keys}"
     )
 

@@ -199,7 +199,7 @@ def view_partitions(
     if sql is not None:
         found = found.union(spark.sql(sql))
     keys = _keys_view(spark, "view_keys", found.distinct(), key_type)
-    columns = view_sql.period_columns(spec)
+    columns = view_sql.partition_columns(spec)
     stored = spark.sql(view_sql.stored_partitions_sql(spec, f"{database}.{view['view']}", keys))
     fresh = spark.sql(
         view_sql.view_select(
@@ -225,7 +225,7 @@ def build_view(spark: Any, database: str, view: dict[str, Any], partitions: set[
         return 0
     spec = view["spec"]
     relations = _relations(database, spec)
-    condition = partition_condition(view_sql.period_columns(spec), sorted(partitions))
+    condition = partition_condition(view_sql.partition_columns(spec), sorted(partitions))
     rows = spark.sql(view_sql.view_select(spec, relations, spark=True)).where(condition)
     columns = [c["name"] for c in view["table"]["columns"]]
     rows.select(*columns).writeTo(name).overwrite(F.expr(condition))

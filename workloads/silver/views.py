@@ -1,7 +1,8 @@
 """Views of the domain on the arrow engine (pyiceberg + DuckDB), rebuilt incrementally.
 
 A view is its base table LEFT JOIN the live rows of its lookups, with period columns derived
-(UTC) from its time column; it is partitioned by those period columns. After a batch only the
+(UTC) from its time column; it is partitioned by the leading period columns up to the period's
+``partition_by`` (the year by default: a partition holds many periods). After a batch only the
 partitions the batch may have touched are rebuilt:
 
 - K: the changed base keys, and the base keys whose join path references a changed lookup
@@ -63,11 +64,12 @@ def period_values(
 
 
 def partitions_of(times: pa.Array | pa.ChunkedArray, period: Period) -> set[Partition]:
-    """The partitions of the given times (nulls belong to none)."""
+    """The partitions (values of the partition columns) of the given times (nulls belong to
+    none)."""
     present = pc.drop_null(times)
     if len(present) == 0:
         return set()
-    arrays = period_values(present, period.kind, [part for _, part in period.parts])
+    arrays = period_values(present, period.kind, [part for _, part in period.partition_parts])
     return set(zip(*(a.to_pylist() for a in arrays), strict=True))
 
 
@@ -179,7 +181,7 @@ def base_time_filter(view: View, partitions: Sequence[Partition]) -> BooleanExpr
     """
     spec = view.spec()
     alias, column = spec["period"]["column_ref"].split(".", 1)
-    parts = [part for _, part in view.period.parts]
+    parts = [part for _, part in view.period.partition_parts]
     if alias != view_sql.BASE_ALIAS or parts != list(PARTS[: len(parts)]) or not partitions:
         return AlwaysTrue()
     scale = 1 if view.period.kind == "epoch_seconds" else 1_000_000
@@ -228,9 +230,7 @@ def rebuild(
     spec = view.spec()
     base = _rows(tables[view.base], row_filter=base_time_filter(view, ordered))
     live = {name: _rows(tables[name]) for name in {j.table for j in view.joins}}
-    joined = _query(
-        view, {view.base: base, **live}, view_sql.view_select(spec, _relations(view), order=True)
-    )
+    joined = _query(view, {view.base: base, **live}, view_sql.view_select(spec, _relations(view)))
     source = view_sql.period_source(spec)
     if source is None:
         raise ValueError(f"view {view.name}: its period column is not one of its columns")
@@ -240,13 +240,18 @@ def rebuild(
     for (column, _), array in zip(view.period.parts, values, strict=True):
         joined = joined.append_column(column, array)
     wanted = pa.array([_code(p) for p in ordered], pa.int64())
-    if joined.num_rows:
-        joined = joined.filter(pc.is_in(_codes(values), wanted))
+    if joined.num_rows:  # the partition columns lead the period's
+        joined = joined.filter(pc.is_in(_codes(values[: len(view.partition_columns)]), wanted))
+    # By period, then key: a partition coarser than the period (a year of months) keeps each
+    # month's rows together, so its files' and row groups' month statistics prune queries.
+    joined = joined.sort_by(
+        [(c, "ascending") for c in (*view.period.columns, view_sql.base_key(spec))]
+    )
     rows = conform(joined, view_table.schema().as_arrow())
     view_table.overwrite(
         rows,
         overwrite_filter=partition_filter(
-            view.partition_columns, ordered, [part for _, part in view.period.parts]
+            view.partition_columns, ordered, [part for _, part in view.period.partition_parts]
         ),
         snapshot_properties={BATCH_PROPERTY: batch_id},
     )
