@@ -38,7 +38,7 @@ def _list_moto_modules_once() -> None:
 
     moto's server routes every request through ``backends.list_of_moto_modules``, which lists
     moto's package directory and stats each entry (about 150) each time: a third of the
-    server's time per request, measured on a 20,000-review local run. The list changes only
+    server's time per request, measured on the default local run. The list changes only
     when moto is reinstalled, so it is read once.
     """
     if getattr(moto_backends.list_of_moto_modules, "listed_once", False):
