@@ -123,7 +123,7 @@ def run_arrow(folder: Path) -> dict:
 
 def floor_sql(contract, silver: Path, changes: Path, out: Path) -> str:
     """DuckDB: the merge of ``changes`` into ``silver``, the whole table written to ``out``."""
-    from workloads.silver.merge import AFTER_ROW, ORDER
+    from workloads.silver.change_rules import AFTER_ROW, ORDER
 
     (key,) = contract.primary_key
     values = [c.name for c in contract.columns if c.name != key]

@@ -16,6 +16,7 @@ filter per partition).
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,15 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import BooleanExpression
-from pyiceberg.io.pyarrow import bin_pack_arrow_table, pyarrow_to_schema, write_file
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
-from pyiceberg.table import Table, TableProperties, WriteTask
+from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
-from pyiceberg.utils.properties import property_as_int
 
 from datalake.domain import Mart
 
+from ..shared.data_files import Part, write_parts
 from ..shared.tables import BATCH_PROPERTY, conform, ensure_table, partition_filter
 from ..shared.view_sql import partition_in
 
@@ -244,15 +244,7 @@ def _write_partitions(
     rows = rows.sort_by([(column, "ascending") for column in keys_order]).combine_chunks()
     keys = pa.Table.from_arrays([rows.column(c) for c in columns], names=list(columns))
     starts = _run_starts(keys)
-    target = property_as_int(
-        metadata.properties,
-        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
-        TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
-    )
-    task_schema = pyarrow_to_schema(
-        rows.schema, name_mapping=schema.name_mapping, format_version=metadata.format_version
-    )
-    write_uuid, tasks = uuid.uuid4(), list[WriteTask]()
+    parts: list[Part] = []
     for start, stop in zip(starts, [*starts[1:], rows.num_rows], strict=True):
         part = rows.slice(start, stop - start)
         key = PartitionKey(
@@ -263,17 +255,9 @@ def _write_partitions(
             partition_spec=spec,
             schema=schema,
         )
-        for batches in bin_pack_arrow_table(part, target or 0):
-            tasks.append(
-                WriteTask(
-                    write_uuid=write_uuid,
-                    task_id=len(tasks),
-                    record_batches=batches,
-                    partition_key=key,
-                    schema=task_schema,
-                )
-            )
-    return write_file(table.io, metadata, iter(tasks))  # submitted at once
+        parts.append((part, key))
+    # Submitted at once: Replacement.start returns while they are written.
+    return write_parts(table.io, metadata, rows.schema, parts, uuid.uuid4(), itertools.count())
 
 
 def _run_starts(keys: pa.Table) -> list[int]:

@@ -1,4 +1,4 @@
-"""The silver Spark job (EMR Serverless, or local Spark in tests): the same rules as merge.py.
+"""The silver Spark job (EMR Serverless, or local Spark in tests): the rules of change_rules.py.
 
 Runs on Python 3.9 with pyspark and the standard library only. Modes:
 
@@ -43,13 +43,14 @@ read_json = spark_common.read_json
 write_json = spark_common.write_json
 
 ORDER = "_change_ts DESC, _change_seq DESC, _source_key, _source_line"
-"""As merge.py: the last change first; of copies of one change, the first delivered."""
+"""As change_rules.py: the last change first; of copies of one change, the first delivered."""
 Partition = tuple[int, ...]
 
 
 def after_row(ts: str, seq: str) -> str:
-    """SQL: the change at ``(ts, seq)`` comes after the position of row ``t``, as in merge.py
-    (a row without ``change_seq``, merged before it existed, takes any change of its time)."""
+    """SQL: the change at ``(ts, seq)`` comes after the position of row ``t``, as in
+    change_rules.py (a row without ``change_seq``, merged before it existed, takes any change
+    of its time)."""
     return (
         f"({ts} > t.updated_at OR ({ts} = t.updated_at "
         f"AND (t.change_seq IS NULL OR {seq} > t.change_seq)))"
@@ -68,7 +69,7 @@ def merge(spark: Any, name: str, spec: dict[str, Any], changes: Any) -> dict[str
     changes.createOrReplaceTempView("bronze_changes")
     # The last change per key; a delete carries the values of the key's latest non-delete
     # change in the batch (``_prior_ts``, ``_prior_seq``: its position), as
-    # merge.latest_changes does.
+    # change_rules.latest_changes does.
     selected = ", ".join(
         f"CASE WHEN p.{key} IS NOT NULL THEN p.{c} ELSE c.{c} END AS {c}"
         if c in values
