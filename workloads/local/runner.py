@@ -19,24 +19,24 @@ wait until idle, summarise, stop the dispatcher, then the emulator
 With ``--engine spark`` bronze goes the same way; the dispatcher is then stopped and silver
 and gold are SparkLake's direct calls (the dispatcher runs the arrow engine's SilverRun and
 GoldRun only), so with ``--serve`` that lake no longer reacts to new files.
+
+Here: the run and its steps, each timed into the report (``_timed``, which the benchmark
+wraps); the report and the stages' names are ``runner_report.py``, the progress shown as it
+goes (and the dispatcher's lines kept) ``runner_progress.py``.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-import threading
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from datalake.domain import Domain, load_domain
-from datalake.inputs import GeneratedInput
 from datalake.local_outputs import LOCAL_REGION
 from datalake.local_outputs import local_settings as settings_of_the_local_lake
 from datalake.naming import Bucket
@@ -44,19 +44,26 @@ from datalake.settings import LakeSettings
 from datalake.stack import domain_path
 
 from ..silver.pipeline import SilverReport
-from . import dispatcher as events
 from .dispatcher import Dispatcher
-from .invoke import Handlers
 from .live import live_lake
 from .resources import LocalLake
+from .runner_progress import CountedHandlers, KeptLines, SilentProgress, StageProgress
+from .runner_report import BRONZE, GOLD, LAND, SILVER, STAGES, STREAM, LocalRunReport
 from .seed import SeedPlan, generated_plan, seed_plan
-from .stream import StreamReport, stream_changes
-from .summary import IcebergTables, MartTop, Tables, summarise
+from .stream import stream_changes
+from .summary import IcebergTables, summarise
 
-STAGES = ("land + control", "bronze", "stream", "silver", "gold")
-"""The stages, in order ("stream" only when changes are streamed)."""
-LAND, BRONZE, STREAM, SILVER, GOLD = STAGES
-assert (LAND, BRONZE, SILVER, GOLD) == (events.LAND, events.BRONZE, events.SILVER, events.GOLD)
+__all__ = [  # the runner's public names, wherever in its modules they are defined
+    "IDLE_SECONDS",
+    "POLL_SECONDS",
+    "STAGES",
+    "LocalRunReport",
+    "StageProgress",
+    "local_settings",
+    "run_local",
+    "s3_event",
+]
+
 IDLE_SECONDS = 600.0
 """The longest each wait for the lake to become idle may take before the run fails (naming
 what is still pending): bronze after landing and streaming, then silver and gold."""
@@ -64,57 +71,6 @@ POLL_SECONDS = 0.1
 """The dispatcher's wait after a pass that found nothing (the live lake's is longer)."""
 # Replacing a month that has no rows yet deletes nothing: expected on a first run.
 warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-
-
-class StageProgress(Protocol):
-    """What the runner reports as it goes (the CLI draws progress bars from it)."""
-
-    def begin(self, summary: str) -> None:
-        """The input is ready: ``summary`` says what it holds (before the first stage)."""
-
-    def start(self, stage: str, total: int) -> None: ...
-
-    def advance(self, stage: str, amount: int = 1) -> None: ...
-
-
-class _Silent:
-    def begin(self, summary: str) -> None:
-        pass
-
-    def start(self, stage: str, total: int) -> None:
-        pass
-
-    def advance(self, stage: str, amount: int = 1) -> None:
-        pass
-
-
-@dataclass
-class LocalRunReport:
-    """Everything the summary shows."""
-
-    endpoint: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    bronze: dict[str, dict[str, int]] = field(default_factory=dict)
-    duplicates: list[str] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    quarantine_keys: list[str] = field(default_factory=list)
-    masked_columns: dict[str, list[str]] = field(default_factory=dict)
-    compute_targets: Counter = field(default_factory=Counter)
-    silver: dict[str, int] = field(default_factory=dict)
-    """Rows of every table and view of the domain."""
-    gold: dict[str, int] = field(default_factory=dict)
-    """Rows of every mart."""
-    top_rows: dict[str, MartTop] = field(default_factory=dict)
-    """Per mart: its top rows (by its rank_by) in the busiest period of its view."""
-    input_summary: str = ""
-    generated: GeneratedInput | None = None
-    """What the example generator wrote (None for a user's input folder)."""
-    tables: Tables | None = field(default=None, repr=False)
-    """Reads the run's silver and gold tables, whichever the engine (until the run returns)."""
-    stream: StreamReport | None = None
-    """The streamed changes and where each record went (None: nothing streamed)."""
-    report_path: Path | None = None
-    """The HTML report written (``report.py``; None: none asked for)."""
 
 
 def local_settings(
@@ -180,7 +136,7 @@ def run_local(
     """
     if engine not in ("arrow", "spark"):
         raise ValueError(f"unknown engine {engine!r}; allowed: arrow, spark")
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     started = time.perf_counter()
     settings = settings or local_settings()
     domain = domain or load_domain(domain_path(settings.domain, Path.cwd()))
@@ -192,8 +148,8 @@ def run_local(
             plan = generated_plan(domain, Path(workdir), rows=rows, files=files, seed=seed)
         report.input_summary, report.generated = plan.summary, plan.generated
         progress.begin(f"{plan.summary} ({domain.name})")
-        counted = _CountedHandlers(progress, plan)
-        lines = _Lines()
+        counted = CountedHandlers(progress, plan)
+        lines = KeptLines()
         # Silver only on demand (math.inf: the schedule never fires): one run, one commit each.
         options: dict[str, Any] = {"say": lines, "poll": POLL_SECONDS, "silver_every": math.inf}
         with live_lake(settings, domain, port=port, handlers=counted.handlers, **options) as (
@@ -250,92 +206,6 @@ def _dispatched(report: LocalRunReport, dispatcher: Dispatcher, *stages: str) ->
         _timed(report, stage, time.perf_counter() - dispatcher.timings.get(stage, 0.0))
 
 
-class _Lines:
-    """The dispatcher's live lines, kept (the progress bars show the run): the last ones
-    go into the error when the lake does not become idle."""
-
-    KEPT = 20
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, line: str) -> None:
-        with self.lock:
-            self.lines = [*self.lines[-(self.KEPT - 1) :], line]
-
-    def wait(self, dispatcher: Dispatcher, timeout: float, *, silver: bool, what: str) -> None:
-        try:
-            dispatcher.wait_until_idle(timeout, silver=silver, what=what)
-        except events.NotIdleError as error:
-            with self.lock:
-                last = "\n  ".join(self.lines[-5:])
-            if last:
-                raise events.NotIdleError(f"{error}; its last lines:\n  {last}") from None
-            raise
-
-
-class _CountedHandlers:
-    """The deployed bronze entry points, advancing the progress bars as the events arrive:
-    land + control per input file registered, bronze per input file ingested (or not to
-    be: a duplicate, an error). The stream's objects have the stream's bar."""
-
-    def __init__(self, progress: StageProgress, plan: SeedPlan):
-        self.progress, self.total = progress, len(plan.files)
-        self.keys = {file.key for file in plan.files}
-        self.ids: set[str] = set()
-        self.done: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        base = Handlers()
-
-        def controller(event: dict[str, Any]) -> Any:
-            result = base.controller(event)
-            for registered in result.get("registered", []):
-                if registered["key"] not in self.keys:
-                    continue
-                self._advance(LAND)
-                if registered["status"] == "pending":
-                    with self.lock:
-                        self.ids.add(registered["control_id"])
-                else:
-                    self._advance(BRONZE)
-            return result
-
-        def lite(event: dict[str, Any]) -> Any:
-            result = base.lite(event)
-            self._ingested(event["control_id"])
-            return result
-
-        def mass(control_id: str) -> Any:
-            result = base.mass(control_id)
-            self._ingested(control_id)
-            return result
-
-        self.handlers = Handlers(controller=controller, lite=lite, mass=mass)
-
-    def _ingested(self, control_id: str) -> None:
-        with self.lock:
-            if control_id not in self.ids:
-                return
-            self.ids.discard(control_id)
-        self._advance(BRONZE)
-
-    def _advance(self, stage: str) -> None:
-        with self.lock:
-            if self.done[stage] >= self.total:
-                return
-            self.done[stage] += 1
-        self.progress.advance(stage)
-
-    def finish(self) -> None:
-        """Bronze is idle: fill what a failed handler left unadvanced."""
-        for stage in (LAND, BRONZE):
-            with self.lock:
-                left, self.done[stage] = self.total - self.done[stage], self.total
-            if left > 0:
-                self.progress.advance(stage, left)
-
-
 def _land(lake: LocalLake, plan: SeedPlan, report: LocalRunReport, progress: StageProgress) -> None:
     """Upload the input files to the landing bucket, as a user would: S3 notifies the
     dispatcher of each (its controller and ingest are timed by the dispatcher)."""
@@ -373,7 +243,7 @@ def _layers(
     report: LocalRunReport,
     progress: StageProgress,
     dispatcher: Dispatcher,
-    lines: _Lines,
+    lines: KeptLines,
     timeout: float,
 ) -> None:
     """One silver run on demand; gold starts on its success event; wait until both are done."""
