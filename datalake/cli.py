@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,24 +12,33 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from datalake import cli_operate
+from datalake import cli_local, cli_operate
+from datalake.cli_common import (
+    DomainOption,
+    Files,
+    Rows,
+    Seed,
+    command_domain,
+    console,
+    error_line,
+    fail,
+    input_option,
+)
+from datalake.cli_local import LOCAL_CHANGES  # noqa: F401 (its old home; tests read it here)
 from datalake.config_docs import generated_docs
-from datalake.domain import Domain, DomainError, check_evolution, default_domain_path, load_domain
+from datalake.domain import Domain, DomainError, check_evolution, load_domain
 from datalake.inputs import InputError
 from datalake.settings import LakeSettings, SettingsError
 from datalake.stack_file import DEFAULT_PROJECT, load_stack_file
-from datalake.streaming import LOCAL_RUN_CHANGES
 
 app = typer.Typer(help="Operate the serverless data lake.", no_args_is_help=True)
 config_app = typer.Typer(help="Check stack files and generate the configuration reference.")
 app.add_typer(config_app, name="config")
-local_app = typer.Typer(help="Run the whole lake on this machine, on an embedded AWS emulator.")
-app.add_typer(local_app, name="local")
+cli_local.register(app)  # local run, local up (before seed: the order of --help)
 seed_app = typer.Typer(help="Example data: generate an input folder, upload it.")
 app.add_typer(seed_app, name="seed")
 domain_app = typer.Typer(help="Check a domain file and write the reference of its tables.")
 app.add_typer(domain_app, name="domain")
-console = Console()
 cli_operate.register(app, seed_app)  # seed upload, process, status, reprocess
 
 StackFile = Annotated[
@@ -39,54 +48,13 @@ Project = Annotated[str, typer.Option(help="Pulumi project name.")]
 DomainFile = Annotated[
     Path, typer.Argument(exists=True, dir_okay=False, help="A domain file (domain.yaml).")
 ]
-DomainOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--domain",
-        exists=True,
-        dir_okay=False,
-        help="The domain file; default: the example domain shipped with the library.",
-    ),
-]
-Rows = Annotated[
-    int,
-    typer.Option(
-        "--rows",
-        "--reviews",
-        min=1,
-        help="Rows the domain's example generator writes (--reviews: its older name).",
-    ),
-]
-Files = Annotated[
-    int, typer.Option(min=1, max=100, help="Files the generator splits its rows into.")
-]
-Seed = Annotated[int, typer.Option(help="Seed of the example generator (same seed, same files).")]
-LOCAL_CHANGES = LOCAL_RUN_CHANGES
-
-
-def _error_line(message: object) -> Text:
-    """``error: <message>``, the message verbatim (never read as rich markup)."""
-    return Text.assemble(("error:", "red"), " ", str(message))
-
-
-def _fail(message: str) -> NoReturn:
-    console.print(_error_line(message), highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-def _domain(path: Path | None) -> Domain:
-    """The domain file at ``path`` (default: the shipped example); its errors end the command."""
-    try:
-        return load_domain(path or default_domain_path())
-    except DomainError as error:
-        _fail(str(error))
 
 
 def _load(stack_file: Path, project: str) -> LakeSettings:
     try:
         return load_stack_file(stack_file, project=project)
     except SettingsError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 def _stack_domain(stack_file: Path, settings: LakeSettings) -> Domain:
@@ -97,10 +65,10 @@ def _stack_domain(stack_file: Path, settings: LakeSettings) -> Domain:
     try:
         domain = load_domain(domain_path(settings.domain, stack_file.resolve().parent))
     except DomainError as error:
-        _fail(f"{DOMAIN_SETTING}: {error}")
+        fail(f"{DOMAIN_SETTING}: {error}")
     issues = domain_issues(settings, domain)
     if issues:
-        _fail(str(SettingsError(issues)))
+        fail(str(SettingsError(issues)))
     return domain
 
 
@@ -153,7 +121,7 @@ def docs(
         path = root / relative
         if check:
             if not path.exists() or path.read_text() != text:
-                _fail(f"{path} is stale; run `datalake config docs`")
+                fail(f"{path} is stale; run `datalake config docs`")
         else:
             path.write_text(text)
             console.print(Text(f"wrote {path}"), highlight=False)
@@ -173,11 +141,11 @@ def domain_validate(
     ] = None,
 ) -> None:
     """Validate a domain file; print every problem with its path in the file."""
-    domain = _domain(path)
+    domain = command_domain(path)
     if previous is not None:
-        refused = check_evolution(_domain(previous), domain)
+        refused = check_evolution(command_domain(previous), domain)
         if refused:
-            _fail(str(DomainError(refused, f"{path} (against {previous})")))
+            fail(str(DomainError(refused, f"{path} (against {previous})")))
     console.print(
         Text.assemble(
             ("ok", "green"),
@@ -199,166 +167,12 @@ def domain_docs(
     """Write the markdown reference of a domain's tables, views and marts."""
     from datalake.contracts.docs import render_tables_markdown
 
-    text = render_tables_markdown(_domain(path))
+    text = render_tables_markdown(command_domain(path))
     if out is None:
         typer.echo(text, nl=False)
         return
     out.write_text(text)
     console.print(Text(f"wrote {out}"), highlight=False)
-
-
-def _local_modules() -> tuple[Any, Any, Any, Any]:
-    """The local lake's modules (emulator, live, present, runner), imported when a ``local``
-    command runs, not at start-up: workloads/ in the repository, datalake/workloads/ once
-    installed from the wheel. The runner drives the workloads exactly as AWS does."""
-    try:
-        from workloads.local import emulator, live, present, runner
-    except ModuleNotFoundError as error:
-        if error.name not in ("workloads", "workloads.local"):
-            raise
-        from datalake.workloads.local import (  # type: ignore[import-not-found, no-redef]
-            emulator,
-            live,
-            present,
-            runner,
-        )
-    return emulator, live, present, runner
-
-
-@local_app.command("run")
-def local_run(
-    domain_file: DomainOption = None,
-    input_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--input",
-            exists=True,
-            file_okay=False,
-            help="A folder of <table>/ folders holding raw files (.csv.gz, .jsonl.gz, .csv, "
-            ".jsonl); default: what the domain's example generator writes.",
-        ),
-    ] = None,
-    rows: Rows = 100_000,
-    files: Files = 4,
-    seed: Seed = 7,
-    engine: Annotated[
-        str, typer.Option(help="Silver/gold engine: arrow (pyiceberg + DuckDB) or spark.")
-    ] = "arrow",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Emulator port (0: any).")] = 0,
-    serve: Annotated[bool, typer.Option("--serve", help="Keep the emulator running.")] = False,
-    changes: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="DMS-shaped changes to stream over the domain's CDC tables after the input "
-            "(through Kinesis on the emulator and the local delivery); 0: no stream.",
-        ),
-    ] = LOCAL_CHANGES,
-    report_dir: Annotated[
-        Path,
-        typer.Option(
-            "--report",
-            file_okay=False,
-            help="Folder the HTML report of the run's dashboards is written to (index.html).",
-        ),
-    ] = Path("lake-report"),
-) -> None:
-    """Run raw -> bronze -> silver -> gold end to end on an embedded emulator, with the
-    domain's CDC tables streamed too, and write the report of its dashboards."""
-    if engine not in ("arrow", "spark"):
-        _fail(f"--engine must be arrow or spark, not {engine!r}")
-    domain = _domain(domain_file)
-    emulator, _, present, runner = _local_modules()
-    try:
-        with present.progress_bars(console) as bars:
-
-            def summary_then_wait(lake: Any, finished: Any) -> None:
-                bars.stop()
-                present.print_summary(console, finished)
-                _print_report(finished)
-                present.serve_until_interrupted(console, lake)
-
-            report = runner.run_local(
-                domain=domain,
-                input=input_dir,
-                rows=rows,
-                files=files,
-                seed=seed,
-                engine=engine,
-                port=port,
-                progress=present.RichStages(bars, engine),
-                serve=summary_then_wait if serve else None,
-                changes=changes,
-                report_dir=report_dir,
-            )
-    except (emulator.EmulatorError, InputError) as error:
-        _fail(str(error))
-    except KeyboardInterrupt:
-        _fail("interrupted; the emulator was stopped and nothing was left running")
-    if not serve:
-        present.print_summary(console, report)
-        _print_report(report)
-    if report.errors:
-        _fail(f"{len(report.errors)} error(s) during the run (listed above)")
-
-
-@local_app.command("up")
-def local_up(
-    domain_file: DomainOption = None,
-    input_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--input",
-            exists=True,
-            file_okay=False,
-            help="A folder of <table>/ folders holding raw files to upload once the lake is "
-            "up (through S3, as a user would); default: none.",
-        ),
-    ] = None,
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Emulator port (0: any).")] = 0,
-    silver_every: Annotated[
-        float | None,
-        typer.Option(
-            "--silver-every",
-            min=0.5,
-            help="Seconds between silver's looks for new bronze files (default 5; a stack's "
-            "silver.schedule is hours).",
-        ),
-    ] = None,
-    report_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            file_okay=False,
-            help="Rewrite the HTML report of the dashboards here after each gold run; "
-            "default: none.",
-        ),
-    ] = None,
-) -> None:
-    """Start a live lake on an embedded emulator, wired as in AWS: files copied to the
-    landing bucket's raw/<table>/ flow to bronze, silver and gold; Ctrl-C stops it."""
-    domain = _domain(domain_file)
-    emulator, live, _, runner = _local_modules()
-    from datalake.inputs import input_files
-
-    try:
-        files = input_files(domain, input_dir) if input_dir is not None else None
-        live.serve(
-            console,
-            runner.local_settings(),
-            domain,
-            files=files,
-            port=port,
-            silver_every=silver_every,
-            report_dir=report_dir,
-        )
-    except (emulator.EmulatorError, InputError) as error:
-        _fail(str(error))
-
-
-def _print_report(report: Any) -> None:
-    if report.report_path is not None:
-        console.print(Text(f"report: {report.report_path.resolve()}"), highlight=False)
 
 
 @seed_app.command("generate")
@@ -372,12 +186,12 @@ def seed_generate(
     """Write the domain's example input folder (what `datalake local run` lands)."""
     from datalake.inputs import generate_input, input_files
 
-    domain = _domain(domain_file)
+    domain = command_domain(domain_file)
     try:
         generated = generate_input(domain, out, rows=rows, files=files, seed=seed)
         written = input_files(domain, out)
     except InputError as error:
-        _fail(str(error))
+        fail(str(error))
     console.print(
         Text(f"wrote {generated.summary} to {out} ({len(written)} files)"),
         highlight=False,
@@ -404,12 +218,9 @@ def seed_changes(
     domain_file: DomainOption = None,
     input_dir: Annotated[
         Path | None,
-        typer.Option(
-            "--input",
-            exists=True,
-            file_okay=False,
-            help="An input folder whose files of the table give the live rows the changes "
-            "update and delete; default: none (the changes insert their own keys first).",
+        input_option(
+            "An input folder whose files of the table give the live rows the changes "
+            "update and delete; default: none (the changes insert their own keys first)."
         ),
     ] = None,
     out: Annotated[
@@ -430,7 +241,7 @@ def seed_changes(
     )
     from datalake.inputs import gzip_bytes, input_files
 
-    domain = _domain(domain_file)
+    domain = command_domain(domain_file)
     try:
         contract = cdc_contract(domain, table)
         begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
@@ -442,11 +253,11 @@ def seed_changes(
             rows = existing_rows(contract, files)
         records = generate_changes(contract, rows, count=count, seed=seed, start=begin)
     except (ChangeError, InputError) as error:
-        _fail(str(error))
+        fail(str(error))
     except ValueError as error:  # a --start that is no ISO 8601 time
-        _fail(f"--start: {error}")
+        fail(f"--start: {error}")
     if out is None and _stdout_is_terminal() and contract.pii_columns:
-        _fail(
+        fail(
             f"table {table} has PII columns ({', '.join(contract.pii_columns)}): the changes "
             "carry them in clear, so they are not printed; write them with --out FILE or "
             "redirect standard output to a file"
@@ -475,7 +286,7 @@ def main() -> None:
     except Exception as error:
         if debug:
             raise
-        console.print(_error_line(error), highlight=False, soft_wrap=True)
+        console.print(error_line(error), highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

@@ -81,7 +81,9 @@ def _kept_tree(root: Path) -> Path:
     _write(root / "workloads" / "local" / "runner.py")
     _write(root / "datalake" / "naming.py")
     # The written exception: the CLI's lazy import of the local runner.
-    _write(root / "datalake" / "cli.py", "def run():\n    from workloads.local import runner\n")
+    _write(
+        root / "datalake" / "cli_local.py", "def run():\n    from workloads.local import runner\n"
+    )
     return root
 
 
@@ -108,11 +110,11 @@ def test_a_tree_that_keeps_the_contract_passes(tmp_path: Path) -> None:
             "workloads.handler -> components.storage",
         ),
         (
-            "datalake/cli.py",
+            "datalake/cli_local.py",
             "def run():\n    from workloads.local import runner\n\n\n"
             "def other():\n    from workloads import job\n",
             "datalake never imports workloads",
-            "datalake.cli -> workloads.job",
+            "datalake.cli_local -> workloads.job",
         ),
     ],
 )
