@@ -24,7 +24,6 @@ from datalake.cli_common import (
     fail,
     input_option,
 )
-from datalake.cli_local import LOCAL_CHANGES  # noqa: F401 (its old home; tests read it here)
 from datalake.config_docs import generated_docs
 from datalake.domain import Domain, DomainError, check_evolution, load_domain
 from datalake.inputs import InputError

@@ -393,7 +393,7 @@ def test_status_reports_the_error_objects_through_the_endpoint(endpoint, tmp_pat
 
 
 def test_the_cli_default_is_the_streaming_steps():
-    from datalake.cli import LOCAL_CHANGES
+    from datalake.cli_local import LOCAL_CHANGES
 
     assert LOCAL_CHANGES == stream.DEFAULT_CHANGES
 
