@@ -18,12 +18,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.table import Table
 
 from datalake.control import ControlRecord, ControlStore, control_id_for
-from datalake.domain import Domain, default_domain_path, load_domain, parse_domain_text
+from datalake.domain import (
+    Domain,
+    View,
+    default_domain_path,
+    load_domain,
+    parse_domain_text,
+)
 from datalake.domain.load import domain_from_document
 from datalake.layout import view_partition_key
-from workloads.shared.tables import iceberg_schema
+from workloads.shared.tables import ensure_table, iceberg_schema, table_properties
 from workloads.silver.pipeline import register_view_commit
 
 DOMAIN = load_domain(default_domain_path())
@@ -94,6 +102,23 @@ def row(
         "updated_at": T,
         "deleted_at": T if deleted else None,
     }
+
+
+PROPERTIES = table_properties(128, 7, 5)
+"""Table properties of the tests' Iceberg tables."""
+
+
+def loaded_view(
+    folder: Path, view: View, rows: pa.Table | None = None, name: str = "g"
+) -> tuple[SqlCatalog, Table]:
+    """A local catalog (namespaces silver and gold) holding ``view``'s silver table with
+    ``rows`` appended (default: :func:`review_flat_rows`); the catalog and the table."""
+    catalog = SqlCatalog(name, uri=f"sqlite:///{folder}/c.db", warehouse=f"file://{folder}")
+    catalog.create_namespace("silver")
+    catalog.create_namespace("gold")
+    table = ensure_table(catalog, "silver", view.contract, PROPERTIES)
+    table.append(review_flat_rows() if rows is None else rows)
+    return catalog, table
 
 
 def review_flat_rows() -> pa.Table:

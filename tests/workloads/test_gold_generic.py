@@ -8,6 +8,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from datalake.control import ControlRecord, ControlStatus, control_id_for
 from tests.workloads.gold_fixtures import (
+    PROPERTIES,
     STORE_DAY,
     VISITS_MONTH,
     register_commit,
@@ -19,9 +20,8 @@ from tests.workloads.gold_fixtures import (
 )
 from workloads.gold.marts import run_marts
 from workloads.gold.pipeline import GoldRun
-from workloads.shared.tables import ensure_table, table_properties
+from workloads.shared.tables import ensure_table
 
-PROPERTIES = table_properties(128, 7, 5)
 DAYS = [(2024, 3, 1), (2024, 3, 2), (2024, 3, 31)]
 
 
@@ -46,6 +46,18 @@ def rows_of(catalog, name: str) -> list[dict]:
 def expected_store_day(*days: int) -> list[dict]:
     rows = [row for (day, _), row in STORE_DAY.items() if day in days]
     return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def gold_run(lake, catalog, domain) -> GoldRun:
+    return GoldRun(
+        store=lake.store,
+        catalog=catalog,
+        silver_namespace="silver",
+        gold_namespace="gold",
+        worker_id="gold-test",
+        properties=PROPERTIES,
+        domain=domain,
+    )
 
 
 def test_every_measure_function_and_filter_by_hand(shop):
@@ -120,15 +132,7 @@ def test_a_gold_run_rebuilds_the_marts_of_each_view_for_its_pending_partitions(s
     )
     month = register_partition(lake.store, "visit_view", ("visit_year", "visit_month"), (2024, 3))
     stray = register_partition(lake.store, "gone_view", ("y",), (2024,))  # not in the domain
-    run = GoldRun(
-        store=lake.store,
-        catalog=catalog,
-        silver_namespace="silver",
-        gold_namespace="gold",
-        worker_id="gold-test",
-        properties=PROPERTIES,
-        domain=domain,
-    )
+    run = gold_run(lake, catalog, domain)
     report = run.run()
     assert report.partitions == {"sale_view": [(2024, 3, 2)], "visit_view": [(2024, 3)]}
     assert sorted(r.mart for r in report.marts) == ["store_day", "visits_month"]
@@ -140,18 +144,6 @@ def test_a_gold_run_rebuilds_the_marts_of_each_view_for_its_pending_partitions(s
     assert failed.control_id == stray and "gone_view" in (failed.error or "")
     assert report.error is not None and "gone_view" in report.error
     assert run.run().marts == []  # nothing pending any more
-
-
-def gold_run(lake, catalog, domain) -> GoldRun:
-    return GoldRun(
-        store=lake.store,
-        catalog=catalog,
-        silver_namespace="silver",
-        gold_namespace="gold",
-        worker_id="gold-test",
-        properties=PROPERTIES,
-        domain=domain,
-    )
 
 
 def part(domain, view: str, *period: int) -> tuple[int, ...]:

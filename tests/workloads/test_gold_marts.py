@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
-from tests.workloads.gold_fixtures import DOMAIN, MARTS, REVIEW_FLAT, review_flat_rows
+from tests.workloads.gold_fixtures import (
+    DOMAIN,
+    MARTS,
+    PROPERTIES,
+    REVIEW_FLAT,
+    loaded_view,
+)
 from workloads.gold.marts import run_marts
-from workloads.shared.tables import ensure_table, table_properties
 
-PROPERTIES = table_properties(128, 7, 5)
 YEAR = (2010,)
 """The one partition of the fixture's rows: the beer example partitions by year."""
 
 
 @pytest.fixture
 def lake(tmp_path):
-    catalog = SqlCatalog("gold", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
-    catalog.create_namespace("silver")
-    catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
-    review_flat.append(review_flat_rows())
-    return catalog, review_flat
+    return loaded_view(tmp_path, REVIEW_FLAT, name="gold")
 
 
 def mart(catalog, name: str) -> list[dict]:

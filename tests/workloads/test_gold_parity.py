@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
 from tests.workloads.gold_fixtures import (
     DOMAIN,
     MONTHLY,
+    PROPERTIES,
     REVIEW_FLAT,
     STORE_DAY,
+    loaded_view,
     review_flat_rows,
     sale_view_rows,
     shop_domain,
@@ -25,9 +26,8 @@ from workloads.gold import spark_job as gold_job
 from workloads.gold.handlers import manifest
 from workloads.gold.marts import run_marts
 from workloads.shared import spark_common
-from workloads.shared.tables import ensure_table, spark_spec, table_properties
+from workloads.shared.tables import spark_spec
 
-PROPERTIES = table_properties(128, 7, 5)
 YEARS, MONTHS = [(2010,)], [(2010, 1), (2010, 2)]
 """The fixture's partitions by year (the beer example's default) and by month."""
 
@@ -48,11 +48,7 @@ def normalise(rows):
 )
 def test_marts_are_identical_on_both_engines(spark, tmp_path, domain, partitions):  # noqa: F811
     view, marts_of = domain.view("review_flat"), domain.marts_of("review_flat")
-    catalog = SqlCatalog("gp", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
-    catalog.create_namespace("silver")
-    catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", view.contract, PROPERTIES)
-    review_flat.append(review_flat_rows())
+    catalog, review_flat = loaded_view(tmp_path, view, name="gp")
     run_marts(catalog, "gold", review_flat, marts_of, partitions, PROPERTIES)
 
     namespace = f"lake.gold_parity_{len(partitions[0])}"

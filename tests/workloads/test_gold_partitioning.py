@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
 from datalake.domain import Domain
 from tests.workloads.gold_fixtures import (
     DOMAIN,
     MONTHLY,
+    PROPERTIES,
     REVIEW_FLAT,
     epoch,
+    loaded_view,
     review_flat_rows,
     row,
 )
 from workloads.gold.marts import run_marts
 from workloads.shared.spark_common import PERIOD_PROPERTY
-from workloads.shared.tables import ensure_table, iceberg_schema, table_properties
+from workloads.shared.tables import iceberg_schema
 
-PROPERTIES = table_properties(128, 7, 5)
 YEARS = [(2010,), (2011,)]
 MONTHS = [(2010, 1), (2010, 2), (2011, 3)]
 
@@ -40,13 +40,7 @@ def rows() -> pa.Table:
 def lake(folder, domain: Domain, table: pa.Table | None = None):
     """A catalog with the domain's review_flat loaded; its Iceberg table."""
     folder.mkdir(exist_ok=True)
-    catalog = SqlCatalog("g", uri=f"sqlite:///{folder}/c.db", warehouse=f"file://{folder}")
-    catalog.create_namespace("silver")
-    catalog.create_namespace("gold")
-    view = domain.view("review_flat")
-    source = ensure_table(catalog, "silver", view.contract, PROPERTIES)
-    source.append(rows() if table is None else table)
-    return catalog, source
+    return loaded_view(folder, domain.view("review_flat"), rows() if table is None else table)
 
 
 def spec_columns(table) -> list[str]:

@@ -10,19 +10,17 @@ import calendar
 import duckdb
 import pyarrow as pa
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions.visitors import expression_evaluator
 from pyiceberg.typedef import Record
 
 from datalake.domain import partition_condition
 from tests.workloads.gold_fixtures import MONTHLY_FLAT as REVIEW_FLAT
 from tests.workloads.gold_fixtures import MONTHLY_MARTS as MARTS
-from tests.workloads.gold_fixtures import review_flat_rows
+from tests.workloads.gold_fixtures import PROPERTIES, loaded_view
 from workloads.gold.marts import run_marts, selection
-from workloads.shared.tables import ensure_table, iceberg_schema, table_properties
+from workloads.shared.tables import iceberg_schema
 from workloads.shared.view_sql import partition_in, partition_terms
 
-PROPERTIES = table_properties(128, 7, 5)
 MONTHS = [(y, m) for y in (2009, 2010, 2011) for m in range(1, 13)]
 DAYS = [(2024, m, d) for m in (2, 3) for d in range(1, calendar.monthrange(2024, m)[1] + 1)]
 
@@ -82,11 +80,7 @@ def test_the_iceberg_filter_selects_the_same_partitions():
 
 
 def test_each_mart_is_replaced_in_one_snapshot_and_reruns_give_the_same_files(tmp_path):
-    catalog = SqlCatalog("g", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
-    catalog.create_namespace("silver")
-    catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
-    review_flat.append(review_flat_rows())
+    catalog, review_flat = loaded_view(tmp_path, REVIEW_FLAT)
     months = [(2010, 1), (2010, 2)]
     run_marts(catalog, "gold", review_flat, MARTS, months, PROPERTIES, batch_id="one")
     first = {m.name: catalog.load_table(("gold", m.name)) for m in MARTS}
@@ -106,11 +100,7 @@ def test_each_mart_is_replaced_in_one_snapshot_and_reruns_give_the_same_files(tm
 
 
 def test_other_partitions_keep_their_files(tmp_path):
-    catalog = SqlCatalog("g", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
-    catalog.create_namespace("silver")
-    catalog.create_namespace("gold")
-    review_flat = ensure_table(catalog, "silver", REVIEW_FLAT.contract, PROPERTIES)
-    review_flat.append(review_flat_rows())
+    catalog, review_flat = loaded_view(tmp_path, REVIEW_FLAT)
     run_marts(catalog, "gold", review_flat, MARTS, [(2010, 1), (2010, 2)], PROPERTIES)
     name = "state_by_review_volume"
 
