@@ -102,7 +102,7 @@ class LayerSide:
         try:
             with core._stage(SILVER):
                 report = silver_run(core.lake, self.store, run_id, core.cloudwatch)
-        except Exception as error:  # the run failed as a whole (views)
+        except Exception as error:  # the run failed as a whole (control table, catalog)
             log.warning("silver run %s failed", run_id, exc_info=True)
             reason = f"{type(error).__name__}: {error}"
             core._line(f"error silver run {run_id}: {reason}")
