@@ -1,10 +1,12 @@
-"""Commands that operate a deployed lake: ``seed upload``, ``process``, ``status``, ``reprocess``.
+"""Commands that operate a deployed lake: ``seed upload``, ``process``, ``status``, ``reprocess``,
+``verify``.
 
 Resource names come from the stack outputs (``--outputs FILE`` or ``pulumi stack output``);
 ``--endpoint-url`` sends every AWS call to an emulator instead of AWS, and without ``--outputs``
 or ``--stack`` operates the local lake running there (``datalake local run --serve``, ``datalake
 local up``), whose names derive from the local settings (``datalake/local_outputs.py``), no
-Pulumi needed. Attach them with :func:`register`.
+Pulumi needed. Attach them with :func:`register`; ``datalake/cli_status.py`` prints what
+``status`` reads.
 """
 
 from __future__ import annotations
@@ -21,16 +23,13 @@ from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from datalake.cli_status import print_status
 from datalake.control import ControlRecordError
 from datalake.inputs import InputError, generate_input
 from datalake.local_outputs import LOCAL_REGION, local_lake_outputs
 from datalake.operations import (
     Aws,
-    QuarantinedRows,
-    SkippedRows,
-    StreamErrorCount,
     execution_failure,
     operated_domain,
     parse_tables,
@@ -54,7 +53,6 @@ EXPECTED_ERRORS = (
     Boto3Error,
 )
 """Failures reported as one ``error:`` line; anything else is a bug and keeps its traceback."""
-ERROR_TEXT_WIDTH = 160
 
 OutputsFile = Annotated[
     Path | None,
@@ -255,102 +253,7 @@ def status(
         outputs, aws = _connect(outputs_file, stack, endpoint_url, region)
         summary = status_summary(aws.control_store(outputs), errors=errors)
         stream_errors = stream_error_counts(aws.client("s3"), outputs.landing_bucket)
-    console = _console()
-    if not console.is_terminal:  # plain, tab-separated lines for scripts and pipes
-        for count in summary.counts:
-            typer.echo(f"{count.layer}\t{count.table}\t{count.status}\t{count.count}")
-        for skipped in summary.skipped:
-            typer.echo(f"skipped\t{skipped.table}\t{skipped.rows}")
-        for quarantined in summary.quarantined:
-            typer.echo(f"quarantined\t{quarantined.table}\t{quarantined.rule}\t{quarantined.rows}")
-        for row in summary.errors:
-            error = " ".join(row.error.split())
-            typer.echo(
-                f"error\t{row.control_id}\t{row.layer}\t{row.table}\t{row.key}\t"
-                f"{row.updated_at.isoformat()}\t{error}"
-            )
-        for failed in stream_errors:
-            records = "" if failed.records is None else failed.records
-            typer.echo(
-                f"stream-errors\t{failed.error_type}\t{failed.objects}\t{records}\t"
-                f"{failed.latest_key}"
-            )
-        return
-    _print_stream_errors(console, outputs.landing_bucket, stream_errors)
-    if not summary.counts:
-        console.print(f"no control records in {outputs.control_table_name}")
-        return
-    counts = Table(title=f"control records ({outputs.control_table_name})")
-    for column in ("layer", "table", "status"):
-        counts.add_column(column, no_wrap=True)
-    counts.add_column("records", justify="right")
-    for count in summary.counts:
-        counts.add_row(count.layer, escape(count.table), count.status, str(count.count))
-    console.print(counts)
-    _print_skipped(console, summary.skipped)
-    _print_quarantined(console, summary.quarantined)
-    if not summary.errors:
-        return
-    failures = Table(title=f"latest {len(summary.errors)} failures, newest first")
-    for column in ("control id", "layer", "table", "key", "updated", "attempts"):
-        failures.add_column(column, no_wrap=column != "key")
-    failures.add_column("error")
-    for row in summary.errors:
-        error = " ".join(row.error.split())
-        if len(error) > ERROR_TEXT_WIDTH:
-            error = error[: ERROR_TEXT_WIDTH - 1] + "…"
-        failures.add_row(
-            row.control_id,
-            row.layer,
-            escape(row.table),
-            escape(row.key),
-            f"{row.updated_at:%Y-%m-%d %H:%M:%S}",
-            f"{row.attempts}{'' if row.retryable else ' (no retry)'}",
-            escape(error),
-        )
-    console.print(failures)
-
-
-def _print_stream_errors(console: Console, bucket: str, counts: list[StreamErrorCount]) -> None:
-    """The error prefix's objects per error type (nothing when it is empty)."""
-    if not counts:
-        return
-    table = Table(
-        title=f"records the stream could not deliver (s3://{escape(bucket)}/stream-errors/)"
-    )
-    for column in ("error type", "objects", "records", "latest object"):
-        table.add_column(column, no_wrap=column != "latest object")
-    for failed in counts:
-        records = "not readable" if failed.records is None else str(failed.records)
-        table.add_row(
-            escape(failed.error_type), str(failed.objects), records, escape(failed.latest_key)
-        )
-    console.print(table)
-
-
-def _print_skipped(console: Console, skipped: list[SkippedRows]) -> None:
-    """Records bronze skipped per table (nothing when none was)."""
-    if not skipped:
-        return
-    table = Table(title="records bronze skipped (DMS control records, DMS's own tables)")
-    table.add_column("table", no_wrap=True)
-    table.add_column("records", justify="right")
-    for row in skipped:
-        table.add_row(escape(row.table), str(row.rows))
-    console.print(table)
-
-
-def _print_quarantined(console: Console, quarantined: list[QuarantinedRows]) -> None:
-    """The rules with the most quarantined rows (nothing when no record carries any)."""
-    if not quarantined:
-        return
-    table = Table(title="quarantined rows by table and rule (the most first)")
-    table.add_column("table", no_wrap=True)
-    table.add_column("rule")
-    table.add_column("rows", justify="right")
-    for row in quarantined:
-        table.add_row(escape(row.table), escape(row.rule), str(row.rows))
-    console.print(table)
+    print_status(_console(), outputs, summary, stream_errors)
 
 
 def reprocess_command(

@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from datalake.cli_operate import _print_quarantined
+from datalake.cli_status import print_quarantined
 from datalake.contracts import Column, ColumnType, TableContract
 from datalake.control import ControlRecord, ControlStatus
 from datalake.dashboards import Dashboard, Row, operations_dashboard
@@ -279,6 +279,6 @@ def test_status_lists_the_rules_with_the_most_rows(lake):
         ("beer", OTHER_RULES, 1),
     ]
     console = Console(record=True, width=200)
-    _print_quarantined(console, summary.quarantined)
+    print_quarantined(console, summary.quarantined)
     text = console.export_text()
     assert "quarantined rows by table and rule" in text and "beer_id: primary key is empty" in text
