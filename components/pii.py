@@ -2,7 +2,7 @@
 
 Secrets Manager secret (lake key) ── HMAC key, read once per worker ── optional rotation λ
   └─ resource policy: only the bronze workers, the rotation role, the deployer and
-     break-glass principals read or replace the value (components.perimeter)
+     break-glass principals read or replace the value (components.secret_policy)
 worker policy: comprehend:DetectPiiEntities, read that secret, verdict cache prefix
 Lake Formation LF-Tag classification = public | internal | pii
   └─ attached to table columns by classify_columns(); consumers are granted through
@@ -33,8 +33,9 @@ from .foundation import (
 )
 from .layer_function import LambdaRuntime, layer_function
 from .options import child_options, stateful_options
-from .perimeter import deployment_perimeter, hmac_secret_policy
+from .perimeter import deployment_perimeter
 from .policies import kms_use, logs_write, policy_json, s3_read, s3_write
+from .secret_policy import hmac_secret_policy
 from .workloads import workload_log_group, workload_role
 
 LF_TAG = "classification"

@@ -9,8 +9,9 @@
 Every bucket: SSE-KMS with the lake key and bucket keys, all public access blocked, ownership
 enforced, a policy denying non-TLS requests and uploads that ask for another encryption or
 another key, lifecycle rules from settings, and server access logs to the observer bucket.
-The key and bucket policies also draw the lake's perimeter (``components.perimeter``): raw,
-the stream errors, bronze, silver, quarantine and the verdicts stay with the lake's own roles.
+The key and bucket policies (``components.key_policy``, ``components.bucket_policies``) also
+draw the lake's perimeter (``components.perimeter``): raw, the stream errors, bronze, silver,
+quarantine and the verdicts stay with the lake's own roles.
 """
 
 import json
@@ -30,9 +31,11 @@ from datalake.layout import (
 from datalake.naming import Bucket, LakeNames, layer_tags
 from datalake.settings import EncryptionSettings, LayerStorage, StorageSettings
 
+from .bucket_policies import bucket_policy
 from .foundation import LakeIdentity, names_of, section_settings
+from .key_policy import key_policy
 from .options import child_options, stateful_options
-from .perimeter import Perimeter, bucket_policy, deployment_perimeter, key_policy
+from .perimeter import Perimeter, deployment_perimeter
 
 # Per bucket: lifecycle rule -> (the storage settings section that governs it, its prefix).
 LIFECYCLE_PREFIXES: dict[Bucket, dict[str, tuple[str, str]]] = {

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from components.perimeter import HMAC_KEY_READERS, hmac_secret_policy
+from components.perimeter import HMAC_KEY_READERS
 from components.preview import ACCOUNT_ID, DEPLOYER_ROLE_ARN
+from components.secret_policy import hmac_secret_policy
 from tests.components.inventory import Inventory, run_stack, with_lake
 
 REGION = "eu-west-1"
